@@ -1,0 +1,105 @@
+"""The catalog: every component from every plugin, found by kind and name."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+
+from mirplug.errors import UnknownComponentError, choices_text, did_you_mean
+from mirplug.hookspecs import REGISTER_HOOKS
+from mirplug.plugins import PluginFailure, PluginHost, load_plugins
+from mirplug.specs import KINDS, SPEC_CLASSES, ComponentSpec
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A spec and the plugin that registered it."""
+
+    spec: ComponentSpec
+    plugin: str
+
+
+@dataclass
+class Catalog:
+    """Components by kind and name; built from a :class:`PluginHost`."""
+
+    host: PluginHost
+    entries: dict[str, dict[str, list[Entry]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_host(cls, host: PluginHost) -> Catalog:
+        """Call every registration hook of every plugin, each call isolated."""
+        catalog = cls(host, {kind: {} for kind in KINDS})
+        for kind, hook_name in REGISTER_HOOKS.items():
+            caller = getattr(host.manager.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                plugin = host.manager.get_name(impl.plugin) or "?"
+                try:
+                    specs = impl.function() or []
+                    for spec in specs:
+                        expected = SPEC_CLASSES[kind]
+                        if not isinstance(spec, expected):
+                            raise TypeError(f"{hook_name} returned {type(spec).__name__}, not {expected.__name__}")
+                    if os.environ.get("MIRPLUG_TRACE_PLUGINS"):
+                        names = ", ".join(s.name for s in specs)
+                        print(f"[trace] {plugin}.{hook_name}() -> [{names}]")
+                except Exception as exc:
+                    info = host.plugins.get(plugin)
+                    host.failures.append(
+                        PluginFailure(
+                            plugin,
+                            info.distribution if info else "unknown",
+                            info.version if info else "",
+                            f"hook {hook_name}",
+                            f"{type(exc).__name__}: {exc}".splitlines()[0],
+                        )
+                    )
+                    if os.environ.get("MIRPLUG_DEBUG"):
+                        traceback.print_exc()
+                    continue
+                for spec in specs:
+                    catalog.entries[kind].setdefault(spec.name, []).append(Entry(spec, plugin))
+        return catalog
+
+    @property
+    def failures(self) -> list[PluginFailure]:
+        """Plugins that failed to load or whose hooks raised."""
+        return self.host.failures
+
+    def names(self, kind: str) -> list[str]:
+        """Every name of ``kind``, sorted."""
+        return sorted(self.entries[kind])
+
+    def all(self, kind: str) -> list[Entry]:
+        """Every entry of ``kind``, sorted by name (clashing names appear once per plugin)."""
+        return [entry for name in self.names(kind) for entry in self.entries[kind][name]]
+
+    def get(self, kind: str, name: str) -> ComponentSpec:
+        """The spec called ``name`` (or ``plugin:name``); errors say what exists."""
+        plugin, _, bare = name.rpartition(":")
+        found = self.entries[kind].get(bare, [])
+        if plugin:
+            found = [entry for entry in found if entry.plugin == plugin]
+        if not found:
+            raise UnknownComponentError(
+                f"unknown {kind} '{name}'{did_you_mean(bare, self.entries[kind])}; "
+                f"available {kind}s: {choices_text(self.entries[kind])}"
+            )
+        if len(found) > 1:
+            both = " and ".join(f"'{e.plugin}:{bare}'" for e in found)
+            raise UnknownComponentError(
+                f"{kind} '{bare}' is registered by {len(found)} plugins; choose one: {both}"
+            )
+        return found[0].spec
+
+    def plugin_of(self, kind: str, name: str) -> str:
+        """The plugin that registered the component ``name`` of ``kind``."""
+        self.get(kind, name)
+        plugin, _, bare = name.rpartition(":")
+        return plugin or self.entries[kind][bare][0].plugin
+
+
+def load_catalog() -> Catalog:
+    """Load every installed plugin and build the catalog."""
+    return Catalog.from_host(load_plugins())

@@ -1,0 +1,22 @@
+"""Helpers shared by the command modules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from mirplug.catalog import Catalog
+
+err_console = Console(stderr=True)
+
+
+def catalog_with_warnings() -> Catalog:
+    """Load the catalog and print one warning line per broken plugin."""
+    from mirplug.catalog import load_catalog
+
+    catalog = load_catalog()
+    for failure in catalog.failures:
+        err_console.print(f"[yellow]warning:[/] {failure.line()}", highlight=False, soft_wrap=True)
+    return catalog

@@ -1,0 +1,47 @@
+"""``mirplug predict``: load a run's model and predict on audio files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+
+    @app.command("predict")
+    def predict_command(
+        files: Annotated[list[Path], typer.Argument(help="audio files (wav, flac, ogg, mp3, ...)")],
+        run: Annotated[Path, typer.Option("--run", help="a run folder written by 'mirplug run'")],
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON lines instead of a table")] = False,
+    ) -> None:
+        """Print the predicted label and its probability for each file."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from mirplug.cli.common import catalog_with_warnings, err_console
+        from mirplug.predict import load_run, predict_files
+
+        loaded = load_run(run, catalog_with_warnings())
+        rows = predict_files(loaded, [str(f) for f in files])
+        if as_json:
+            for row in rows:
+                typer.echo(json.dumps(row))
+        else:
+            table = Table()
+            for column in ("file", "prediction", "probability"):
+                table.add_column(column, justify="right" if column == "probability" else "left")
+            for row in rows:
+                if "error" in row:
+                    table.add_row(row["file"], f"[red]skipped: {row['error']}[/]", "")
+                else:
+                    table.add_row(row["file"], str(row["prediction"]), f"{row['probability']:.3f}")
+            Console(width=200).print(table)
+        for row in rows:
+            if "error" in row:
+                err_console.print(f"[yellow]skipped[/] {row['file']}: {row['error']}")
+        if all("error" in row for row in rows):
+            raise typer.Exit(1)

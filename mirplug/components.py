@@ -1,0 +1,132 @@
+"""Base classes of the component kinds (imported lazily: this module imports torch).
+
+Shapes follow torchaudio's docstring convention: ``(batch, time)`` for waveforms,
+``(batch, channels, frames)`` for time-frequency features, ``(batch, dim)`` for
+clip-level vectors.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Representation(nn.Module):
+    """Waveform ``(batch, time)`` at :attr:`sample_rate` -> features.
+
+    Features are ``(batch, channels, frames)`` with :attr:`frame_rate` frames per second,
+    or a clip-level ``(batch, dim)`` with ``frame_rate = None``. Subclasses hold no
+    trainable parameters, so a representation is rebuilt from its options alone.
+    """
+
+    sample_rate: int = 16000
+    frame_rate: float | None = None
+
+
+class Backbone(nn.Module):
+    """Features (one example: :attr:`input_shape`) -> embeddings.
+
+    ``forward`` returns clip embeddings ``(batch, embedding_dim)``. A backbone that can
+    also give frame embeddings sets :attr:`frame_rate` and implements :meth:`frames`,
+    returning ``(batch, frames, embedding_dim)``.
+    """
+
+    embedding_dim: int
+    frame_rate: float | None = None
+
+    def frames(self, features: torch.Tensor) -> torch.Tensor:
+        """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""
+        from mirplug.errors import ConfigError
+
+        raise ConfigError(f"backbone {type(self).__name__} gives clip embeddings only, not frames")
+
+    def timestamps(self, n_frames: int) -> torch.Tensor:
+        """Centre time in seconds of each of ``n_frames`` frame embeddings."""
+        if self.frame_rate is None:
+            raise ValueError(f"{type(self).__name__} has no frame rate")
+        return (torch.arange(n_frames, dtype=torch.float32) + 0.5) / self.frame_rate
+
+
+class Transform(abc.ABC):
+    """A seeded augmentation applied to one example with probability :attr:`p`.
+
+    Subclasses implement :meth:`sample_parameters` (draw from ``rng``) and :meth:`apply`
+    (deterministic given the parameters), so every application is reproducible from the
+    recorded parameters. ``stage`` is ``"waveform"`` (input ``(time,)``) or
+    ``"features"`` (input ``(channels, frames)``).
+    """
+
+    stage: str = "waveform"
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p={p} must lie in [0, 1]")
+        self.p = p
+
+    @abc.abstractmethod
+    def sample_parameters(self, example: torch.Tensor, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw this application's parameters."""
+
+    @abc.abstractmethod
+    def apply(self, example: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        """Apply with the given parameters; the same parameters give the same output."""
+
+    def __call__(self, example: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any] | None]:
+        """Apply with probability ``p``; returns the output and the parameters (``None``: skipped)."""
+        if rng.random() >= self.p:
+            return example, None
+        params = self.sample_parameters(example, rng)
+        return self.apply(example, params), params
+
+    def describe(self, params: dict[str, Any]) -> str:
+        """The parameters as JSON, for provenance records."""
+        return json.dumps(params, sort_keys=True)
+
+
+class Task(abc.ABC):
+    """What a task predicts and how it is scored.
+
+    A task turns dataset rows into targets, gives the head and the loss, turns outputs
+    into predictions and computes metrics and plots.
+    """
+
+    label_kind: str = "single-label"
+    main_metric: str = "macro_f1"
+
+    @abc.abstractmethod
+    def label_names(self, dataset: Any) -> list[str]:
+        """The output names (class names, tags or targets) from the dataset's features."""
+
+    @abc.abstractmethod
+    def targets(self, rows: Any) -> torch.Tensor:
+        """Targets for a batch of dataset rows."""
+
+    @abc.abstractmethod
+    def build_head(self, embedding_dim: int, n_outputs: int) -> nn.Module:
+        """The trainable head on top of the clip embedding."""
+
+    @abc.abstractmethod
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training loss."""
+
+    @abc.abstractmethod
+    def probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Head outputs -> probabilities (or values, for regression)."""
+
+    @abc.abstractmethod
+    def metrics(self, targets: np.ndarray, probabilities: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+        """Metrics of ``probabilities`` against ``targets``; must include :attr:`main_metric`."""
+
+    def plots(self, folder: Any, targets: np.ndarray, probabilities: np.ndarray, names: Sequence[str]) -> list[str]:
+        """Write plots into ``folder``; return the file names."""
+        return []
+
+    @abc.abstractmethod
+    def prediction_rows(self, probabilities: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
+        """One dict per example for ``predictions.csv`` and ``mirplug predict``."""

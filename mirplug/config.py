@@ -1,0 +1,252 @@
+"""The typed run configuration: a task's defaults plus ``key=value`` overrides.
+
+Overrides come from the command line as ``key=value`` strings::
+
+    task=genre backbone=cnn backbone.channels=32 train.epochs=5 augmenter=gain,noise seed=3
+
+``task``, ``data``, ``representation``, ``backbone`` and ``augmenter`` choose components;
+a dotted key sets an option of the chosen component (``augmenter.NAME.OPTION`` chooses one
+of several augmenters) or of a core section (``train``, ``split``, ``data``). Every value is
+coerced to the declared type; unknown keys and bad values raise :class:`ConfigError`
+naming the valid choices, before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirplug.catalog import Catalog
+from mirplug.errors import ConfigError, choices_text, did_you_mean
+from mirplug.specs import Option, TaskSpec
+
+DEFAULT_TASK = "genre"
+SELECTORS = ("task", "data", "representation", "backbone", "augmenter")
+SCALARS: dict[str, Option] = {
+    "seed": Option(name="seed", type=int, default=0, help="seed of the split, the model and the augmenters"),
+    "out": Option(name="out", type=str, default="runs", help="folder in which run folders are created"),
+    "name": Option(name="name", type=str, default=None, help="run folder name (default: <timestamp>-<task>)"),
+}
+SECTIONS: dict[str, tuple[Option, ...]] = {
+    "train": (
+        Option(name="epochs", type=int, default=30, minimum=1, help="maximum number of epochs"),
+        Option(name="batch_size", type=int, default=32, minimum=1, help="examples per batch"),
+        Option(name="lr", type=float, default=2e-3, minimum=0.0, help="AdamW learning rate"),
+        Option(name="weight_decay", type=float, default=1e-4, minimum=0.0, help="AdamW weight decay"),
+        Option(name="patience", type=int, default=6, minimum=1, help="epochs without validation gain before stopping"),
+        Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
+        Option(name="threads", type=int, default=0, minimum=0, help="torch CPU threads (0: torch's default)"),
+    ),
+    "split": (
+        Option(name="validation", type=float, default=0.15, minimum=0.0, maximum=0.5, help="validation fraction"),
+        Option(name="test", type=float, default=0.2, minimum=0.0, maximum=0.5, help="test fraction"),
+    ),
+}
+# Options every dataset shares, in the ``data`` section next to the dataset's own.
+DATA_OPTIONS: tuple[Option, ...] = (
+    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05,
+           help="window length: longer clips are cut into windows whose predictions are averaged"),
+    Option(name="max_windows", type=int, default=10, minimum=1, help="at most this many windows per clip"),
+)
+
+
+@dataclass
+class Selection:
+    """A chosen component and its resolved options."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``config.yaml``."""
+        return {"name": self.name, **self.options}
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs, fully resolved; ``to_dict`` is enough to rerun it."""
+
+    task: Selection
+    data: Selection
+    representation: Selection
+    backbone: Selection
+    augmenters: list[Selection]
+    train: dict[str, Any]
+    split: dict[str, Any]
+    seed: int = 0
+    out: str = "runs"
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``config.yaml``."""
+        return {
+            "task": self.task.to_dict(),
+            "data": self.data.to_dict(),
+            "representation": self.representation.to_dict(),
+            "backbone": self.backbone.to_dict(),
+            "augmenter": [a.to_dict() for a in self.augmenters],
+            "train": dict(self.train),
+            "split": dict(self.split),
+            "seed": self.seed,
+            "out": self.out,
+            "name": self.name,
+        }
+
+    def overrides(self) -> list[str]:
+        """This config as ``key=value`` overrides (the inverse of :func:`resolve`)."""
+        result = [f"task={self.task.name}", f"data={self.data.name}",
+                  f"representation={self.representation.name}", f"backbone={self.backbone.name}",
+                  f"augmenter={','.join(a.name for a in self.augmenters)}"]
+        for section, selection in (("task", self.task), ("data", self.data),
+                                   ("representation", self.representation), ("backbone", self.backbone)):
+            result += [f"{section}.{k}={v}" for k, v in selection.options.items() if v is not None]
+        for aug in self.augmenters:
+            result += [f"augmenter.{aug.name}.{k}={v}" for k, v in aug.options.items() if v is not None]
+        for section in ("train", "split"):
+            result += [f"{section}.{k}={v}" for k, v in getattr(self, section).items() if v is not None]
+        result += [f"seed={self.seed}", f"out={self.out}"]
+        if self.name:
+            result.append(f"name={self.name}")
+        return result
+
+
+def parse_overrides(items: Iterable[str]) -> list[tuple[str, str]]:
+    """Split ``key=value`` strings; anything else is a :class:`ConfigError`."""
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override '{item}' is not of the form key=value (e.g. train.epochs=5)")
+        pairs.append((key, value.strip()))
+    return pairs
+
+
+def config_from_dict(data: Mapping[str, Any]) -> list[str]:
+    """Turn a saved ``config.yaml`` mapping into overrides, so it resolves like the CLI."""
+    result: list[str] = []
+    for key in ("task", "data", "representation", "backbone"):
+        section = dict(data.get(key) or {})
+        if "name" in section:
+            result.append(f"{key}={section.pop('name')}")
+        result += [f"{key}.{k}={v}" for k, v in section.items() if v is not None]
+    augmenters = data.get("augmenter") or []
+    result.append(f"augmenter={','.join(a['name'] for a in augmenters)}")
+    for aug in augmenters:
+        result += [f"augmenter.{aug['name']}.{k}={v}" for k, v in aug.items() if k != "name" and v is not None]
+    for section in ("train", "split"):
+        result += [f"{section}.{k}={v}" for k, v in (data.get(section) or {}).items() if v is not None]
+    for key in SCALARS:
+        if data.get(key) is not None:
+            result.append(f"{key}={data[key]}")
+    return result
+
+
+def _apply(options: dict[str, Any], declared: Sequence[Option], key: str, option: str, value: str,
+           owner: str) -> None:
+    spec = next((o for o in declared if o.name == option), None)
+    if spec is None:
+        names = [o.name for o in declared]
+        raise ConfigError(
+            f"unknown key '{key}'{did_you_mean(option, names)}; {owner} accepts: {choices_text(names)}"
+        )
+    options[option] = spec.coerce(value, key)
+
+
+def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
+    """Build the typed :class:`RunConfig` from the task's defaults plus ``overrides``."""
+    pairs = parse_overrides(overrides)
+    chosen: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key in SELECTORS:
+            chosen[key] = value
+        else:
+            rest.append((key, value))
+
+    task_name = chosen.get("task", DEFAULT_TASK)
+    task_spec = catalog.get("task", task_name)
+    assert isinstance(task_spec, TaskSpec)
+    defaults = {"data": task_spec.default_dataset, "representation": "mel", "backbone": "cnn", "augmenter": ""}
+    defaults.update(task_spec.defaults)
+    names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
+    names["task"] = task_name
+
+    specs = {key: catalog.get("dataset" if key == "data" else key, names[key])
+             for key in ("task", "data", "representation", "backbone")}
+    augmenter_names = [n.strip() for n in names["augmenter"].split(",") if n.strip() and n.strip() != "none"]
+    if len(set(augmenter_names)) != len(augmenter_names):
+        raise ConfigError(f"augmenter={names['augmenter']} names an augmenter twice")
+    augmenter_specs = [catalog.get("augmenter", n) for n in augmenter_names]
+
+    options = {key: spec.option_defaults() for key, spec in specs.items()}
+    declared: dict[str, tuple[Option, ...]] = {key: spec.options for key, spec in specs.items()}
+    declared["data"] = tuple(declared["data"]) + DATA_OPTIONS
+    options["data"].update({o.name: o.default for o in DATA_OPTIONS})
+    aug_options = [spec.option_defaults() for spec in augmenter_specs]
+    sections = {name: {o.name: o.default for o in opts} for name, opts in SECTIONS.items()}
+    scalars = {name: o.default for name, o in SCALARS.items()}
+
+    valid_top = list(SELECTORS) + list(SECTIONS) + list(SCALARS)
+    for key, value in rest:
+        head, _, tail = key.partition(".")
+        if head in SCALARS and not tail:
+            scalars[head] = SCALARS[head].coerce(value, key)
+        elif head in SECTIONS and tail:
+            _apply(sections[head], SECTIONS[head], key, tail, value, f"section '{head}'")
+        elif head in declared and tail:
+            owner = f"{head} '{names[head]}'"
+            _apply(options[head], declared[head], key, tail, value, owner)
+        elif head == "augmenter" and tail:
+            _apply_augmenter(key, tail, value, augmenter_names, augmenter_specs, aug_options)
+        else:
+            if head in valid_top and not tail:
+                raise ConfigError(f"key '{key}' needs an option name, e.g. {head}.<option>=...")
+            raise ConfigError(
+                f"unknown key '{key}'{did_you_mean(head, valid_top)}; "
+                f"valid keys start with: {choices_text(valid_top)}"
+            )
+
+    return RunConfig(
+        task=Selection(specs["task"].name, options["task"]),
+        data=Selection(specs["data"].name, options["data"]),
+        representation=Selection(specs["representation"].name, options["representation"]),
+        backbone=Selection(specs["backbone"].name, options["backbone"]),
+        augmenters=[Selection(s.name, o) for s, o in zip(augmenter_specs, aug_options)],
+        train=sections["train"],
+        split=sections["split"],
+        seed=scalars["seed"],
+        out=scalars["out"],
+        name=scalars["name"],
+    )
+
+
+def _apply_augmenter(key: str, tail: str, value: str, names: list[str], specs: list[Any],
+                     options: list[dict[str, Any]]) -> None:
+    if not names:
+        raise ConfigError(f"'{key}' sets an augmenter option but no augmenter is chosen; add augmenter=NAME")
+    first, _, second = tail.partition(".")
+    if second:
+        if first not in names:
+            raise ConfigError(
+                f"'{key}' names augmenter '{first}', which is not chosen; chosen: {choices_text(names)}"
+            )
+        index = names.index(first)
+        _apply(options[index], specs[index].options, key, second, value, f"augmenter '{first}'")
+        return
+    hits = [i for i, spec in enumerate(specs) if spec.option(first) is not None]
+    if not hits:
+        every = sorted({o.name for spec in specs for o in spec.options})
+        raise ConfigError(
+            f"unknown key '{key}'{did_you_mean(first, every)}; augmenter "
+            f"{'/'.join(names)} accepts: {choices_text(every)}"
+        )
+    for index in hits:
+        options[index][first] = specs[index].option(first).coerce(value, key)
+
+
+def copy_config(config: RunConfig) -> RunConfig:
+    """A deep copy, for sweeps that vary one value."""
+    return copy.deepcopy(config)

@@ -1,0 +1,124 @@
+"""Dataset stage: load through the dataset plugin, split, decode into fixed-length windows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mirplug.audio import BadClip, decode
+from mirplug.errors import DataError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class Windows:
+    """Fixed-length windows cut from the decoded clips of one split.
+
+    ``waves[i]`` belongs to row ``rows[clip[i]]`` of the split's dataset; ``rows`` lists
+    the dataset rows that decoded (skipped rows are in ``skipped``).
+    """
+
+    waves: Any  # torch.Tensor (windows, samples)
+    clip: Any  # torch.Tensor (windows,) index into rows
+    rows: list[int]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def split_dataset(dataset: Any, label_column: str | None, validation: float, test: float, seed: int) -> dict[str, Any]:
+    """Seeded, stratified train/validation/test split (predefined splits are kept as given)."""
+    import datasets
+
+    if isinstance(dataset, datasets.DatasetDict):
+        splits = {name: dataset[name] for name in dataset}
+        if "train" not in splits:
+            raise DataError(f"the dataset has splits {sorted(splits)} but no 'train' split")
+        if "test" not in splits:
+            splits["train"], splits["test"] = _carve(splits["train"], label_column, test, seed, "test")
+        if "validation" not in splits:
+            splits["train"], splits["validation"] = _carve(splits["train"], label_column, validation, seed, "validation")
+        return {name: splits[name] for name in SPLITS}
+    _check_counts(dataset, label_column, 3, "to split into train/validation/test")
+    rest, test_part = _carve(dataset, label_column, test, seed, "test")
+    train, validation_part = _carve(rest, label_column, validation / max(1e-9, 1 - test), seed, "validation")
+    return {"train": train, "validation": validation_part, "test": test_part}
+
+
+def _carve(dataset: Any, label_column: str | None, fraction: float, seed: int, what: str) -> tuple[Any, Any]:
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(dataset))
+    labels = np.asarray(dataset[label_column]) if label_column else None
+    n_classes = len(set(labels.tolist())) if labels is not None else 1
+    size = max(int(round(fraction * len(dataset))), n_classes)
+    if fraction <= 0 or size >= len(dataset):
+        raise DataError(f"cannot carve a {what} split of {fraction:.0%} from {len(dataset)} clips")
+    if labels is not None:
+        _check_counts(dataset, label_column, 2, f"to carve a {what} split")
+    keep, held = train_test_split(indices, test_size=size, random_state=seed, stratify=labels)
+    return dataset.select(sorted(keep)), dataset.select(sorted(held))
+
+
+def _check_counts(dataset: Any, label_column: str | None, minimum: int, purpose: str) -> None:
+    if not label_column:
+        if len(dataset) < minimum:
+            raise DataError(f"the dataset has {len(dataset)} clips; at least {minimum} are needed {purpose}")
+        return
+    names = dataset.features[label_column].names
+    counts = Counter(dataset[label_column])
+    found = ", ".join(f"{names[i]}={counts.get(i, 0)}" for i in range(len(names)))
+    present = [i for i in range(len(names)) if counts.get(i, 0) > 0]
+    if len(present) < 2:
+        raise DataError(f"the dataset has clips of {len(present)} label(s) only (found: {found}); a classifier needs two or more")
+    few = [names[i] for i in present if counts[i] < minimum]
+    if few:
+        raise DataError(
+            f"label '{few[0]}' has {counts[names.index(few[0])]} clip(s); at least {minimum} per label are "
+            f"needed {purpose} (found: {found})"
+        )
+
+
+def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
+                   progress: Any = None) -> Windows:
+    """Decode every clip to mono at ``sample_rate`` and cut it into windows.
+
+    A clip shorter than a window is zero-padded; a longer one gives up to ``max_windows``
+    evenly spaced windows. Clips that fail to decode are reported in ``skipped``.
+    """
+    import torch
+
+    length = max(1, int(round(clip_seconds * sample_rate)))
+    waves: list[np.ndarray] = []
+    owners: list[int] = []
+    rows: list[int] = []
+    skipped: list[dict[str, str]] = []
+    audio = dataset.with_format(None)["audio"] if len(dataset) else []
+    ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
+    task_id = progress.add_task(f"decoding {split}", total=len(dataset)) if progress is not None else None
+    for index, cell in enumerate(audio):
+        where = (cell or {}).get("path") or ids[index]
+        try:
+            samples = decode(cell, sample_rate).samples
+        except BadClip as exc:
+            skipped.append({"split": split, "id": ids[index], "path": str(where), "reason": str(exc)})
+        else:
+            position = len(rows)
+            rows.append(index)
+            for window in cut_windows(samples, length, max_windows):
+                waves.append(window)
+                owners.append(position)
+        if task_id is not None:
+            progress.advance(task_id)
+    stacked = torch.from_numpy(np.stack(waves)) if waves else torch.zeros((0, length))
+    return Windows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped)
+
+
+def cut_windows(samples: np.ndarray, length: int, max_windows: int) -> list[np.ndarray]:
+    if len(samples) <= length:
+        return [np.pad(samples, (0, length - len(samples)))]
+    count = min(max_windows, int(np.ceil(len(samples) / length)))
+    starts = np.linspace(0, len(samples) - length, count).round().astype(int)
+    return [samples[s:s + length] for s in starts]

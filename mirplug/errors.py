@@ -1,0 +1,47 @@
+"""The one error family of mirplug.
+
+Every error a user can cause derives from :class:`MirplugError`. The CLI prints such an
+error as one line (``error: <message>``) and exits non-zero; ``MIRPLUG_DEBUG=1`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class MirplugError(Exception):
+    """Base class of every error mirplug reports to a user."""
+
+
+class ConfigError(MirplugError):
+    """A key or value in the configuration or the overrides is wrong."""
+
+
+class UnknownComponentError(ConfigError):
+    """A component name (task, backbone, ...) is not in the catalog."""
+
+
+class DataError(MirplugError):
+    """A dataset cannot be used as given (no audio, one class, too few clips, ...)."""
+
+
+class PluginError(MirplugError):
+    """A plugin is broken: it failed to import, its hook raised or it misnamed a hook."""
+
+
+class RunError(MirplugError):
+    """A run folder is missing or incomplete."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def choices_text(choices: Iterable[str]) -> str:
+    """Format a list of valid choices for an error message."""
+    items = sorted(choices)
+    return ", ".join(items) if items else "(none)"

@@ -1,0 +1,88 @@
+"""The trainable model of a run: standardize -> backbone -> head, and how it is built."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from mirplug.catalog import Catalog
+from mirplug.components import Backbone, Representation, Task
+from mirplug.config import RunConfig
+from mirplug.errors import ConfigError
+from mirplug.specs import BackboneSpec
+
+
+class Standardize(nn.Module):
+    """Per-channel standardization with statistics fitted on the training features."""
+
+    def __init__(self, input_shape: Sequence[int]) -> None:
+        super().__init__()
+        shape = (input_shape[0], 1) if len(input_shape) == 2 else tuple(input_shape)
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+
+    def fit(self, features: torch.Tensor) -> None:
+        """Fit on ``(examples, channels, frames)`` or ``(examples, dim)`` features."""
+        dims = (0, 2) if features.dim() == 3 else (0,)
+        self.mean.copy_(features.mean(dim=dims).reshape(self.mean.shape))
+        self.std.copy_(features.std(dim=dims).reshape(self.std.shape).clamp_min(1e-5))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std
+
+
+class MirModel(nn.Module):
+    """Features -> task outputs."""
+
+    def __init__(self, standardize: Standardize, backbone: Backbone, head: nn.Module) -> None:
+        super().__init__()
+        self.standardize = standardize
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(self.standardize(features)))
+
+
+def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
+    """The representation, or raw waveform at the backbone's rate when the backbone wants it."""
+    backbone_spec = catalog.get("backbone", config.backbone.name)
+    assert isinstance(backbone_spec, BackboneSpec)
+    if backbone_spec.expects == "waveform":
+        spec = catalog.get("representation", "waveform")
+        rate = backbone_spec.sample_rate or config.representation.options.get("sample_rate", 16000)
+        representation = spec.build({"sample_rate": rate})
+    else:
+        representation = catalog.get("representation", config.representation.name).build(
+            config.representation.options
+        )
+    if not isinstance(representation, Representation):
+        raise ConfigError(f"representation '{config.representation.name}' did not build a Representation module")
+    return representation
+
+
+def feature_shape(representation: Representation, n_samples: int) -> tuple[int, ...]:
+    """The shape of one example's features for a window of ``n_samples``."""
+    with torch.no_grad():
+        return tuple(representation(torch.zeros(1, n_samples)).shape[1:])
+
+
+def build_model(catalog: Catalog, config: RunConfig, task: Task, input_shape: Sequence[int],
+                frame_rate: float | None, n_outputs: int) -> MirModel:
+    """Backbone and head for features of ``input_shape``."""
+    spec = catalog.get("backbone", config.backbone.name)
+    backbone = spec.build(config.backbone.options, input_shape=tuple(input_shape), frame_rate=frame_rate)
+    if not isinstance(backbone, Backbone):
+        raise ConfigError(f"backbone '{config.backbone.name}' did not build a Backbone module")
+    return MirModel(Standardize(input_shape), backbone, task.build_head(backbone.embedding_dim, n_outputs))
+
+
+@torch.no_grad()
+def featurize(representation: Representation, waves: torch.Tensor, device: Any, batch_size: int = 64) -> torch.Tensor:
+    """Features of every window, computed in batches on ``device``, returned on the CPU."""
+    representation = representation.to(device)
+    parts = [representation(waves[i:i + batch_size].to(device)).cpu() for i in range(0, len(waves), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0)

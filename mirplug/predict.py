@@ -1,0 +1,66 @@
+"""Loading a finished run and predicting on new audio files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mirplug.audio import BadClip, decode
+from mirplug.catalog import Catalog
+from mirplug.components import Representation, Task
+from mirplug.data import cut_windows
+from mirplug.config import RunConfig, config_from_dict, resolve
+from mirplug.errors import RunError
+from mirplug.model import MirModel, build_model, build_representation, featurize
+from mirplug.rundir import load_model_file, read_yaml
+from mirplug.runner import build_task, pick_device, predict_clips
+
+
+@dataclass
+class LoadedRun:
+    """A run folder's model, ready to predict."""
+
+    config: RunConfig
+    task: Task
+    representation: Representation
+    model: MirModel
+    labels: list[str]
+    device: torch.device
+
+
+def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
+    """Rebuild the components from ``config.yaml`` and load ``model.safetensors``."""
+    folder = Path(folder)
+    if not (folder / "config.yaml").exists():
+        raise RunError(f"{folder} is not a run folder (no config.yaml); pass --run runs/<timestamp>-<task>")
+    config = resolve(catalog, config_from_dict(read_yaml(folder / "config.yaml")))
+    state, saved = load_model_file(folder)
+    task = build_task(catalog, config)
+    representation = build_representation(catalog, config)
+    model = build_model(catalog, config, task, saved.input_shape, saved.frame_rate, len(saved.labels))
+    model.load_state_dict(state)
+    device = pick_device(config.train["device"])
+    return LoadedRun(config, task, representation, model.to(device).eval(), saved.labels, device)
+
+
+def predict_files(loaded: LoadedRun, files: list[str]) -> list[dict[str, Any]]:
+    """One row per file: the task's prediction columns, or ``error`` for a clip that cannot be used."""
+    options = loaded.config.data.options
+    length = max(1, int(round(options["clip_seconds"] * loaded.representation.sample_rate)))
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            samples = decode(str(path), loaded.representation.sample_rate).samples
+        except BadClip as exc:
+            rows.append({"file": str(path), "error": str(exc)})
+            continue
+        windows = torch.from_numpy(np.stack(cut_windows(samples, length, options["max_windows"])))
+        features = featurize(loaded.representation, windows, loaded.device)
+        clip = torch.zeros(len(windows), dtype=torch.long)
+        probabilities, _ = predict_clips(loaded.model, loaded.task, features, clip, 1, loaded.device)
+        rows.append({"file": str(path), **loaded.task.prediction_rows(probabilities, loaded.labels)[0]})
+    return rows

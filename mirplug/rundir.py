@@ -1,0 +1,100 @@
+"""The run folder: what a run leaves behind, and how ``mirplug predict`` loads it again."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mirplug import __version__
+from mirplug.errors import RunError
+
+MODEL_FILE = "model.safetensors"
+
+
+def new_run_folder(out: str, task: str, name: str | None) -> Path:
+    """``<out>/<timestamp>-<task>`` (or ``<out>/<name>``), made unique with a suffix."""
+    base = Path(out) / (name or f"{time.strftime('%Y%m%d-%H%M%S')}-{task}")
+    folder, suffix = base, 1
+    while folder.exists():
+        suffix += 1
+        folder = base.with_name(f"{base.name}-{suffix}")
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_yaml(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as YAML, keys in the given order."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(dict(data), sort_keys=False))
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise RunError(f"{path} is not a YAML mapping")
+    return data
+
+
+def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None) -> None:
+    """Write dict rows as CSV (the header is written even with no rows)."""
+    rows = list(rows)
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON, indented."""
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+@dataclass
+class SavedModel:
+    """What ``model.safetensors`` holds besides the weights."""
+
+    labels: list[str]
+    input_shape: tuple[int, ...]
+    frame_rate: float | None
+
+
+def save_model(folder: Path, model: Any, saved: SavedModel) -> None:
+    """Save the weights as safetensors with the labels and input shape as metadata."""
+    from safetensors.torch import save_file
+
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    metadata = {
+        "labels": json.dumps(saved.labels),
+        "input_shape": json.dumps(list(saved.input_shape)),
+        "frame_rate": json.dumps(saved.frame_rate),
+        "mirplug_version": __version__,
+    }
+    save_file(state, str(folder / MODEL_FILE), metadata=metadata)
+
+
+def load_model_file(folder: Path) -> tuple[dict[str, Any], SavedModel]:
+    """The state dict and metadata saved by :func:`save_model`."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = folder / MODEL_FILE
+    if not path.exists():
+        raise RunError(f"{folder} has no {MODEL_FILE}; pass the folder of a finished run (runs/<timestamp>-<task>)")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    try:
+        saved = SavedModel(json.loads(metadata["labels"]), tuple(json.loads(metadata["input_shape"])),
+                           json.loads(metadata.get("frame_rate", "null")))
+    except (KeyError, ValueError) as exc:
+        raise RunError(f"{path} lacks mirplug metadata ({exc}); it was not written by mirplug run") from None
+    return load_file(str(path)), saved

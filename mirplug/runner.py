@@ -1,0 +1,328 @@
+"""One run: config -> components -> dataset -> split -> decode -> features -> train -> test -> run folder."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mirplug import __version__
+from mirplug.catalog import Catalog
+from mirplug.components import Representation, Task, Transform
+from mirplug.config import DATA_OPTIONS, RunConfig
+from mirplug.data import SPLITS, Windows, decode_windows, split_dataset
+from mirplug.errors import ConfigError, DataError
+from mirplug.model import MirModel, build_model, build_representation, feature_shape, featurize
+from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
+from mirplug.specs import AugmenterSpec
+
+
+@dataclass
+class RunResult:
+    """Where the run folder is and what the test split scored."""
+
+    folder: Path
+    metrics: dict[str, Any]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable device is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but torch sees no CUDA device; use train.device=cpu or auto")
+    return torch.device(name)
+
+
+def build_task(catalog: Catalog, config: RunConfig) -> Task:
+    """The task component."""
+    task = catalog.get("task", config.task.name).build(config.task.options)
+    if not isinstance(task, Task):
+        raise ConfigError(f"task '{config.task.name}' did not build a Task")
+    return task
+
+
+def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Transform]]:
+    """The chosen augmenters as (name, transform), in the order given."""
+    transforms = []
+    for selection in config.augmenters:
+        spec = catalog.get("augmenter", selection.name)
+        assert isinstance(spec, AugmenterSpec)
+        if spec.stage == "generator":
+            raise ConfigError(
+                f"augmenter '{selection.name}' is a generator; this version of mirplug applies transforms only"
+            )
+        transform = spec.build(selection.options)
+        if not isinstance(transform, Transform):
+            raise ConfigError(f"augmenter '{selection.name}' did not build a Transform")
+        transforms.append((selection.name, transform))
+    return transforms
+
+
+def load_dataset(catalog: Catalog, config: RunConfig) -> Any:
+    """The dataset from its plugin (core data options are not passed on)."""
+    own = {k: v for k, v in config.data.options.items() if k not in {o.name for o in DATA_OPTIONS}}
+    return catalog.get("dataset", config.data.name).build(own, task=config.task.name)
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress display used by every stage."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                    transient=True)
+
+
+class _Batches:
+    """Feature batches for training, augmenting on the fly when augmenters are chosen."""
+
+    def __init__(self, representation: Representation, windows: Windows, features: torch.Tensor | None,
+                 targets: torch.Tensor, transforms: list[tuple[str, Transform]], seed: int, device: torch.device,
+                 ids: list[str]) -> None:
+        self.representation = representation.to(device)
+        self.windows, self.features, self.targets = windows, features, targets
+        self.waveform = [(n, t) for n, t in transforms if t.stage == "waveform"]
+        self.feature = [(n, t) for n, t in transforms if t.stage == "features"]
+        self.seed, self.device, self.ids = seed, device, ids
+        self.records: list[dict[str, Any]] = []
+
+    def _augment(self, examples: torch.Tensor, stage: list[tuple[str, Transform]], indices: torch.Tensor,
+                 epoch: int, offset: int) -> torch.Tensor:
+        out = []
+        for example, index in zip(examples, indices.tolist()):
+            for position, (name, transform) in enumerate(stage):
+                rng = np.random.default_rng([self.seed, epoch, index, offset + position])
+                example, params = transform(example, rng)
+                if params is not None:
+                    self.records.append({"epoch": epoch, "window": index,
+                                         "id": self.ids[int(self.windows.clip[index])], "augmenter": name,
+                                         "params": json.dumps(params, sort_keys=True)})
+            out.append(example)
+        return torch.stack(out)
+
+    def batch(self, indices: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.waveform:
+            waves = self._augment(self.windows.waves[indices], self.waveform, indices, epoch, 0)
+            with torch.no_grad():
+                features = self.representation(waves.to(self.device)).cpu()
+        else:
+            assert self.features is not None
+            features = self.features[indices]
+        if self.feature:
+            features = self._augment(features, self.feature, indices, epoch, len(self.waveform))
+        return features.to(self.device), self.targets[indices].to(self.device)
+
+
+@torch.no_grad()
+def predict_clips(model: MirModel, task: Task, features: torch.Tensor, clip: torch.Tensor, n_clips: int,
+                  device: torch.device, batch_size: int = 64) -> tuple[np.ndarray, list[torch.Tensor]]:
+    """Clip-level probabilities: the mean over each clip's windows. Also returns raw outputs."""
+    model.eval()
+    outputs = [model(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
+    probabilities = task.probabilities(torch.cat(outputs))
+    summed = torch.zeros((n_clips, probabilities.shape[1]))
+    summed.index_add_(0, clip, probabilities)
+    counts = torch.bincount(clip, minlength=n_clips).clamp_min(1).unsqueeze(1)
+    return (summed / counts).numpy(), outputs
+
+
+def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> RunResult:
+    """Train and evaluate as configured; write the run folder; return its path and test metrics."""
+    console = console or Console(stderr=True)
+    started = time.time()
+    seed_everything(config.seed)
+    if config.train["threads"]:
+        torch.set_num_threads(config.train["threads"])
+    device = pick_device(config.train["device"])
+
+    # Build every component before touching data, so a bad setting fails at once.
+    task = build_task(catalog, config)
+    representation = build_representation(catalog, config)
+    transforms = build_transforms(catalog, config)
+    window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
+    input_shape = feature_shape(representation, window_samples)
+
+    dataset = load_dataset(catalog, config)
+    label_column = getattr(task, "label_column", None) if task.label_kind == "single-label" else None
+    import datasets as hf_datasets
+
+    names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)
+    splits = split_dataset(dataset, label_column, config.split["validation"], config.split["test"], config.seed)
+
+    windows: dict[str, Windows] = {}
+    with progress_bar(console) as progress:
+        for split in SPLITS:
+            windows[split] = decode_windows(splits[split], representation.sample_rate,
+                                            config.data.options["clip_seconds"], config.data.options["max_windows"],
+                                            split, progress)
+    skipped = [row for split in SPLITS for row in windows[split].skipped]
+    for row in skipped:
+        console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}")
+    for split in SPLITS:
+        if not windows[split].rows:
+            raise DataError(f"no clip of the {split} split could be decoded ({len(windows[split].skipped)} skipped)")
+
+    targets = {split: task.targets(splits[split].select(windows[split].rows)) for split in SPLITS}
+    ids = {split: list(splits[split].select(windows[split].rows)["id"]) if "id" in splits[split].column_names
+           else [str(i) for i in windows[split].rows] for split in SPLITS}
+    window_targets = {split: targets[split][windows[split].clip] for split in SPLITS}
+
+    with progress_bar(console) as progress:
+        bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
+        features = {}
+        for split in SPLITS:
+            features[split] = featurize(representation, windows[split].waves, device)
+            progress.advance(bar)
+
+    model = build_model(catalog, config, task, input_shape, representation.frame_rate, len(names))
+    model.standardize.fit(features["train"])
+    model = model.to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
+    batches = _Batches(representation, windows["train"], features["train"], window_targets["train"], transforms,
+                       config.seed, device, ids["train"])
+
+    history: list[dict[str, Any]] = []
+    best_state, best_key, best_epoch, waited = copy.deepcopy(model.state_dict()), None, 0, 0
+    n_windows = len(windows["train"].clip)
+    batch_size = config.train["batch_size"]
+    generator = torch.Generator().manual_seed(config.seed)
+    with progress_bar(console) as progress:
+        bar = progress.add_task("training", total=config.train["epochs"])
+        for epoch in range(1, config.train["epochs"] + 1):
+            model.train()
+            order = torch.randperm(n_windows, generator=generator)
+            total_loss = 0.0
+            for start in range(0, n_windows, batch_size):
+                indices = order[start:start + batch_size]
+                if len(indices) < 2 and n_windows > 1:
+                    continue  # batch norm cannot train on a single example
+                inputs, batch_targets = batches.batch(indices, epoch)
+                loss = task.loss(model(inputs), batch_targets)
+                if not torch.isfinite(loss):
+                    raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item() * len(indices)
+            val_probs, val_outputs = predict_clips(model, task, features["validation"], windows["validation"].clip,
+                                                   len(windows["validation"].rows), device)
+            val_loss = float(task.loss(torch.cat(val_outputs), window_targets["validation"]).item())
+            val_metric = float(task.metrics(targets["validation"].numpy(), val_probs, names)[task.main_metric])
+            history.append({"epoch": epoch, "train_loss": total_loss / max(1, n_windows), "validation_loss": val_loss,
+                            f"validation_{task.main_metric}": val_metric})
+            key = (val_metric, -val_loss)
+            if best_key is None or key > best_key:
+                best_key, best_epoch, waited = key, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                waited += 1
+            progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, best epoch {best_epoch})")
+            if waited >= config.train["patience"]:
+                break
+
+    model.load_state_dict(best_state)
+    results = {}
+    probabilities = {}
+    for split in ("validation", "test"):
+        probabilities[split], _ = predict_clips(model, task, features[split], windows[split].clip,
+                                                len(windows[split].rows), device)
+        results[split] = task.metrics(targets[split].numpy(), probabilities[split], names)
+
+    folder = new_run_folder(config.out, config.task.name, config.name)
+    metrics = {
+        **results["test"],
+        "n_train": len(windows["train"].rows),
+        "n_validation": len(windows["validation"].rows),
+        "n_test": len(windows["test"].rows),
+        "n_skipped": len(skipped),
+        "seed": config.seed,
+        "split": {"validation": config.split["validation"], "test": config.split["test"],
+                  "predefined": isinstance(dataset, hf_datasets.DatasetDict)},
+        "labels": names,
+        "main_metric": task.main_metric,
+        "validation": results["validation"],
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "device": str(device),
+        "duration_seconds": round(time.time() - started, 2),
+        "mirplug_version": __version__,
+    }
+    write_yaml(folder / "config.yaml", config.to_dict())
+    write_json(folder / "metrics.json", metrics)
+    write_csv(folder / "history.csv", history)
+    rows = task.prediction_rows(probabilities["test"], names)
+    true = targets["test"].numpy()
+    write_csv(folder / "predictions.csv", [
+        {"id": ids["test"][i], "label": names[int(true[i])] if true.ndim == 1 else json.dumps(true[i].tolist()), **row}
+        for i, row in enumerate(rows)
+    ])
+    write_csv(folder / "skipped.csv", skipped, ["split", "id", "path", "reason"])
+    if batches.records:
+        write_csv(folder / "augmentations.csv", batches.records)
+    save_model(folder, model, SavedModel(names, input_shape, representation.frame_rate))
+    task.plots(folder, true, probabilities["test"], names)
+    learning_curves(folder, history, task.main_metric)
+    print_results(console, folder, metrics, names)
+    return RunResult(folder, metrics)
+
+
+def learning_curves(folder: Path, history: list[dict[str, Any]], metric: str) -> None:
+    """Plot training and validation loss and the validation metric per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [h["train_loss"] for h in history], label="train")
+    left.plot(epochs, [h["validation_loss"] for h in history], label="validation")
+    left.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend()
+    right.plot(epochs, [h[f"validation_{metric}"] for h in history], color="tab:green")
+    right.set_xlabel("epoch")
+    right.set_ylabel(f"validation {metric}")
+    figure.tight_layout()
+    figure.savefig(folder / "learning_curves.png", dpi=110)
+    plt.close(figure)
+
+
+def print_results(console: Console, folder: Path, metrics: dict[str, Any], names: list[str]) -> None:
+    """The results table: headline metrics, then per-class scores when the task has them."""
+    table = Table(title=f"results ({metrics['n_test']} test clips, seed {metrics['seed']})")
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("test", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float) and key in metrics["validation"]:
+            table.add_row(key, f"{metrics['validation'][key]:.4f}", f"{value:.4f}")
+    console.print(table)
+    if isinstance(metrics.get("per_class"), dict):
+        per_class = Table(title="per class (test)")
+        for column in ("class", "precision", "recall", "f1", "support"):
+            per_class.add_column(column, justify="left" if column == "class" else "right")
+        for name, scores in metrics["per_class"].items():
+            per_class.add_row(name, *(f"{scores[k]:.3f}" for k in ("precision", "recall", "f1")), str(scores["support"]))
+        console.print(per_class)
+    console.print(f"run folder: {folder}")

@@ -1,0 +1,205 @@
+"""Component specs: the small frozen descriptions every plugin hook returns.
+
+A spec names a component, says what it does in one line, lists its typed options with
+defaults, and points at a *lazy* factory (``"package.module:attribute"``) that is only
+imported when the component is built. Listing plugins therefore never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mirplug.errors import ConfigError, PluginError, choices_text
+
+OptionType = type[int] | type[float] | type[bool] | type[str]
+KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    """One typed option of a component, e.g. ``Option(name="n_mels", type=int, default=64)``.
+
+    ``choices`` restricts a value to a set; ``minimum``/``maximum`` bound numbers
+    (inclusive). ``default=None`` means "not set" (the component decides).
+    """
+
+    name: str
+    type: OptionType
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def coerce(self, value: Any, where: str) -> Any:
+        """Convert ``value`` (often a string from the command line) to this option's type.
+
+        ``where`` is the dotted key, used in the error message.
+        """
+        if value is None:
+            return None
+        if isinstance(value, str) and value.lower() in {"none", "null"} and self.default is None:
+            return None
+        expected = self.type.__name__
+        try:
+            if self.type is bool:
+                if isinstance(value, bool):
+                    converted: Any = value
+                elif str(value).lower() in _TRUE:
+                    converted = True
+                elif str(value).lower() in _FALSE:
+                    converted = False
+                else:
+                    raise ValueError(value)
+            elif self.type is int:
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError(value)
+                converted = int(str(value)) if isinstance(value, str) else int(value)
+            elif self.type is float:
+                if isinstance(value, bool):
+                    raise ValueError(value)
+                converted = float(value)
+            else:
+                converted = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}={value!r} is not a valid {expected}") from None
+        if self.choices is not None and converted not in self.choices:
+            raise ConfigError(
+                f"{where}={value!r} is not allowed; choose one of: "
+                f"{choices_text(str(c) for c in self.choices)}"
+            )
+        if self.minimum is not None and converted < self.minimum:
+            raise ConfigError(f"{where}={value!r} is below the minimum {self.minimum:g}")
+        if self.maximum is not None and converted > self.maximum:
+            raise ConfigError(f"{where}={value!r} is above the maximum {self.maximum:g}")
+        return converted
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentSpec:
+    """What every component shares: name, summary, lazy factory, options, license, citation.
+
+    ``factory`` is either ``"module:attribute"`` (imported on first use) or a callable.
+    The factory is called with the resolved options as keyword arguments plus the
+    kind-specific context documented on each subclass.
+    """
+
+    kind: str = field(init=False, default="")
+    name: str
+    summary: str
+    factory: str | Callable[..., Any]
+    options: tuple[Option, ...] = ()
+    license: str = "unknown"
+    citation: str = ""
+
+    def option(self, name: str) -> Option | None:
+        """The option called ``name``, or ``None``."""
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+    def option_defaults(self) -> dict[str, Any]:
+        """The default value of every option."""
+        return {opt.name: opt.default for opt in self.options}
+
+    def load_factory(self) -> Callable[..., Any]:
+        """Import and return the factory; a failure names the component and what to do."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attribute = self.factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            return getattr(module, attribute)
+        except Exception as exc:  # a broken plugin must not look like a mirplug bug
+            raise PluginError(
+                f"{self.kind} '{self.name}' cannot be loaded from {self.factory}: "
+                f"{type(exc).__name__}: {exc}; reinstall the plugin that provides it"
+            ) from exc
+
+    def build(self, options: Mapping[str, Any], **context: Any) -> Any:
+        """Build the component from resolved ``options`` and kind-specific ``context``."""
+        return self.load_factory()(**dict(options), **context)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepresentationSpec(ComponentSpec):
+    """A representation: waveform ``(batch, time)`` -> features.
+
+    The factory returns a :class:`mirplug.components.Representation`.
+    """
+
+    kind: str = field(init=False, default="representation")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackboneSpec(ComponentSpec):
+    """A backbone: features -> embeddings.
+
+    ``expects`` is ``None`` when any representation will do, or ``"waveform"`` when the
+    backbone brings its own front end and wants raw audio at ``sample_rate``. The factory
+    is called with the options plus ``input_shape`` (the shape of one example's features)
+    and ``frame_rate`` (features per second, or ``None`` for clip-level features) and
+    returns a :class:`mirplug.components.Backbone`.
+    """
+
+    kind: str = field(init=False, default="backbone")
+    expects: str | None = None
+    sample_rate: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AugmenterSpec(ComponentSpec):
+    """An augmenter. ``stage`` says where it acts.
+
+    ``"waveform"`` and ``"features"`` augmenters are seeded transforms applied per example
+    during training (the factory returns a :class:`mirplug.components.Transform`);
+    ``"generator"`` augmenters are fitted on the training split and then sampled.
+    """
+
+    kind: str = field(init=False, default="augmenter")
+    stage: Literal["waveform", "features", "generator"] = "waveform"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec(ComponentSpec):
+    """A task: label kind, default dataset and components, head, loss and metrics.
+
+    ``defaults`` holds the overrides a run starts from (e.g. ``{"backbone": "cnn"}``).
+    The factory returns a :class:`mirplug.components.Task`.
+    """
+
+    kind: str = field(init=False, default="task")
+    label_kind: Literal["single-label", "multi-label", "regression", "frame-events"] = "single-label"
+    metrics: tuple[str, ...] = ()
+    main_metric: str = "macro_f1"
+    default_dataset: str = "synthetic"
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec(ComponentSpec):
+    """A dataset: a name plus options -> a ``datasets.Dataset`` or ``DatasetDict``.
+
+    The factory is called with the options plus ``task`` (the task name) and returns a
+    dataset with an ``audio`` column (``datasets.Audio(decode=False)``), an ``id`` column and
+    the label column(s) the task needs. A ``DatasetDict`` with ``train``/``validation``/
+    ``test`` splits is used as given.
+    """
+
+    kind: str = field(init=False, default="dataset")
+
+
+SPEC_CLASSES: dict[str, type[ComponentSpec]] = {
+    "representation": RepresentationSpec,
+    "backbone": BackboneSpec,
+    "augmenter": AugmenterSpec,
+    "task": TaskSpec,
+    "dataset": DatasetSpec,
+}

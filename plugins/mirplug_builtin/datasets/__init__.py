@@ -1,0 +1,33 @@
+"""Built-in datasets: ``synthetic`` (the default, generated offline) and ``audiofolder``."""
+
+from __future__ import annotations
+
+from mirplug.hookspecs import hookimpl
+from mirplug.specs import DatasetSpec, Option
+
+
+@hookimpl
+def mirplug_register_datasets() -> list[DatasetSpec]:
+    """Register the built-in datasets."""
+    return [
+        DatasetSpec(
+            name="synthetic",
+            summary="procedural music-like clips in up to 8 styles, generated offline and cached",
+            factory="mirplug_builtin.datasets.synthetic:load",
+            options=(
+                Option(name="clips_per_class", type=int, default=60, minimum=3, help="clips generated per style"),
+                Option(name="seconds", type=float, default=3.0, minimum=0.5, help="length of each clip"),
+                Option(name="sample_rate", type=int, default=16000, minimum=8000, help="sample rate of the files"),
+                Option(name="styles", type=int, default=6, minimum=2, maximum=8, help="number of styles (classes)"),
+                Option(name="seed", type=int, default=0, help="generator seed (independent of the run seed)"),
+            ),
+            license="Apache-2.0",
+        ),
+        DatasetSpec(
+            name="audiofolder",
+            summary="a folder with one sub-folder per label, optionally under train/validation/test",
+            factory="mirplug_builtin.datasets.audiofolder:load",
+            options=(Option(name="path", type=str, default=None, help="the folder"),),
+            license="as the audio",
+        ),
+    ]

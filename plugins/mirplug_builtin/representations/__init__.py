@@ -1,0 +1,44 @@
+"""Built-in representations: ``waveform``, ``stft``, ``mel`` and ``mfcc`` (batched torch)."""
+
+from __future__ import annotations
+
+from mirplug.hookspecs import hookimpl
+from mirplug.specs import Option, RepresentationSpec
+
+SAMPLE_RATE = Option(name="sample_rate", type=int, default=16000, minimum=1000, help="audio is resampled to this")
+N_FFT = Option(name="n_fft", type=int, default=512, minimum=16, help="FFT size in samples")
+HOP = Option(name="hop_length_ms", type=float, default=20.0, minimum=0.1, help="hop between frames")
+
+
+@hookimpl
+def mirplug_register_representations() -> list[RepresentationSpec]:
+    """Register the built-in representations."""
+    return [
+        RepresentationSpec(
+            name="waveform", summary="the raw waveform, one channel",
+            factory="mirplug_builtin.representations.waveform:Waveform",
+            options=(SAMPLE_RATE,), license="Apache-2.0",
+        ),
+        RepresentationSpec(
+            name="stft", summary="log-magnitude short-time Fourier transform",
+            factory="mirplug_builtin.representations.stft:LogSTFT",
+            options=(SAMPLE_RATE, N_FFT, HOP), license="Apache-2.0",
+        ),
+        RepresentationSpec(
+            name="mel", summary="log-mel spectrogram (dB)",
+            factory="mirplug_builtin.representations.mel:LogMel",
+            options=(SAMPLE_RATE, N_FFT, HOP,
+                     Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands"),
+                     Option(name="f_min", type=float, default=0.0, minimum=0.0, help="lowest frequency (Hz)"),
+                     Option(name="f_max", type=float, default=None, help="highest frequency (Hz; default Nyquist)")),
+            license="Apache-2.0",
+        ),
+        RepresentationSpec(
+            name="mfcc", summary="mel-frequency cepstral coefficients",
+            factory="mirplug_builtin.representations.mfcc:MFCC",
+            options=(SAMPLE_RATE, N_FFT, HOP,
+                     Option(name="n_mfcc", type=int, default=20, minimum=1, help="coefficients"),
+                     Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands")),
+            license="Apache-2.0",
+        ),
+    ]
