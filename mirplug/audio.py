@@ -41,7 +41,9 @@ def decode(source: str | bytes | dict[str, Any], sample_rate: int) -> Decoded:
     try:
         samples, native_rate = soundfile.read(target, dtype="float32", always_2d=True)
     except Exception as exc:
-        raise BadClip(f"cannot decode: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        # soundfile repeats the path ("Error opening '/x.wav': Format not recognised."); keep the reason.
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rpartition("': ")[2]
+        raise BadClip(f"cannot decode: {reason}") from None
     if samples.size == 0:
         raise BadClip("empty: no samples")
     mono = samples.mean(axis=1)

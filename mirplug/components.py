@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mirplug.errors import ConfigError
+
 
 class Representation(nn.Module):
     """Waveform ``(batch, time)`` at :attr:`sample_rate` -> features.
@@ -42,8 +44,6 @@ class Backbone(nn.Module):
 
     def frames(self, features: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""
-        from mirplug.errors import ConfigError
-
         raise ConfigError(f"backbone {type(self).__name__} gives clip embeddings only, not frames")
 
     def timestamps(self, n_frames: int) -> torch.Tensor:
@@ -66,7 +66,7 @@ class Transform(abc.ABC):
 
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p={p} must lie in [0, 1]")
+            raise ConfigError(f"augmenter {type(self).__name__}: p={p} must lie in [0, 1]")
         self.p = p
 
     @abc.abstractmethod

@@ -176,7 +176,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
                                             split, progress)
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
-        console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}")
+        console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", soft_wrap=True, highlight=False)
     for split in SPLITS:
         if not windows[split].rows:
             raise DataError(f"no clip of the {split} split could be decoded ({len(windows[split].skipped)} skipped)")
@@ -282,7 +282,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     save_model(folder, model, SavedModel(names, input_shape, representation.frame_rate))
     task.plots(folder, true, probabilities["test"], names)
     learning_curves(folder, history, task.main_metric)
-    print_results(console, folder, metrics, names)
+    print_results(Console(), folder, metrics)
     return RunResult(folder, metrics)
 
 
@@ -308,7 +308,7 @@ def learning_curves(folder: Path, history: list[dict[str, Any]], metric: str) ->
     plt.close(figure)
 
 
-def print_results(console: Console, folder: Path, metrics: dict[str, Any], names: list[str]) -> None:
+def print_results(console: Console, folder: Path, metrics: dict[str, Any]) -> None:
     """The results table: headline metrics, then per-class scores when the task has them."""
     table = Table(title=f"results ({metrics['n_test']} test clips, seed {metrics['seed']})")
     table.add_column("metric")

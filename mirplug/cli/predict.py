@@ -42,6 +42,6 @@ def register(app: typer.Typer) -> None:
             Console(width=200).print(table)
         for row in rows:
             if "error" in row:
-                err_console.print(f"[yellow]skipped[/] {row['file']}: {row['error']}")
+                err_console.print(f"[yellow]skipped[/] {row['file']}: {row['error']}", soft_wrap=True, highlight=False)
         if all("error" in row for row in rows):
             raise typer.Exit(1)
