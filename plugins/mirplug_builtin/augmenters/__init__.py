@@ -17,21 +17,21 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
             factory="mirplug_builtin.augmenters.gain:Gain",
             options=(P, Option(name="min_gain_db", type=float, default=-12.0),
                      Option(name="max_gain_db", type=float, default=12.0)),
-            license="Apache-2.0",
+            license="MIT",
         ),
         AugmenterSpec(
             name="noise", summary="add white noise at a random signal-to-noise ratio", stage="waveform",
             factory="mirplug_builtin.augmenters.noise:Noise",
             options=(P, Option(name="min_snr_db", type=float, default=10.0),
                      Option(name="max_snr_db", type=float, default=40.0)),
-            license="Apache-2.0",
+            license="MIT",
         ),
         AugmenterSpec(
             name="timeshift", summary="shift in time by a random fraction of the clip, rolling over",
             stage="waveform", factory="mirplug_builtin.augmenters.timeshift:TimeShift",
             options=(P, Option(name="max_shift_fraction", type=float, default=0.5, minimum=0.0, maximum=1.0),
                      Option(name="rollover", type=bool, default=True, help="wrap around (else pad with zeros)")),
-            license="Apache-2.0",
+            license="MIT",
         ),
         AugmenterSpec(
             name="specaugment", summary="mask random frequency bands and time spans of the features",
@@ -40,6 +40,6 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
                      Option(name="max_freq_width", type=int, default=8, minimum=1),
                      Option(name="time_masks", type=int, default=2, minimum=0),
                      Option(name="max_time_width", type=int, default=20, minimum=1)),
-            license="Apache-2.0", citation="Park et al., SpecAugment, Interspeech 2019",
+            license="MIT", citation="Park et al., SpecAugment, Interspeech 2019",
         ),
     ]

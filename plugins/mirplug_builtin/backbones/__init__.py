@@ -18,7 +18,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                 Option(name="blocks", type=int, default=4, minimum=1, maximum=8, help="conv blocks"),
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout before the head"),
             ),
-            license="Apache-2.0",
+            license="MIT",
         ),
         BackboneSpec(
             name="mlp", summary="MLP over time-pooled features (mean and standard deviation per channel)",
@@ -28,6 +28,6 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                 Option(name="layers", type=int, default=2, minimum=1, maximum=8, help="hidden layers"),
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout"),
             ),
-            license="Apache-2.0",
+            license="MIT",
         ),
     ]

@@ -21,7 +21,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="styles", type=int, default=6, minimum=2, maximum=8, help="number of styles (classes)"),
                 Option(name="seed", type=int, default=0, help="generator seed (independent of the run seed)"),
             ),
-            license="Apache-2.0",
+            license="MIT",
         ),
         DatasetSpec(
             name="audiofolder",

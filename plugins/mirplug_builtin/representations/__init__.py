@@ -17,12 +17,12 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
         RepresentationSpec(
             name="waveform", summary="the raw waveform, one channel",
             factory="mirplug_builtin.representations.waveform:Waveform",
-            options=(SAMPLE_RATE,), license="Apache-2.0",
+            options=(SAMPLE_RATE,), license="MIT",
         ),
         RepresentationSpec(
             name="stft", summary="log-magnitude short-time Fourier transform",
             factory="mirplug_builtin.representations.stft:LogSTFT",
-            options=(SAMPLE_RATE, N_FFT, HOP), license="Apache-2.0",
+            options=(SAMPLE_RATE, N_FFT, HOP), license="MIT",
         ),
         RepresentationSpec(
             name="mel", summary="log-mel spectrogram (dB)",
@@ -31,7 +31,7 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
                      Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands"),
                      Option(name="f_min", type=float, default=0.0, minimum=0.0, help="lowest frequency (Hz)"),
                      Option(name="f_max", type=float, default=None, help="highest frequency (Hz; default Nyquist)")),
-            license="Apache-2.0",
+            license="MIT",
         ),
         RepresentationSpec(
             name="mfcc", summary="mel-frequency cepstral coefficients",
@@ -39,6 +39,6 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
             options=(SAMPLE_RATE, N_FFT, HOP,
                      Option(name="n_mfcc", type=int, default=20, minimum=1, help="coefficients"),
                      Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands")),
-            license="Apache-2.0",
+            license="MIT",
         ),
     ]

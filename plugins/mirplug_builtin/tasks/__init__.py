@@ -19,6 +19,6 @@ def mirplug_register_tasks() -> list[TaskSpec]:
             main_metric="macro_f1",
             default_dataset="synthetic",
             defaults={"representation": "mel", "backbone": "cnn"},
-            license="Apache-2.0",
+            license="MIT",
         ),
     ]
