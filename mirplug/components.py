@@ -98,6 +98,8 @@ class Task(abc.ABC):
 
     label_kind: str = "single-label"
     main_metric: str = "macro_f1"
+    label_column: str | None = None
+    frame_level: bool = False
 
     @abc.abstractmethod
     def label_names(self, dataset: Any) -> list[str]:
@@ -126,6 +128,29 @@ class Task(abc.ABC):
     def plots(self, folder: Any, targets: np.ndarray, probabilities: np.ndarray, names: Sequence[str]) -> list[str]:
         """Write plots into ``folder``; return the file names."""
         return []
+
+    def window_targets(self, rows: Any, windows: Any, frame_rate: float | None, n_frames: int | None) -> torch.Tensor:
+        """Training targets per window (``windows`` is a :class:`mirplug.data.Windows`).
+
+        Clip-level tasks repeat each clip's target; frame-level tasks build per-frame targets.
+        """
+        return self.targets(rows)[windows.clip]
+
+    def clip_targets(self, rows: Any) -> Any:
+        """The references that :meth:`metrics` scores against, one per clip."""
+        return self.targets(rows).numpy()
+
+    def aggregate(self, outputs: torch.Tensor, windows: Any, n_clips: int, frame_rate: float | None) -> Any:
+        """Window outputs -> one prediction per clip: the mean of the window probabilities."""
+        probabilities = self.probabilities(outputs)
+        summed = torch.zeros((n_clips, *probabilities.shape[1:]))
+        summed.index_add_(0, windows.clip, probabilities)
+        counts = torch.bincount(windows.clip, minlength=n_clips).clamp_min(1)
+        return (summed / counts.reshape(-1, *([1] * (probabilities.dim() - 1)))).numpy()
+
+    def format_target(self, target: np.ndarray, names: Sequence[str]) -> str:
+        """A target as text for ``predictions.csv``."""
+        return json.dumps(np.asarray(target).tolist())
 
     @abc.abstractmethod
     def prediction_rows(self, probabilities: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:

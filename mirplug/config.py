@@ -170,7 +170,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     task_spec = catalog.get("task", task_name)
     assert isinstance(task_spec, TaskSpec)
     defaults = {"data": task_spec.default_dataset, "representation": "mel", "backbone": "cnn", "augmenter": ""}
-    defaults.update(task_spec.defaults)
+    defaults.update({k: v for k, v in task_spec.defaults.items() if "." not in k})
     names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
     names["task"] = task_name
 
@@ -189,8 +189,15 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     sections = {name: {o.name: o.default for o in opts} for name, opts in SECTIONS.items()}
     scalars = {name: o.default for name, o in SCALARS.items()}
 
+    # A task may default options too (e.g. representation.n_fft=2048 for key); they apply only
+    # where the chosen component has that option, and the user's overrides come after them.
+    task_options = []
+    for key, value in task_spec.defaults.items():
+        head, _, option = key.partition(".")
+        if option and (head in SECTIONS or any(o.name == option for o in declared.get(head, ()))):
+            task_options.append((key, value))
     valid_top = list(SELECTORS) + list(SECTIONS) + list(SCALARS)
-    for key, value in rest:
+    for key, value in task_options + rest:
         head, _, tail = key.partition(".")
         if head in SCALARS and not tail:
             scalars[head] = SCALARS[head].coerce(value, key)

@@ -26,6 +26,7 @@ class Windows:
     clip: Any  # torch.Tensor (windows,) index into rows
     rows: list[int]
     skipped: list[dict[str, str]] = field(default_factory=list)
+    starts: Any = None  # torch.Tensor (windows,) start of each window in its clip, seconds
 
 
 def split_dataset(dataset: Any, label_column: str | None, validation: float, test: float, seed: int) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_wind
     length = max(1, int(round(clip_seconds * sample_rate)))
     waves: list[np.ndarray] = []
     owners: list[int] = []
+    starts: list[float] = []
     rows: list[int] = []
     skipped: list[dict[str, str]] = []
     audio = dataset.with_format(None)["audio"] if len(dataset) else []
@@ -107,18 +109,31 @@ def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_wind
         else:
             position = len(rows)
             rows.append(index)
-            for window in cut_windows(samples, length, max_windows):
+            for start, window in window_starts(samples, length, max_windows):
                 waves.append(window)
                 owners.append(position)
+                starts.append(start / sample_rate)
         if task_id is not None:
             progress.advance(task_id)
     stacked = torch.from_numpy(np.stack(waves)) if waves else torch.zeros((0, length))
-    return Windows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped)
+    return Windows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped,
+                   torch.as_tensor(starts, dtype=torch.float32))
 
 
-def cut_windows(samples: np.ndarray, length: int, max_windows: int) -> list[np.ndarray]:
+def window_starts(samples: np.ndarray, length: int, max_windows: int) -> list[tuple[int, np.ndarray]]:
+    """(start sample, window) pairs: one zero-padded window, or up to ``max_windows`` evenly spaced."""
     if len(samples) <= length:
-        return [np.pad(samples, (0, length - len(samples)))]
+        return [(0, np.pad(samples, (0, length - len(samples))))]
     count = min(max_windows, int(np.ceil(len(samples) / length)))
     starts = np.linspace(0, len(samples) - length, count).round().astype(int)
-    return [samples[s:s + length] for s in starts]
+    return [(int(s), samples[s:s + length]) for s in starts]
+
+
+def single_clip_windows(samples: np.ndarray, sample_rate: int, clip_seconds: float, max_windows: int) -> Windows:
+    """The windows of one decoded clip (for prediction on a file)."""
+    import torch
+
+    length = max(1, int(round(clip_seconds * sample_rate)))
+    pairs = window_starts(samples, length, max_windows)
+    return Windows(torch.from_numpy(np.stack([w for _, w in pairs])), torch.zeros(len(pairs), dtype=torch.long), [0],
+                   [], torch.as_tensor([s / sample_rate for s, _ in pairs], dtype=torch.float32))

@@ -37,13 +37,17 @@ class Standardize(nn.Module):
 class MirModel(nn.Module):
     """Features -> task outputs."""
 
-    def __init__(self, standardize: Standardize, backbone: Backbone, head: nn.Module) -> None:
+    def __init__(self, standardize: Standardize, backbone: Backbone, head: nn.Module, frame_level: bool = False) -> None:
         super().__init__()
         self.standardize = standardize
         self.backbone = backbone
         self.head = head
+        self.frame_level = frame_level
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Clip outputs ``(batch, outputs)``, or per-frame outputs ``(batch, frames)`` for frame-level tasks."""
+        if self.frame_level:
+            return self.head(self.backbone.frames(self.standardize(features))).squeeze(-1)
         return self.head(self.backbone(self.standardize(features)))
 
 
@@ -77,7 +81,13 @@ def build_model(catalog: Catalog, config: RunConfig, task: Task, input_shape: Se
     backbone = spec.build(config.backbone.options, input_shape=tuple(input_shape), frame_rate=frame_rate)
     if not isinstance(backbone, Backbone):
         raise ConfigError(f"backbone '{config.backbone.name}' did not build a Backbone module")
-    return MirModel(Standardize(input_shape), backbone, task.build_head(backbone.embedding_dim, n_outputs))
+    if task.frame_level and backbone.frame_rate is None:
+        raise ConfigError(
+            f"task '{config.task.name}' predicts per frame, but backbone '{config.backbone.name}' gives clip "
+            "embeddings only; choose a backbone with frame embeddings (e.g. backbone=cnn)"
+        )
+    head = task.build_head(backbone.embedding_dim, n_outputs)
+    return MirModel(Standardize(input_shape), backbone, head, frame_level=task.frame_level)
 
 
 @torch.no_grad()

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from mirplug.audio import BadClip, decode
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task
-from mirplug.data import cut_windows
+from mirplug.data import single_clip_windows
 from mirplug.config import RunConfig, config_from_dict, resolve
 from mirplug.errors import RunError
 from mirplug.model import MirModel, build_model, build_representation, featurize
@@ -50,7 +49,6 @@ def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
 def predict_files(loaded: LoadedRun, files: list[str]) -> list[dict[str, Any]]:
     """One row per file: the task's prediction columns, or ``error`` for a clip that cannot be used."""
     options = loaded.config.data.options
-    length = max(1, int(round(options["clip_seconds"] * loaded.representation.sample_rate)))
     rows: list[dict[str, Any]] = []
     for path in files:
         try:
@@ -58,9 +56,9 @@ def predict_files(loaded: LoadedRun, files: list[str]) -> list[dict[str, Any]]:
         except BadClip as exc:
             rows.append({"file": str(path), "error": str(exc)})
             continue
-        windows = torch.from_numpy(np.stack(cut_windows(samples, length, options["max_windows"])))
-        features = featurize(loaded.representation, windows, loaded.device)
-        clip = torch.zeros(len(windows), dtype=torch.long)
-        probabilities, _ = predict_clips(loaded.model, loaded.task, features, clip, 1, loaded.device)
+        windows = single_clip_windows(samples, loaded.representation.sample_rate, options["clip_seconds"],
+                                      options["max_windows"])
+        features = featurize(loaded.representation, windows.waves, loaded.device)
+        probabilities, _ = predict_clips(loaded.model, loaded.task, features, windows, loaded.device)
         rows.append({"file": str(path), **loaded.task.prediction_rows(probabilities, loaded.labels)[0]})
     return rows

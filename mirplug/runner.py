@@ -133,16 +133,13 @@ class _Batches:
 
 
 @torch.no_grad()
-def predict_clips(model: MirModel, task: Task, features: torch.Tensor, clip: torch.Tensor, n_clips: int,
-                  device: torch.device, batch_size: int = 64) -> tuple[np.ndarray, list[torch.Tensor]]:
-    """Clip-level probabilities: the mean over each clip's windows. Also returns raw outputs."""
+def predict_clips(model: MirModel, task: Task, features: torch.Tensor, windows: Windows, device: torch.device,
+                  batch_size: int = 64) -> tuple[Any, torch.Tensor]:
+    """One prediction per clip (the task aggregates its windows) and the raw window outputs."""
     model.eval()
-    outputs = [model(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
-    probabilities = task.probabilities(torch.cat(outputs))
-    summed = torch.zeros((n_clips, probabilities.shape[1]))
-    summed.index_add_(0, clip, probabilities)
-    counts = torch.bincount(clip, minlength=n_clips).clamp_min(1).unsqueeze(1)
-    return (summed / counts).numpy(), outputs
+    parts = [model(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
+    outputs = torch.cat(parts)
+    return task.aggregate(outputs, windows, len(windows.rows), model.backbone.frame_rate), outputs
 
 
 def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> RunResult:
@@ -162,7 +159,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     input_shape = feature_shape(representation, window_samples)
 
     dataset = load_dataset(catalog, config)
-    label_column = getattr(task, "label_column", None) if task.label_kind == "single-label" else None
+    label_column = task.label_column if task.label_kind == "single-label" else None
     import datasets as hf_datasets
 
     names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)
@@ -181,10 +178,10 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
         if not windows[split].rows:
             raise DataError(f"no clip of the {split} split could be decoded ({len(windows[split].skipped)} skipped)")
 
-    targets = {split: task.targets(splits[split].select(windows[split].rows)) for split in SPLITS}
-    ids = {split: list(splits[split].select(windows[split].rows)["id"]) if "id" in splits[split].column_names
+    kept = {split: splits[split].select(windows[split].rows) for split in SPLITS}
+    targets = {split: task.clip_targets(kept[split]) for split in SPLITS}
+    ids = {split: list(kept[split]["id"]) if "id" in kept[split].column_names
            else [str(i) for i in windows[split].rows] for split in SPLITS}
-    window_targets = {split: targets[split][windows[split].clip] for split in SPLITS}
 
     with progress_bar(console) as progress:
         bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
@@ -194,6 +191,12 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
             progress.advance(bar)
 
     model = build_model(catalog, config, task, input_shape, representation.frame_rate, len(names))
+    n_frames = None
+    if task.frame_level:
+        with torch.no_grad():
+            n_frames = int(model.eval()(features["train"][:1]).shape[-1])
+    window_targets = {split: task.window_targets(kept[split], windows[split], model.backbone.frame_rate, n_frames)
+                      for split in SPLITS}
     model.standardize.fit(features["train"])
     model = model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -224,10 +227,10 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
                 loss.backward()
                 optimizer.step()
                 total_loss += loss.item() * len(indices)
-            val_probs, val_outputs = predict_clips(model, task, features["validation"], windows["validation"].clip,
-                                                   len(windows["validation"].rows), device)
-            val_loss = float(task.loss(torch.cat(val_outputs), window_targets["validation"]).item())
-            val_metric = float(task.metrics(targets["validation"].numpy(), val_probs, names)[task.main_metric])
+            val_predictions, val_outputs = predict_clips(model, task, features["validation"], windows["validation"],
+                                                         device)
+            val_loss = float(task.loss(val_outputs, window_targets["validation"]).item())
+            val_metric = float(task.metrics(targets["validation"], val_predictions, names)[task.main_metric])
             history.append({"epoch": epoch, "train_loss": total_loss / max(1, n_windows), "validation_loss": val_loss,
                             f"validation_{task.main_metric}": val_metric})
             key = (val_metric, -val_loss)
@@ -244,9 +247,8 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     results = {}
     probabilities = {}
     for split in ("validation", "test"):
-        probabilities[split], _ = predict_clips(model, task, features[split], windows[split].clip,
-                                                len(windows[split].rows), device)
-        results[split] = task.metrics(targets[split].numpy(), probabilities[split], names)
+        probabilities[split], _ = predict_clips(model, task, features[split], windows[split], device)
+        results[split] = task.metrics(targets[split], probabilities[split], names)
 
     folder = new_run_folder(config.out, config.task.name, config.name)
     metrics = {
@@ -271,9 +273,9 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)
     rows = task.prediction_rows(probabilities["test"], names)
-    true = targets["test"].numpy()
+    true = targets["test"]
     write_csv(folder / "predictions.csv", [
-        {"id": ids["test"][i], "label": names[int(true[i])] if true.ndim == 1 else json.dumps(true[i].tolist()), **row}
+        {"id": ids["test"][i], "label": task.format_target(true[i], names), **row}
         for i, row in enumerate(rows)
     ])
     write_csv(folder / "skipped.csv", skipped, ["split", "id", "path", "reason"])

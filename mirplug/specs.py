@@ -171,7 +171,8 @@ class AugmenterSpec(ComponentSpec):
 class TaskSpec(ComponentSpec):
     """A task: label kind, default dataset and components, head, loss and metrics.
 
-    ``defaults`` holds the overrides a run starts from (e.g. ``{"backbone": "cnn"}``).
+    ``defaults`` holds the overrides a run starts from (e.g. ``{"backbone": "cnn"}``); dotted keys
+    (``"representation.n_fft": "2048"``) apply only when the chosen component has that option.
     The factory returns a :class:`mirplug.components.Task`.
     """
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
@@ -72,6 +72,30 @@ STYLES: tuple[Style, ...] = (
           (0, 3, 6, 9, 12, 14), 0.5, ("clav", "clav", "guitar_clean"), (0, 3, 7, 10, 11, 14), "slapbass",
           {"kick": (0, 3, 10), "snare": (4, 12), "ghost": (2, 7, 9, 15), "hat": tuple(range(16))}),
 )
+
+
+def key_names() -> list[str]:
+    """The 24 major and minor keys, majors first, as ``"C major"``."""
+    return [f"{p} {m}" for m in ("major", "minor") for p in PITCH_NAMES]
+
+
+def instrument_names() -> list[str]:
+    """Every chord instrument the generator can choose as a clip's lead."""
+    names = {i for s in STYLES for i in s.chord_instruments} | set(SHARED_CHORD_INSTRUMENTS)
+    return sorted(names)
+
+
+def tags_of(info: dict[str, Any]) -> list[str]:
+    """Tags of a generated clip: its instruments, its style, and 'fast' or 'slow' when clearly so."""
+    tempo_tags = ["fast"] if info["tempo"] >= 125 else ["slow"] if info["tempo"] < 90 else []
+    return sorted(set(info["instruments"]) | {info["style"]} | set(tempo_tags) | {info["key"].split()[1]})
+
+
+def tag_names() -> list[str]:
+    """Every tag :func:`tags_of` can give."""
+    instruments = {i for s in STYLES for i in (*s.chord_instruments, s.bass_instrument)}
+    instruments |= set(SHARED_CHORD_INSTRUMENTS) | set(SHARED_BASS_INSTRUMENTS) | {"drums"}
+    return sorted(instruments | {s.name for s in STYLES} | {"fast", "slow", "major", "minor"})
 
 
 def style_names(count: int) -> list[str]:
@@ -335,6 +359,7 @@ def generate_clip(style_index: int, seed: int, index: int, seconds: float = 3.0,
         "beats": beats,
         "key": f"{PITCH_NAMES[key_root]} {'major' if major else 'minor'}",
         "instruments": instruments,
+        "lead_instrument": chord_instrument,
         "valence": round(valence, 4),
         "arousal": round(arousal, 4),
     }

@@ -17,7 +17,16 @@ from typing import Any
 from mirplug.errors import ConfigError
 from mirplug.paths import cache_dir
 from mirplug_builtin.datasets.audiofolder import folder_dataset
-from mirplug_builtin.datasets.synth import GENERATOR_VERSION, STYLES, generate_clip, style_names
+from mirplug_builtin.datasets.synth import (
+    GENERATOR_VERSION,
+    STYLES,
+    generate_clip,
+    instrument_names,
+    key_names,
+    style_names,
+    tag_names,
+    tags_of,
+)
 
 
 def _render(job: tuple[int, int, int, float, int, str]) -> dict[str, Any]:
@@ -63,12 +72,27 @@ def dataset_folder(clips_per_class: int, seconds: float, sample_rate: int, style
 
 def load(clips_per_class: int = 60, seconds: float = 3.0, sample_rate: int = 16000, styles: int = 6,
          seed: int = 0, task: str = "genre", **_: Any) -> Any:
-    """The synthetic dataset as a ``datasets.Dataset`` with metadata columns."""
+    """The synthetic dataset as a ``datasets.Dataset``, its ``label`` column shaped for ``task``.
+
+    ``label`` is the style for ``genre`` (and any other task), the lead instrument for
+    ``instrument`` and the key for ``key``; every clip also carries ``style``, ``tempo``,
+    ``beats`` (seconds), ``key``, ``instruments``, ``tags`` (a multi-label column),
+    ``valence`` and ``arousal``.
+    """
+    import datasets
+
     if not 2 <= styles <= len(STYLES):
         raise ConfigError(f"data.styles={styles} must lie between 2 and {len(STYLES)}")
     folder = dataset_folder(clips_per_class, seconds, sample_rate, styles, seed)
     infos = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
-    rows = [(str(folder / info["id"]), info["style"], info["id"]) for info in infos]
+    label_of, names = {
+        "instrument": (lambda info: info["lead_instrument"], instrument_names()),
+        "key": (lambda info: info["key"], key_names()),
+    }.get(task, (lambda info: info["style"], style_names(styles)))
+    rows = [(str(folder / info["id"]), label_of(info), info["id"]) for info in infos]
     extra = {name: [info[name] for info in infos]
-             for name in ("tempo", "beats", "key", "instruments", "valence", "arousal")}
-    return folder_dataset(rows, style_names(styles), extra)
+             for name in ("style", "tempo", "beats", "key", "instruments", "valence", "arousal")}
+    dataset = folder_dataset(rows, names, extra)
+    tags = tag_names()
+    tag_column = [[tags.index(t) for t in tags_of(info)] for info in infos]
+    return dataset.add_column("tags", tag_column, feature=datasets.List(datasets.ClassLabel(names=tags)))

@@ -79,6 +79,9 @@ class ClassificationTask(Task):
         plt.close(figure)
         return ["confusion_matrix.png"]
 
+    def format_target(self, target: np.ndarray, names: Sequence[str]) -> str:
+        return names[int(target)]
+
     def prediction_rows(self, probabilities: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
         rows = []
         for probs in probabilities:
