@@ -100,6 +100,7 @@ class Task(abc.ABC):
     main_metric: str = "macro_f1"
     label_column: str | None = None
     frame_level: bool = False
+    stratify: bool = True  # single-label tasks split stratified by label when True
 
     @abc.abstractmethod
     def label_names(self, dataset: Any) -> list[str]:

@@ -159,7 +159,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     input_shape = feature_shape(representation, window_samples)
 
     dataset = load_dataset(catalog, config)
-    label_column = task.label_column if task.label_kind == "single-label" else None
+    label_column = task.label_column if task.label_kind == "single-label" and task.stratify else None
     import datasets as hf_datasets
 
     names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)

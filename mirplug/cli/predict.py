@@ -31,14 +31,17 @@ def register(app: typer.Typer) -> None:
             for row in rows:
                 typer.echo(json.dumps(row))
         else:
+            # The task decides the columns (label and probability, tags, values, event times).
+            columns = list(dict.fromkeys(k for row in rows for k in row if k != "error" and not k.startswith("p_")))
             table = Table()
-            for column in ("file", "prediction", "probability"):
-                table.add_column(column, justify="right" if column == "probability" else "left")
+            for column in columns:
+                table.add_column(column)
             for row in rows:
                 if "error" in row:
-                    table.add_row(row["file"], f"[red]skipped: {row['error']}[/]", "")
+                    table.add_row(row["file"], f"[red]skipped: {row['error']}[/]", *[""] * (len(columns) - 2))
                 else:
-                    table.add_row(row["file"], str(row["prediction"]), f"{row['probability']:.3f}")
+                    table.add_row(*(f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+                                    for c in columns))
             Console(width=200).print(table)
         for row in rows:
             if "error" in row:

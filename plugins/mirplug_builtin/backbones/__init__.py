@@ -17,6 +17,8 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                 Option(name="channels", type=int, default=16, minimum=1, help="channels of the first block"),
                 Option(name="blocks", type=int, default=4, minimum=1, maximum=8, help="conv blocks"),
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout before the head"),
+                Option(name="pool_time", type=bool, default=True,
+                       help="halve the frame rate in every block (false keeps the input frame rate, for frame tasks)"),
             ),
             license="MIT",
         ),

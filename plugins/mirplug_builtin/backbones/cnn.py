@@ -12,13 +12,14 @@ from mirplug.errors import ConfigError
 class SmallCNN(Backbone):
     """``(batch, channels, frames)`` -> clip ``(batch, embedding_dim)`` and frames.
 
-    Conv-BN-ReLU blocks with 2x2 max pooling (1x2 once the frequency axis is used up);
-    the frequency axis is averaged away, giving frame embeddings at ``frame_rate / 2**blocks``;
+    Conv-BN-ReLU blocks with 2x2 max pooling (1x2 once the frequency axis is used up; 2x1 with
+    ``pool_time=False``); the frequency axis is averaged away, giving frame embeddings at
+    ``frame_rate / 2**blocks`` (or ``frame_rate``);
     the clip embedding is their mean plus their max.
     """
 
     def __init__(self, input_shape: tuple[int, ...], frame_rate: float | None = None, channels: int = 16,
-                 blocks: int = 4, dropout: float = 0.2) -> None:
+                 blocks: int = 4, dropout: float = 0.2, pool_time: bool = True) -> None:
         super().__init__()
         if len(input_shape) != 2:
             raise ConfigError(
@@ -31,7 +32,7 @@ class SmallCNN(Backbone):
         self.time_reduction = 1
         for _ in range(blocks):
             pool_h = 2 if height >= 2 else 1
-            pool_w = 2 if width >= 2 else 1
+            pool_w = 2 if width >= 2 and pool_time else 1
             layers += [
                 nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
                 nn.BatchNorm2d(out_channels),

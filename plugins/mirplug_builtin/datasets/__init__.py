@@ -1,4 +1,4 @@
-"""Built-in datasets: ``synthetic`` (the default, generated offline) and ``audiofolder``."""
+"""Built-in datasets: ``synthetic`` (the default, generated offline), ``audiofolder`` and ``manifest``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
             summary="a folder with one sub-folder per label, optionally under train/validation/test",
             factory="mirplug_builtin.datasets.audiofolder:load",
             options=(Option(name="path", type=str, default=None, help="the folder"),),
+            license="as the audio",
+        ),
+        DatasetSpec(
+            name="manifest",
+            summary="a CSV/JSONL file of paths plus label, tags, numeric or annotation columns",
+            factory="mirplug_builtin.datasets.manifest:load",
+            options=(
+                Option(name="path", type=str, default=None, help="the manifest file (.csv or .jsonl)"),
+                Option(name="tag_separator", type=str, default=";", help="separator inside the tags column"),
+                Option(name="events_column", type=str, default="beats", help="column the annotation times go to"),
+            ),
             license="as the audio",
         ),
     ]

@@ -86,7 +86,8 @@ def load(clips_per_class: int = 60, seconds: float = 3.0, sample_rate: int = 160
     folder = dataset_folder(clips_per_class, seconds, sample_rate, styles, seed)
     infos = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
     label_of, names = {
-        "instrument": (lambda info: info["lead_instrument"], instrument_names()),
+        "instrument": (lambda info: info["lead_instrument"],
+                       [n for n in instrument_names() if any(i["lead_instrument"] == n for i in infos)]),
         "key": (lambda info: info["key"], key_names()),
     }.get(task, (lambda info: info["style"], style_names(styles)))
     rows = [(str(folder / info["id"]), label_of(info), info["id"]) for info in infos]

@@ -1,4 +1,4 @@
-"""Built-in tasks: ``genre``, ``instrument``, ``key`` (single-label), ``tagging`` (multi-label), ``mood`` (regression)."""
+"""Built-in tasks: genre, instrument, key (single-label), tagging (multi-label), mood (regression), beats (frames)."""
 
 from __future__ import annotations
 
@@ -52,5 +52,22 @@ def mirplug_register_tasks() -> list[TaskSpec]:
             label_kind="regression", metrics=("r2_mean", "mae_mean", "per-target R2/MAE"),
             main_metric="r2_mean", default_dataset="synthetic",
             defaults={"representation": "mel", "backbone": "cnn"}, license="MIT",
+        ),
+        TaskSpec(
+            name="beats",
+            summary="beat tracking per frame; data: a 'beats' column of beat times in seconds",
+            factory="mirplug_builtin.tasks.beats:EventTask",
+            options=(
+                Option(name="events", type=str, default="beats", help="column of event times (seconds)"),
+                Option(name="tolerance_seconds", type=float, default=0.07, minimum=0.001, help="F-measure window"),
+                Option(name="threshold", type=float, default=0.5, minimum=0.0, maximum=1.0, help="peak threshold"),
+                Option(name="min_gap_seconds", type=float, default=0.2, minimum=0.0, help="closest two events"),
+                Option(name="target_width_frames", type=int, default=3, minimum=1, help="frames marked per event"),
+            ),
+            label_kind="frame-events", metrics=("f_measure (mir_eval, 70 ms)",), main_metric="f_measure",
+            default_dataset="synthetic",
+            defaults={"representation": "mel", "backbone": "cnn", "backbone.pool_time": "false",
+                      "backbone.blocks": "3", "representation.hop_length_ms": "10"},
+            license="MIT",
         ),
     ]
