@@ -26,9 +26,24 @@ listing.register(app)
 install.register(app)
 
 
+_plugin_commands_added = False
+
+
+def _add_plugin_commands_once() -> None:
+    """Add plugin commands at the first :func:`main` call; importing this module stays cheap."""
+    global _plugin_commands_added
+    if _plugin_commands_added:
+        return
+    _plugin_commands_added = True
+    from mirplug.cli.plugin_commands import add_plugin_commands
+
+    add_plugin_commands(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app; a :class:`MirplugError` becomes one line and exit code 2."""
     try:
+        _add_plugin_commands_once()
         app(args=argv, prog_name="mirplug")
     except MirplugError as exc:
         if os.environ.get("MIRPLUG_DEBUG"):
