@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# the fixtures plugin authors use (mirplug_catalog, mirplug_check), tested here as they would use them
+pytest_plugins = ["mirplug.testing"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")

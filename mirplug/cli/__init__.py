@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import install, listing, predict, run
+from mirplug.cli import install, listing, predict, run, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ run.register(app)
 predict.register(app)
 listing.register(app)
 install.register(app)
+validate.register(app)
 
 
 _plugin_commands_added = False
