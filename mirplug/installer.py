@@ -152,9 +152,18 @@ def forget(name: str) -> bool:
     return len(kept) != len(entries)
 
 
+def requirement_line(entry: ManifestEntry) -> str:
+    """One requirements-file line: ``-e PATH``, ``name @ file:///PATH`` or the requirement as given."""
+    if entry.editable:
+        return f"-e {entry.requirement}"
+    if entry.source == "path":
+        return f"{entry.name} @ {Path(entry.requirement).as_uri()}"
+    return entry.requirement
+
+
 def requirements_text(entries: Sequence[ManifestEntry]) -> str:
     """The manifest as a pip requirements file."""
-    return "".join(f"{'-e ' if e.editable else ''}{e.requirement}\n" for e in entries)
+    return "".join(f"{requirement_line(e)}\n" for e in entries)
 
 
 # --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import install, listing, predict, run, validate
+from mirplug.cli import install, listing, predict, run, scaffold, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ predict.register(app)
 listing.register(app)
 install.register(app)
 validate.register(app)
+scaffold.register(app)
 
 
 _plugin_commands_added = False
