@@ -15,9 +15,12 @@ UNLISTED_WARNING = (
 def install_plugin(what: str, upgrade: bool = False, editable: bool = False, yes: bool = False) -> str:
     """Resolve ``what`` (registry name, path or requirement), warn if unlisted, pip-install, record it."""
     from mirplug.cli.common import err_console
-    from mirplug.installer import ManifestEntry, load_registry, pip_install, record, resolve_target
+    from mirplug.installer import ManifestEntry, canonical, load_registry, pip_install, record, resolve_target
 
     target = resolve_target(what, load_registry())
+    if target.name is not None and canonical(target.name) == "mirplug":
+        err_console.print(f"'{what}' is built into mirplug; nothing to install", highlight=False)
+        return "mirplug"
     if target.source != "registry":
         err_console.print(f"[yellow]warning:[/] {UNLISTED_WARNING.format(what=what)}", highlight=False, soft_wrap=True)
         if not yes and not typer.confirm("Install it anyway?", default=False, err=True):
@@ -47,7 +50,7 @@ def uninstall_plugin(name: str) -> str:
     if canonical(name) == "mirplug":
         raise InstallError("refusing to uninstall mirplug itself; use pip for that")
     entry = registry_entry_of(name, load_registry())
-    distribution = Requirement(entry.requirement).name if entry else name
+    distribution = Requirement(entry.requirement).name if entry else distribution_of_plugin(name) or name
     recorded = {canonical(e.name) for e in read_manifest()}
     if canonical(distribution) == "mirplug":
         raise InstallError(f"'{name}' is built into mirplug and cannot be uninstalled on its own")
@@ -58,6 +61,18 @@ def uninstall_plugin(name: str) -> str:
     forget(distribution)
     err_console.print(f"uninstalled {distribution}", highlight=False)
     return distribution
+
+
+def distribution_of_plugin(name: str) -> str | None:
+    """The distribution that provides the plugin (entry point) called ``name``, if one does."""
+    from importlib import metadata
+
+    from mirplug.plugins import ENTRY_POINT_GROUP
+
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name == name and entry_point.dist is not None:
+            return str(entry_point.dist.metadata["Name"])
+    return None
 
 
 def restore_plugins() -> int:
@@ -91,7 +106,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("uninstall")
     def uninstall_command(
-        name: Annotated[str, typer.Argument(help="registry name or distribution name of the plugin")],
+        name: Annotated[str, typer.Argument(help="plugin name (as in 'mirplug plugins'), registry name or distribution")],
     ) -> None:
         """Uninstall a plugin with pip and remove it from the manifest."""
         uninstall_plugin(name)
