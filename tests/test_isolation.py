@@ -233,3 +233,16 @@ def test_mirplug_register_commands_adds_commands_and_guards_builtins(
     assert (result.exit_code, result.stdout) == (0, "hello mir\n")
     result = CliRunner().invoke(app, ["run", "--help"])
     assert result.exit_code == 0 and "Train and evaluate a model" in result.stdout
+
+
+def test_help_stays_light_and_lists_plugin_commands(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mirplug.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch imported:', 'torch' in sys.modules)\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               env={**__import__("os").environ, "COLUMNS": "200"})
+    assert "torch imported: False" in completed.stdout
+    for command in ("run", "install", "uninstall", "validate", "new-plugin", "plugins"):
+        assert f" {command} " in completed.stdout
