@@ -78,6 +78,15 @@ class PluginHost:
                 PluginFailure(name, distribution, version, "validation", _pending_message(exc, name))
             )
             return False
+        unmarked = _unmarked_hooks(obj)
+        if unmarked:
+            # pluggy ignores functions without the marker, so the plugin would silently do nothing
+            self.manager.unregister(obj)
+            self.failures.append(PluginFailure(
+                name, distribution, version, "validation",
+                f"plugin '{name}' defines {', '.join(unmarked)} without @hookimpl; decorate it with "
+                f"'from mirplug.hookspecs import hookimpl'"))
+            return False
         hooks = sorted(impl.name for impl in _hooks_of(self.manager, obj))
         self.plugins[name] = PluginInfo(
             name, distribution, version, distribution == CORE_DISTRIBUTION, hooks
@@ -94,6 +103,18 @@ def trace(message: str) -> None:
     """
     if os.environ.get("MIRPLUG_TRACE_PLUGINS", "") not in ("", "0"):
         print(f"[trace] {message}", file=sys.stderr)
+
+
+def _unmarked_hooks(obj: Any) -> list[str]:
+    """Functions named like a hook (``mirplug_*``) that lack the ``@hookimpl`` marker."""
+    found = []
+    for attribute in dir(obj):
+        if not attribute.startswith("mirplug_"):
+            continue
+        value = getattr(obj, attribute, None)
+        if callable(value) and not hasattr(value, f"{PROJECT}_impl"):
+            found.append(attribute)
+    return sorted(found)
 
 
 def _hooks_of(manager: pluggy.PluginManager, obj: Any) -> Iterable[Any]:

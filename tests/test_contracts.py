@@ -142,3 +142,18 @@ def test_check_component_rejects_unknown_kind() -> None:
 
     with pytest.raises(MirplugError, match="unknown kind 'feature'; choose one of: representation, backbone"):
         check_component("feature", "mel", CATALOG)
+
+
+def test_validate_command_prints_a_table_and_exits_by_result() -> None:
+    from typer.testing import CliRunner
+
+    from mirplug.cli import app
+
+    result = CliRunner().invoke(app, ["validate", "backbones"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "contract checks of plugin 'backbones'" in result.output
+    assert "25 passed, 0 failed, 0 skipped" in result.output
+    unknown = CliRunner().invoke(app, ["validate", "nosuchplugin"])
+    assert unknown.exit_code == 1
+    assert str(unknown.exception) == ("no plugin called 'nosuchplugin' is installed; installed plugins: augmenters, "
+                                      "backbones, datasets, representations, tasks")

@@ -77,13 +77,13 @@ def test_plugin_lifecycle_in_a_fresh_venv(venv: Venv, tmp_path: Path) -> None:
     installed = venv.mirplug("install", "--yes", str(plugin))
     assert "is not in mirplug's plugin registry" in installed.stderr
     assert "installed mirplug-myfeat" in installed.stderr
-    venv.mirplug("install", "--yes", str(broken))
+    venv.mirplug("install", "--yes", "--editable", str(broken))
     assert venv.manifest() == {"plugins": [
-        {"name": "mirplug-crashy", "requirement": str(broken), "editable": False, "source": "path"},
+        {"name": "mirplug-crashy", "requirement": str(broken), "editable": True, "source": "path"},
         {"name": "mirplug-myfeat", "requirement": str(plugin), "editable": False, "source": "path"},
     ]}
     assert venv.mirplug("plugins", "--requirements").stdout == (
-        f"mirplug-crashy @ {broken.as_uri()}\nmirplug-myfeat @ {plugin.as_uri()}\n")
+        f"-e {broken}\nmirplug-myfeat @ {plugin.as_uri()}\n")
 
     listed = json.loads(venv.mirplug("plugins", "--json").stdout)
     (myfeat,) = [p for p in listed["plugins"] if p["name"] == "myfeat"]

@@ -140,6 +140,20 @@ def test_misspelt_hook_names_the_plugin_and_the_hook(tmp_path: Path, monkeypatch
     assert "mel" in Catalog.from_host(host).names("representation")
 
 
+def test_hook_without_marker_is_an_error_naming_plugin_and_hook(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = """
+    def mirplug_register_tasks():
+        return []
+    """
+    entry_points = make_plugin(tmp_path, monkeypatch, "unmarkedplug", "unmarked", source)
+    host = load_plugins(builtin_entry_points() + entry_points)
+    assert [(f.name, f.stage, f.error) for f in host.failures] == [
+        ("unmarked", "validation", "plugin 'unmarked' defines mirplug_register_tasks without @hookimpl; "
+                                   "decorate it with 'from mirplug.hookspecs import hookimpl'")]
+    assert "unmarked" not in host.plugins and "genre" in Catalog.from_host(host).names("task")
+
+
 def test_name_clash_names_both_plugins_and_the_qualified_form_chooses(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a").mkdir()
