@@ -549,7 +549,7 @@ def check_component(kind: str, name: str, catalog: Catalog | None = None, option
     results = check_spec(spec)
     if not all(r.passed for r in results if r.check == "factory"):
         return results  # nothing can be built without its factory
-    with _workdir(workdir) as folder:
+    with _WorkDir(workdir) as folder:
         if kind == "representation":
             results += check_representation(spec, options)
         elif kind == "backbone":
@@ -563,7 +563,7 @@ def check_component(kind: str, name: str, catalog: Catalog | None = None, option
     return results
 
 
-class _workdir:
+class _WorkDir:
     """The given folder, or a temporary one removed afterwards."""
 
     def __init__(self, folder: Path | None) -> None:
