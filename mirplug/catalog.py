@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from mirplug.errors import UnknownComponentError, choices_text, did_you_mean
 from mirplug.hookspecs import REGISTER_HOOKS
-from mirplug.plugins import PluginFailure, PluginHost, load_plugins
+from mirplug.plugins import PluginFailure, PluginHost, load_plugins, trace
 from mirplug.specs import KINDS, SPEC_CLASSES, ComponentSpec
 
 
@@ -41,9 +41,7 @@ class Catalog:
                         expected = SPEC_CLASSES[kind]
                         if not isinstance(spec, expected):
                             raise TypeError(f"{hook_name} returned {type(spec).__name__}, not {expected.__name__}")
-                    if os.environ.get("MIRPLUG_TRACE_PLUGINS"):
-                        names = ", ".join(s.name for s in specs)
-                        print(f"[trace] {plugin}.{hook_name}() -> [{names}]")
+                    trace(f"{plugin}.{hook_name}() -> [{', '.join(s.name for s in specs)}]")
                 except Exception as exc:
                     info = host.plugins.get(plugin)
                     host.failures.append(
@@ -87,11 +85,22 @@ class Catalog:
                 f"available {kind}s: {choices_text(self.entries[kind])}"
             )
         if len(found) > 1:
-            both = " and ".join(f"'{e.plugin}:{bare}'" for e in found)
-            raise UnknownComponentError(
-                f"{kind} '{bare}' is registered by {len(found)} plugins; choose one: {both}"
-            )
+            raise UnknownComponentError(self._clash_message(kind, bare, found))
         return found[0].spec
+
+    def _clash_message(self, kind: str, name: str, found: list[Entry]) -> str:
+        plugins = " and ".join(f"'{e.plugin}' ({self._distribution(e.plugin)})" for e in found)
+        choices = " or ".join(f"{kind}={e.plugin}:{name}" for e in found)
+        return f"{kind} '{name}' is registered by {len(found)} plugins, {plugins}; choose one with {choices}"
+
+    def _distribution(self, plugin: str) -> str:
+        info = self.host.plugins.get(plugin)
+        return f"{info.distribution} {info.version}".strip() if info else "unknown distribution"
+
+    def clashes(self) -> list[str]:
+        """One message per component name that several plugins register (each needs ``plugin:name``)."""
+        return [self._clash_message(kind, name, found)
+                for kind in KINDS for name, found in sorted(self.entries[kind].items()) if len(found) > 1]
 
     def plugin_of(self, kind: str, name: str) -> str:
         """The plugin that registered the component ``name`` of ``kind``."""

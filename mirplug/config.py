@@ -216,12 +216,14 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
                 f"valid keys start with: {choices_text(valid_top)}"
             )
 
+    # Names are kept as given, so a qualified 'plugin:name' (chosen because of a name clash)
+    # still picks the same plugin when the runner looks the component up again.
     return RunConfig(
-        task=Selection(specs["task"].name, options["task"]),
-        data=Selection(specs["data"].name, options["data"]),
-        representation=Selection(specs["representation"].name, options["representation"]),
-        backbone=Selection(specs["backbone"].name, options["backbone"]),
-        augmenters=[Selection(s.name, o) for s, o in zip(augmenter_specs, aug_options)],
+        task=Selection(names["task"], options["task"]),
+        data=Selection(names["data"], options["data"]),
+        representation=Selection(names["representation"], options["representation"]),
+        backbone=Selection(names["backbone"], options["backbone"]),
+        augmenters=[Selection(n, o) for n, o in zip(augmenter_names, aug_options)],
         train=sections["train"],
         split=sections["split"],
         seed=scalars["seed"],

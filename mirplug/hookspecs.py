@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from mirplug.specs import AugmenterSpec, BackboneSpec, DatasetSpec, RepresentationSpec, TaskSpec
 
 PROJECT = "mirplug"
@@ -113,6 +115,28 @@ def mirplug_register_datasets() -> list[DatasetSpec]:  # type: ignore[empty-body
             return [DatasetSpec(name="audiofolder", summary="one sub-folder per label",
                                 factory="pkg.audiofolder:load",
                                 options=(Option(name="path", type=str, default=None),))]
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------
+@hookspec
+def mirplug_register_commands(app: typer.Typer) -> None:
+    """Add command-line commands to ``mirplug``.
+
+    Called when the ``mirplug`` command starts, with a Typer app that belongs to this
+    plugin alone; its commands (and sub-apps) are then added to ``mirplug``. A command whose
+    name a built-in command (or an earlier plugin) already uses is skipped with a warning
+    naming the plugin. Keep the hook light: import heavy modules inside the command
+    function, not at module level, so ``mirplug --help`` stays fast. Example::
+
+        @hookimpl
+        def mirplug_register_commands(app):
+            @app.command("hello")
+            def hello(name: str = "world") -> None:
+                \"\"\"Say hello.\"\"\"
+                print(f"hello {name}")
     """
 
 

@@ -78,14 +78,43 @@ class PluginHost:
                 PluginFailure(name, distribution, version, "validation", _pending_message(exc, name))
             )
             return False
+        unmarked = _unmarked_hooks(obj)
+        if unmarked:
+            # pluggy ignores functions without the marker, so the plugin would silently do nothing
+            self.manager.unregister(obj)
+            self.failures.append(PluginFailure(
+                name, distribution, version, "validation",
+                f"plugin '{name}' defines {', '.join(unmarked)} without @hookimpl; decorate it with "
+                f"'from mirplug.hookspecs import hookimpl'"))
+            return False
         hooks = sorted(impl.name for impl in _hooks_of(self.manager, obj))
         self.plugins[name] = PluginInfo(
             name, distribution, version, distribution == CORE_DISTRIBUTION, hooks
         )
-        if os.environ.get("MIRPLUG_TRACE_PLUGINS"):
-            self.manager.trace.root.setwriter(lambda text: sys.stderr.write(f"[trace] {text}"))
-            self.manager.enable_tracing()
+        trace(f"registered plugin '{name}' from {distribution} {version}: hooks {', '.join(hooks) or '(none)'}")
         return True
+
+
+def trace(message: str) -> None:
+    """Print one ``[trace]`` line on stderr when ``MIRPLUG_TRACE_PLUGINS`` is set.
+
+    Hooks are called one implementation at a time (to isolate failures), so pluggy's own
+    tracing never sees them; this is the trace instead. stderr keeps ``--json`` output clean.
+    """
+    if os.environ.get("MIRPLUG_TRACE_PLUGINS", "") not in ("", "0"):
+        print(f"[trace] {message}", file=sys.stderr)
+
+
+def _unmarked_hooks(obj: Any) -> list[str]:
+    """Functions named like a hook (``mirplug_*``) that lack the ``@hookimpl`` marker."""
+    found = []
+    for attribute in dir(obj):
+        if not attribute.startswith("mirplug_"):
+            continue
+        value = getattr(obj, attribute, None)
+        if callable(value) and not hasattr(value, f"{PROJECT}_impl"):
+            found.append(attribute)
+    return sorted(found)
 
 
 def _hooks_of(manager: pluggy.PluginManager, obj: Any) -> Iterable[Any]:
@@ -97,9 +126,14 @@ def _pending_message(exc: pluggy.PluginValidationError, plugin: str) -> str:
     text = str(exc)
     if "unknown hook" in text:
         hook = text.split("unknown hook", 1)[1].strip().split()[0].strip("'\"")
-        known = ", ".join(hookspecs.REGISTER_HOOKS.values())
+        known = ", ".join(hook_names())
         return f"plugin '{plugin}' implements unknown hook '{hook}'; known hooks: {known}"
     return text
+
+
+def hook_names() -> list[str]:
+    """The name of every hook a plugin may implement, sorted."""
+    return sorted(name for name in dir(hookspecs) if name.startswith("mirplug_"))
 
 
 def _short(exc: BaseException) -> str:

@@ -1,80 +1,159 @@
-"""Contract tests run over every registered representation, backbone and augmenter."""
+"""Every built-in component passes the contract checks of :mod:`mirplug.testing`.
+
+Also checks that the checks themselves catch broken components (a checker that passes
+everything would make this file worthless).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from mirplug.catalog import load_catalog
+from mirplug.catalog import Catalog, load_catalog
+from mirplug.components import Representation, Transform
+from mirplug.specs import AugmenterSpec, RepresentationSpec
+from mirplug.testing import (
+    FAIL,
+    assert_component_passes,
+    check_augmenter,
+    check_component,
+    check_representation,
+    check_spec,
+)
 
 CATALOG = load_catalog()
-SAMPLE_RATE = 16000
+BUILTIN = [(kind, entry.spec.name) for kind in ("representation", "backbone", "augmenter", "task", "dataset")
+           for entry in CATALOG.all(kind) if CATALOG.host.plugins[entry.plugin].builtin]
 
 
-def _waves(batch: int = 3, seconds: float = 0.5) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(0)
-    return 0.1 * torch.randn(batch, int(seconds * SAMPLE_RATE), generator=generator)
+def audio_folder(root: Path) -> Path:
+    """Two labels of six short WAV files each (sine vs. noise), in the audiofolder layout."""
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    time = np.arange(8000) / 8000
+    for label in ("sine", "noise"):
+        (root / label).mkdir(parents=True)
+        for index in range(6):
+            wave = (0.5 * np.sin(2 * np.pi * (220 + 40 * index) * time) if label == "sine"
+                    else 0.3 * rng.standard_normal(len(time)))
+            soundfile.write(root / label / f"{label}{index}.wav", wave.astype(np.float32), 8000)
+    return root
 
 
-@pytest.mark.parametrize("name", CATALOG.names("representation"))
-def test_representation_contract(name):
-    representation = CATALOG.get("representation", name).build({})
-    waves = _waves()
-    features = representation(waves)
-    assert features.dtype == torch.float32
-    assert features.shape[0] == 3 and features.dim() in (2, 3)
-    assert torch.isfinite(features).all()
-    assert torch.equal(representation(waves), features)  # deterministic
-    one_by_one = torch.cat([representation(w.unsqueeze(0)) for w in waves])
-    torch.testing.assert_close(one_by_one, features, rtol=1e-4, atol=1e-4)  # a batch equals its items
-    assert representation.sample_rate == SAMPLE_RATE
-    if features.dim() == 3:
-        expected = representation.frame_rate * waves.shape[1] / SAMPLE_RATE
-        assert abs(features.shape[2] - expected) <= 1 + expected * 0.01
+def test_every_builtin_kind_is_covered() -> None:
+    assert {kind for kind, _ in BUILTIN} == {"representation", "backbone", "augmenter", "task", "dataset"}
+    assert ("dataset", "audiofolder") in BUILTIN and ("task", "genre") in BUILTIN
 
 
-@pytest.mark.parametrize("name", CATALOG.names("backbone"))
-def test_backbone_contract(name):
-    spec = CATALOG.get("backbone", name)
-    if spec.expects == "waveform":
-        representation = CATALOG.get("representation", "waveform").build({"sample_rate": spec.sample_rate})
-    else:
-        representation = CATALOG.get("representation", "mel").build({})
-    features = representation(_waves(4, 1.0))
-    torch.manual_seed(0)
-    backbone = spec.build(spec.option_defaults(), input_shape=tuple(features.shape[1:]),
-                          frame_rate=representation.frame_rate).eval()
-    with torch.no_grad():
-        embeddings = backbone(features)
-        assert embeddings.shape == (4, backbone.embedding_dim)
-        assert embeddings.dtype == torch.float32
-        assert torch.isfinite(embeddings).all()
-        assert torch.equal(backbone(features), embeddings)
-        one_by_one = torch.cat([backbone(f.unsqueeze(0)) for f in features])
-        torch.testing.assert_close(one_by_one, embeddings, rtol=1e-4, atol=1e-4)
-        if backbone.frame_rate is not None:
-            frames = backbone.frames(features)
-            assert frames.shape[0] == 4 and frames.shape[2] == backbone.embedding_dim
-            assert backbone.timestamps(frames.shape[1]).shape == (frames.shape[1],)
+@pytest.mark.parametrize(("kind", "name"), BUILTIN, ids=[f"{k}-{n}" for k, n in BUILTIN])
+def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: Path) -> None:
+    options: dict[str, Any] | None = None
+    if (kind, name) == ("dataset", "audiofolder"):
+        options = {"path": str(audio_folder(tmp_path / "audio"))}
+    results = assert_component_passes(kind, name, CATALOG, options, tmp_path)
+    assert [r for r in results if r.status == "skip"] == []
+    checks = {r.check for r in results}
+    assert {"name", "summary", "license", "factory", "options"} <= checks
+    expected = {
+        "representation": {"shape and dtype", "no NaN", "deterministic", "batch equals items"},
+        "backbone": {"shape and dtype", "no NaN", "deterministic", "batch equals items", "gradients flow"},
+        "augmenter": {"seeded reproducibility", "output length and dtype", "output range"},
+        "task": {"tiny end-to-end run"},
+        "dataset": {"loads with audio and id columns", "tiny end-to-end run"},
+    }[kind]
+    assert expected <= checks
 
 
-@pytest.mark.parametrize("name", CATALOG.names("augmenter"))
-def test_augmenter_contract(name):
-    spec = CATALOG.get("augmenter", name)
-    if spec.stage == "generator":
-        pytest.skip("generators have their own lifecycle tests")
-    transform = spec.build({**spec.option_defaults(), "p": 1.0})
-    example = _waves(1, 1.0)[0]
-    if spec.stage == "features":
-        example = CATALOG.get("representation", "mel").build({})(example.unsqueeze(0))[0]
-    first, params = transform(example, np.random.default_rng(7))
-    second, params_again = transform(example, np.random.default_rng(7))
-    assert params is not None and params == params_again  # seeded, parameters recorded
-    assert torch.equal(first, second)
-    assert torch.equal(transform.apply(example, params), first)  # replayable from the record
-    assert first.shape == example.shape and first.dtype == example.dtype
-    assert torch.isfinite(first).all()
-    skipped = spec.build({**spec.option_defaults(), "p": 0.0})
-    untouched, none = skipped(example, np.random.default_rng(7))
-    assert none is None and torch.equal(untouched, example)
+def test_fixture_checks_a_component(mirplug_check: Any, mirplug_catalog: Catalog) -> None:
+    assert "mel" in mirplug_catalog.names("representation")
+    results = mirplug_check("representation", "mfcc", {"n_mfcc": 13})
+    assert next(r.detail for r in results if r.check == "shape and dtype") == "(3, 13, 51) float32"
+
+
+class NaNFeature(Representation):
+    """Broken on purpose: log of silence is -inf, and every call adds fresh noise."""
+
+    frame_rate = 50.0
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        frames = waveform.reshape(waveform.shape[0], 1, -1)[:, :, ::320]
+        return torch.log(frames.abs()) + torch.rand_like(frames)
+
+
+class BatchMixer(Representation):
+    """Broken on purpose: each example's output depends on the rest of the batch."""
+
+    frame_rate = None
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return (waveform - waveform.mean()).pow(2).mean(dim=1, keepdim=True).double()
+
+
+class UnseededNoise(Transform):
+    """Broken on purpose: draws from torch's global generator, not from ``rng``, and grows the input."""
+
+    def sample_parameters(self, example: torch.Tensor, rng: np.random.Generator) -> dict[str, Any]:
+        return {}
+
+    def apply(self, example: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        return torch.cat([example, 100.0 * torch.randn(10)])
+
+
+def failed(results: list[Any]) -> dict[str, str]:
+    return {r.check: r.detail for r in results if r.status == FAIL}
+
+
+def test_checks_catch_a_nondeterministic_representation_with_nan() -> None:
+    spec = RepresentationSpec(name="nanfeat", summary="broken", factory=NaNFeature, license="MIT")
+    problems = failed(check_representation(spec))
+    assert problems == {"no NaN on silence": "output on silence contains NaN or infinity",
+                        "deterministic": problems["deterministic"], "batch equals items": problems["batch equals items"]}
+    assert problems["deterministic"].startswith("two calls on the same input: outputs differ by up to")
+
+
+def test_checks_catch_dtype_and_batch_dependence() -> None:
+    spec = RepresentationSpec(name="mixer", summary="broken", factory=BatchMixer, license="MIT")
+    assert failed(check_representation(spec)) == {"shape and dtype": "output has dtype torch.float64, not torch.float32"}
+
+
+def test_checks_catch_an_unseeded_augmenter() -> None:
+    spec = AugmenterSpec(name="unseeded", summary="broken", factory=UnseededNoise, license="MIT", stage="waveform")
+    assert failed(check_augmenter(spec, CATALOG)) == {"seeded reproducibility": "the same seed gave different outputs"}
+
+
+def test_spec_metadata_checks() -> None:
+    spec = RepresentationSpec(name="bad:name", summary=" ", factory="no_such_module_xyz:thing")
+    assert failed(check_spec(spec)) == {
+        "name": "name 'bad:name' must be letters, digits, '_', '-' or '.' (no ':', '=', ',' or spaces)",
+        "summary": "summary is empty; say in one line what the component does",
+        "license": "license is not set; give an SPDX identifier such as 'MIT'",
+        "factory": ("PluginError: representation 'bad:name' cannot be loaded from no_such_module_xyz:thing: "
+                    "ModuleNotFoundError: No module named 'no_such_module_xyz'; reinstall the plugin that provides it"),
+    }
+
+
+def test_check_component_rejects_unknown_kind() -> None:
+    from mirplug.errors import MirplugError
+
+    with pytest.raises(MirplugError, match="unknown kind 'feature'; choose one of: representation, backbone"):
+        check_component("feature", "mel", CATALOG)
+
+
+def test_validate_command_prints_a_table_and_exits_by_result() -> None:
+    from typer.testing import CliRunner
+
+    from mirplug.cli import app
+
+    result = CliRunner().invoke(app, ["validate", "backbones"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "contract checks of plugin 'backbones'" in result.output
+    assert "25 passed, 0 failed, 0 skipped" in result.output
+    unknown = CliRunner().invoke(app, ["validate", "nosuchplugin"])
+    assert unknown.exit_code == 1
+    assert str(unknown.exception) == ("no plugin called 'nosuchplugin' is installed; installed plugins: augmenters, "
+                                      "backbones, datasets, representations, tasks")

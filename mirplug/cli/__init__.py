@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import listing, predict, run
+from mirplug.cli import install, listing, predict, run, scaffold, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -23,11 +23,29 @@ app = typer.Typer(
 run.register(app)
 predict.register(app)
 listing.register(app)
+install.register(app)
+validate.register(app)
+scaffold.register(app)
+
+
+_plugin_commands_added = False
+
+
+def _add_plugin_commands_once() -> None:
+    """Add plugin commands at the first :func:`main` call; importing this module stays cheap."""
+    global _plugin_commands_added
+    if _plugin_commands_added:
+        return
+    _plugin_commands_added = True
+    from mirplug.cli.plugin_commands import add_plugin_commands
+
+    add_plugin_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app; a :class:`MirplugError` becomes one line and exit code 2."""
     try:
+        _add_plugin_commands_once()
         app(args=argv, prog_name="mirplug")
     except MirplugError as exc:
         if os.environ.get("MIRPLUG_DEBUG"):

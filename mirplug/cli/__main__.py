@@ -1,5 +1,6 @@
-"""``python -m mirplug.cli`` runs the command line."""
+"""``python -m mirplug.cli``: the same as the ``mirplug`` command."""
 
 from mirplug.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -19,4 +19,6 @@ def catalog_with_warnings() -> Catalog:
     catalog = load_catalog()
     for failure in catalog.failures:
         err_console.print(f"[yellow]warning:[/] {failure.line()}", highlight=False, soft_wrap=True)
+    for clash in catalog.clashes():
+        err_console.print(f"[yellow]warning:[/] {clash}", highlight=False, soft_wrap=True)
     return catalog

@@ -74,9 +74,32 @@ def register(app: typer.Typer) -> None:
                 table.add_row(info["name"], info["summary"], *extra, options, info["plugin"])
             console.print(table)
 
-    @app.command("plugins")
-    def plugins_command(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    plugins_app = typer.Typer(name="plugins", invoke_without_command=True, no_args_is_help=False)
+    app.add_typer(plugins_app)
+
+    @plugins_app.command("restore")
+    def restore_command() -> None:
+        """Reinstall the plugins recorded by 'mirplug install' (after reinstalling or upgrading mirplug)."""
+        from mirplug.cli.install import restore_plugins
+
+        restore_plugins()
+
+    @plugins_app.callback()
+    def plugins_command(
+        ctx: typer.Context,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        requirements: Annotated[
+            bool, typer.Option("--requirements", help="print the plugins installed with 'mirplug install' as requirements")
+        ] = False,
+    ) -> None:
         """Show the loaded plugins (distribution, version, components) and those that failed."""
+        if ctx.invoked_subcommand is not None:
+            return
+        if requirements:
+            from mirplug.installer import read_manifest, requirements_text
+
+            typer.echo(requirements_text(read_manifest()), nl=False)
+            return
         from rich.console import Console
         from rich.table import Table
 

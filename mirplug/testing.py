@@ -1,0 +1,666 @@
+"""Contract checks for mirplug components, for ``mirplug validate`` and plugin authors' tests.
+
+Every component kind has a contract the runner relies on. The checks here build each
+component from its spec, exactly as a run does, and test that contract:
+
+* every spec: name usable on the command line, summary, license, importable factory,
+  option defaults that pass their own validation;
+* representations and backbones: output shape, ``float32``, no NaN or infinity (also on
+  silence), determinism, and a batch equal to its items computed one by one;
+* augmenters: seeded reproducibility, unchanged length and dtype, a bounded output range,
+  JSON-serializable parameters;
+* tasks and datasets: a tiny end-to-end run (one epoch on a few clips).
+
+Use them from pytest::
+
+    from mirplug.testing import assert_component_passes
+
+    def test_myfeat():
+        assert_component_passes("representation", "myfeat")
+
+or with the fixtures (``pytest_plugins = ["mirplug.testing"]`` in ``conftest.py``):
+``mirplug_catalog`` (a freshly loaded catalog) and ``mirplug_check`` (a function
+``check(kind, name, options=None)`` that fails the test with every broken check listed).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mirplug.catalog import Catalog, load_catalog
+from mirplug.errors import MirplugError
+from mirplug.specs import KINDS, AugmenterSpec, BackboneSpec, ComponentSpec, TaskSpec
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+BATCH = 3  # examples per test batch
+SECONDS = 1.0  # length of the test waveforms
+TOLERANCE = 1e-4  # batched and one-by-one outputs may differ by float rounding only
+MAX_GAIN = 10.0  # a waveform augmenter may raise the peak by at most 20 dB
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one contract check on one component."""
+
+    component: str  # "kind:name"
+    check: str
+    status: str  # "pass", "fail" or "skip"
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Whether the check did not fail (a skipped check does not fail)."""
+        return self.status != FAIL
+
+
+class _Checks:
+    """Collects results; each check runs in isolation so one failure does not hide the others."""
+
+    def __init__(self, component: str) -> None:
+        self.component = component
+        self.results: list[CheckResult] = []
+
+    def run(self, check: str, function: Callable[[], str | None]) -> bool:
+        try:
+            detail = function() or ""
+        except Exception as exc:  # a contract violation, whatever its type
+            self.results.append(CheckResult(self.component, check, FAIL, _one_line(exc)))
+            return False
+        self.results.append(CheckResult(self.component, check, PASS, detail))
+        return True
+
+    def skip(self, check: str, why: str) -> None:
+        self.results.append(CheckResult(self.component, check, SKIP, why))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, AssertionError) else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _require(condition: bool, message: str) -> None:
+    """Raise :class:`AssertionError` with ``message`` unless ``condition`` (kept under ``python -O``)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def sample_waveforms(sample_rate: int, batch: int = BATCH, seconds: float = SECONDS, seed: int = 0) -> Any:
+    """A seeded ``(batch, time)`` float32 batch of chords plus noise, peak below 1."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    waves = []
+    for _ in range(batch):
+        freqs = rng.uniform(110.0, 1760.0, size=3)
+        wave = sum(np.sin(2 * np.pi * f * time + rng.uniform(0, 2 * np.pi)) for f in freqs) / 4.0
+        waves.append(wave + 0.05 * rng.standard_normal(len(time)))
+    return torch.tensor(np.stack(waves), dtype=torch.float32).clamp(-0.99, 0.99)
+
+
+def _finite(tensor: Any, what: str) -> None:
+    import torch
+
+    _require(bool(torch.isfinite(tensor).all()), f"{what} contains NaN or infinity")
+
+
+def _float32(tensor: Any, what: str) -> None:
+    import torch
+
+    _require(isinstance(tensor, torch.Tensor), f"{what} is a {type(tensor).__name__}, not a torch.Tensor")
+    _require(tensor.dtype == torch.float32, f"{what} has dtype {tensor.dtype}, not torch.float32")
+
+
+def _close(a: Any, b: Any, what: str) -> None:
+    import torch
+
+    _require(a.shape == b.shape, f"{what}: shapes {tuple(a.shape)} and {tuple(b.shape)} differ")
+    difference = float((a - b).abs().max()) if a.numel() else 0.0
+    scale = max(1.0, float(a.abs().max()) if a.numel() else 1.0)
+    _require(difference <= TOLERANCE * scale or torch.equal(a, b), f"{what}: outputs differ by up to {difference:.3g}")
+
+
+def _options(spec: ComponentSpec, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    options = spec.option_defaults()
+    for key, value in (overrides or {}).items():
+        option = spec.option(key)
+        _require(option is not None, f"{spec.kind} '{spec.name}' has no option '{key}'")
+        assert option is not None
+        options[key] = option.coerce(value, f"{spec.kind}.{key}")
+    return options
+
+
+# --------------------------------------------------------------------------------------
+# Spec metadata (every kind)
+# --------------------------------------------------------------------------------------
+def check_spec(spec: ComponentSpec) -> list[CheckResult]:
+    """Metadata: name, summary, license, importable factory, valid option defaults, kind-specific fields."""
+    checks = _Checks(f"{spec.kind}:{spec.name}")
+
+    def name() -> str:
+        _require(bool(NAME_PATTERN.match(spec.name)),
+                 f"name {spec.name!r} must be letters, digits, '_', '-' or '.' (no ':', '=', ',' or spaces)")
+        return spec.name
+
+    def summary() -> None:
+        _require(bool(spec.summary.strip()), "summary is empty; say in one line what the component does")
+
+    def license_() -> str:
+        _require(bool(spec.license.strip()) and spec.license != "unknown",
+                 "license is not set; give an SPDX identifier such as 'MIT'")
+        return spec.license
+
+    def factory() -> str:
+        _require(callable(spec.load_factory()), f"factory {spec.factory!r} is not callable")
+        return spec.factory if isinstance(spec.factory, str) else getattr(spec.factory, "__qualname__", "callable")
+
+    def options() -> str:
+        names = [o.name for o in spec.options]
+        _require(len(set(names)) == len(names), f"option names repeat: {names}")
+        for option in spec.options:
+            _require(bool(NAME_PATTERN.match(option.name)), f"option name {option.name!r} is not usable as a key")
+            option.coerce(option.default, f"{spec.kind}.{option.name}")
+        return f"{len(names)} option(s)"
+
+    checks.run("name", name)
+    checks.run("summary", summary)
+    checks.run("license", license_)
+    checks.run("factory", factory)
+    checks.run("options", options)
+    if isinstance(spec, TaskSpec):
+        def task_fields() -> None:
+            _require(bool(spec.main_metric), "main_metric is empty")
+            _require(bool(NAME_PATTERN.match(spec.default_dataset)), "default_dataset is not a dataset name")
+            unknown = set(spec.defaults) - {"data", "representation", "backbone", "augmenter"}
+            _require(not unknown, f"defaults has unknown keys {sorted(unknown)}")
+
+        checks.run("task fields", task_fields)
+    if isinstance(spec, BackboneSpec):
+        def backbone_fields() -> None:
+            _require(spec.expects in (None, "waveform"), f"expects={spec.expects!r} must be None or 'waveform'")
+            _require(spec.expects != "waveform" or bool(spec.sample_rate),
+                     "a backbone that expects waveforms must set sample_rate")
+
+        checks.run("backbone fields", backbone_fields)
+    return checks.results
+
+
+# --------------------------------------------------------------------------------------
+# Representations
+# --------------------------------------------------------------------------------------
+def check_representation(spec: ComponentSpec, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Build the representation and check shape, dtype, finiteness, determinism and batching."""
+    import torch
+
+    from mirplug.components import Representation
+
+    checks = _Checks(f"representation:{spec.name}")
+    built: dict[str, Any] = {}
+
+    def build() -> str:
+        module = spec.build(_options(spec, options))
+        _require(isinstance(module, Representation), f"the factory returned {type(module).__name__}, "
+                 f"not a mirplug.components.Representation")
+        _require(isinstance(module.sample_rate, int) and module.sample_rate > 0,
+                 f"sample_rate={module.sample_rate!r} must be a positive int")
+        built["module"] = module.eval()
+        return f"sample_rate={module.sample_rate}, frame_rate={module.frame_rate}"
+
+    if not checks.run("builds", build):
+        return checks.results
+    module = built["module"]
+    waves = sample_waveforms(module.sample_rate)
+
+    def shape() -> str:
+        with torch.no_grad():
+            out = module(waves)
+        _float32(out, "output")
+        _require(out.dim() in (2, 3), f"output has shape {tuple(out.shape)}; expected (batch, channels, frames) "
+                 f"or (batch, dim)")
+        _require(out.shape[0] == BATCH, f"output batch is {out.shape[0]}, input batch {BATCH}")
+        if out.dim() == 3:
+            _require(module.frame_rate is not None and module.frame_rate > 0,
+                     "(batch, channels, frames) output needs a positive frame_rate")
+            expected = SECONDS * module.frame_rate
+            _require(abs(out.shape[2] - expected) <= 0.1 * expected + 2,
+                     f"{out.shape[2]} frames for {SECONDS:g} s at frame_rate={module.frame_rate:g} "
+                     f"(expected about {expected:.0f})")
+        else:
+            _require(module.frame_rate is None, "clip-level (batch, dim) output must have frame_rate=None")
+        built["out"] = out
+        return f"{tuple(out.shape)} float32"
+
+    if not checks.run("shape and dtype", shape):
+        return checks.results
+    out = built["out"]
+    checks.run("no NaN", lambda: _finite(out, "output"))
+
+    def silence() -> None:
+        with torch.no_grad():
+            _finite(module(torch.zeros_like(waves)), "output on silence")
+
+    checks.run("no NaN on silence", silence)
+
+    def deterministic() -> None:
+        with torch.no_grad():
+            _close(out, module(waves), "two calls on the same input")
+
+    checks.run("deterministic", deterministic)
+
+    def batch_equals_items() -> None:
+        with torch.no_grad():
+            items = torch.cat([module(waves[i:i + 1]) for i in range(BATCH)])
+        _close(out, items, "batch vs items one by one")
+
+    checks.run("batch equals items", batch_equals_items)
+    return checks.results
+
+
+# --------------------------------------------------------------------------------------
+# Backbones
+# --------------------------------------------------------------------------------------
+def _backbone_input(spec: BackboneSpec, catalog: Catalog) -> tuple[Any, tuple[int, ...], float | None]:
+    """Features to feed the backbone: raw waveform if it expects one, else the built-in ``mel``."""
+    import torch
+
+    if spec.expects == "waveform":
+        representation = catalog.get("representation", "waveform").build({"sample_rate": spec.sample_rate})
+    else:
+        representation = catalog.get("representation", "mel").build({"n_mels": 32})
+    with torch.no_grad():
+        features = representation(sample_waveforms(representation.sample_rate, seconds=2 * SECONDS))
+    return features, tuple(features.shape[1:]), representation.frame_rate
+
+
+def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Build the backbone on real features and check embedding shape, dtype, finiteness, determinism, batching."""
+    import torch
+
+    from mirplug.components import Backbone
+
+    assert isinstance(spec, BackboneSpec)
+    checks = _Checks(f"backbone:{spec.name}")
+    built: dict[str, Any] = {}
+
+    def build() -> str:
+        features, input_shape, frame_rate = _backbone_input(spec, catalog)
+        torch.manual_seed(0)
+        module = spec.build(_options(spec, options), input_shape=input_shape, frame_rate=frame_rate)
+        _require(isinstance(module, Backbone), f"the factory returned {type(module).__name__}, "
+                 f"not a mirplug.components.Backbone")
+        _require(isinstance(module.embedding_dim, int) and module.embedding_dim > 0,
+                 f"embedding_dim={getattr(module, 'embedding_dim', None)!r} must be a positive int")
+        built.update(module=module.eval(), features=features)
+        return f"input {input_shape}, embedding_dim={module.embedding_dim}"
+
+    if not checks.run("builds", build):
+        return checks.results
+    module, features = built["module"], built["features"]
+
+    def shape() -> str:
+        with torch.no_grad():
+            out = module(features)
+        _float32(out, "embedding")
+        _require(tuple(out.shape) == (BATCH, module.embedding_dim),
+                 f"embedding shape {tuple(out.shape)}, expected {(BATCH, module.embedding_dim)}")
+        built["out"] = out
+        return f"{tuple(out.shape)} float32"
+
+    if not checks.run("shape and dtype", shape):
+        return checks.results
+    out = built["out"]
+    checks.run("no NaN", lambda: _finite(out, "embedding"))
+
+    def deterministic() -> None:
+        with torch.no_grad():
+            _close(out, module(features), "two calls in eval mode")
+
+    checks.run("deterministic", deterministic)
+
+    def batch_equals_items() -> None:
+        with torch.no_grad():
+            items = torch.cat([module(features[i:i + 1]) for i in range(BATCH)])
+        _close(out, items, "batch vs items one by one")
+
+    checks.run("batch equals items", batch_equals_items)
+
+    def trainable() -> str:
+        module.train()
+        try:
+            module(features).sum().backward()
+        finally:
+            module.eval()
+        with_grad = [p for p in module.parameters() if p.grad is not None]
+        _require(bool(with_grad) or not list(module.parameters()), "no parameter receives a gradient")
+        return f"{len(with_grad)} parameter tensor(s) get gradients"
+
+    checks.run("gradients flow", trainable)
+    if module.frame_rate is not None:
+        def frames() -> str:
+            with torch.no_grad():
+                framed = module.frames(features)
+            _float32(framed, "frame embeddings")
+            _require(framed.dim() == 3 and framed.shape[0] == BATCH and framed.shape[2] == module.embedding_dim,
+                     f"frame embeddings shape {tuple(framed.shape)}, expected (batch, frames, {module.embedding_dim})")
+            _finite(framed, "frame embeddings")
+            return f"{tuple(framed.shape)}"
+
+        checks.run("frame embeddings", frames)
+    return checks.results
+
+
+# --------------------------------------------------------------------------------------
+# Augmenters
+# --------------------------------------------------------------------------------------
+def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Build the transform (with ``p=1``) and check seeding, length, dtype, range and parameters."""
+    import torch
+
+    from mirplug.components import Transform
+
+    assert isinstance(spec, AugmenterSpec)
+    checks = _Checks(f"augmenter:{spec.name}")
+    if spec.stage == "generator":
+        checks.skip("transform", "generator augmenters are fitted on data; only the spec is checked")
+        return checks.results
+    built: dict[str, Any] = {}
+
+    def build() -> str:
+        chosen = dict(options or {})
+        if spec.option("p") is not None:
+            chosen.setdefault("p", 1.0)  # apply every time, so every check sees the transform act
+        transform = spec.build(_options(spec, chosen))
+        _require(isinstance(transform, Transform), f"the factory returned {type(transform).__name__}, "
+                 f"not a mirplug.components.Transform")
+        _require(transform.stage == spec.stage, f"transform stage {transform.stage!r} but spec stage {spec.stage!r}")
+        transform.p = 1.0  # even without a 'p' option: the checks must see the transform act
+        built["transform"] = transform
+        return f"stage={spec.stage}, p={transform.p}"
+
+    if not checks.run("builds", build):
+        return checks.results
+    transform: Transform = built["transform"]
+    if spec.stage == "waveform":
+        example = sample_waveforms(16000, batch=1)[0] * 0.5
+    else:
+        representation = catalog.get("representation", "mel").build({"n_mels": 32})
+        with torch.no_grad():
+            example = representation(sample_waveforms(16000, batch=1))[0]
+    original = example.clone()
+
+    def reproducible() -> str:
+        first, params = transform(example.clone(), np.random.default_rng(7))
+        second, params_again = transform(example.clone(), np.random.default_rng(7))
+        _require(params == params_again, f"the same seed drew different parameters: {params} vs {params_again}")
+        _require(torch.equal(first, second), "the same seed gave different outputs")
+        if params is not None:
+            _require(torch.equal(transform.apply(example.clone(), params), first),
+                     "apply() with the recorded parameters does not reproduce the output")
+        built["out"], built["params"] = first, params
+        return "same seed, same output"
+
+    if not checks.run("seeded reproducibility", reproducible):
+        return checks.results
+    out, params = built["out"], built["params"]
+
+    def unchanged_input() -> None:
+        _require(torch.equal(example, original), "the transform modified its input in place")
+
+    checks.run("input untouched", unchanged_input)
+
+    def length() -> str:
+        _float32(out, "output")
+        _require(tuple(out.shape) == tuple(example.shape),
+                 f"output shape {tuple(out.shape)} differs from input shape {tuple(example.shape)}")
+        return f"{tuple(out.shape)}"
+
+    checks.run("output length and dtype", length)
+
+    def value_range() -> str:
+        _finite(out, "output")
+        if spec.stage == "waveform":
+            peak_in, peak_out = float(example.abs().max()), float(out.abs().max())
+            _require(peak_out <= MAX_GAIN * peak_in,
+                     f"output peak {peak_out:.3g} exceeds {MAX_GAIN:g} x the input peak {peak_in:.3g}")
+            return f"peak {peak_in:.2f} -> {peak_out:.2f}"
+        return "finite"
+
+    checks.run("output range", value_range)
+
+    def parameters() -> str:
+        _require(params is None or isinstance(params, dict), "parameters must be a dict")
+        return json.dumps(params, sort_keys=True) if params is not None else "not applied"
+
+    checks.run("parameters are JSON", parameters)
+
+    def varies() -> None:
+        outputs = [transform(example.clone(), np.random.default_rng(seed))[0] for seed in range(8)]
+        _require(any(not torch.equal(outputs[0], o) for o in outputs[1:]),
+                 "eight different seeds gave the same output; the transform ignores its rng")
+
+    checks.run("varies with the seed", varies)
+    return checks.results
+
+
+# --------------------------------------------------------------------------------------
+# Tasks and datasets: a tiny end-to-end run
+# --------------------------------------------------------------------------------------
+def tiny_run_overrides(catalog: Catalog, task: str, data: str | None, out: Path,
+                       data_options: Mapping[str, Any] | None = None) -> list[str]:
+    """Overrides for a run of one epoch on as few clips as the dataset allows."""
+    from mirplug.config import resolve
+
+    overrides = [f"task={task}", "train.epochs=1", "data.max_windows=2", f"out={out}", "name=contract"]
+    if data:
+        overrides.append(f"data={data}")
+    dataset = catalog.get("dataset", resolve(catalog, overrides).data.name)
+    for key, value in (data_options or {}).items():
+        overrides.append(f"data.{key}={value}")
+    clips = dataset.option("clips_per_class")
+    if clips is not None and "clips_per_class" not in (data_options or {}):
+        overrides.append(f"data.clips_per_class={max(6, int(clips.minimum or 0))}")
+    return overrides
+
+
+def _end_to_end(checks: _Checks, catalog: Catalog, overrides: list[str], out: Path) -> None:
+    from rich.console import Console
+
+    from mirplug.config import resolve
+    from mirplug.runner import run
+
+    def tiny_run() -> str:
+        config = resolve(catalog, overrides)
+        result = run(config, catalog, Console(file=io.StringIO(), width=120))
+        task = catalog.get("task", config.task.name)
+        assert isinstance(task, TaskSpec)
+        value = result.metrics.get(task.main_metric)
+        _require(isinstance(value, float) and math.isfinite(value),
+                 f"main metric {task.main_metric!r} is {value!r}, not a finite number")
+        for name in ("metrics.json", "predictions.csv", "config.yaml", "history.csv"):
+            _require((result.folder / name).exists(), f"the run folder lacks {name}")
+        return f"{' '.join(o for o in overrides if not o.startswith('out='))}: {task.main_metric}={value:.3f}"
+
+    checks.run("tiny end-to-end run", tiny_run)
+
+
+def check_task(spec: ComponentSpec, catalog: Catalog, workdir: Path,
+               data_options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """One epoch on the task's default dataset (made as small as its options allow)."""
+    checks = _Checks(f"task:{spec.name}")
+    overrides = tiny_run_overrides(catalog, spec.name, None, workdir / f"task-{spec.name}", data_options)
+    _end_to_end(checks, catalog, overrides, workdir)
+    return checks.results
+
+
+def check_dataset(spec: ComponentSpec, catalog: Catalog, workdir: Path,
+                  options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Load the dataset (columns ``audio`` and ``id``), then one epoch of a task that uses it."""
+    checks = _Checks(f"dataset:{spec.name}")
+    missing = [o.name for o in spec.options if o.default is None and o.name not in (options or {})
+               and o.name in ("path", "root", "folder")]
+    if missing:
+        checks.skip("tiny end-to-end run", f"needs data.{missing[0]}=... (pass options to check it)")
+        return checks.results
+    tasks = [s for s in (e.spec for e in catalog.all("task")) if isinstance(s, TaskSpec) and s.default_dataset == spec.name]
+    task = tasks[0].name if tasks else "genre"
+    small = dict(options or {})
+    clips = spec.option("clips_per_class")
+    if clips is not None:  # a generated dataset: as few clips as a three-way split allows
+        small.setdefault("clips_per_class", max(6, int(clips.minimum or 0)))
+
+    def columns() -> str:
+        import datasets as hf_datasets
+
+        loaded = spec.build(_options(spec, small), task=task)
+        first = loaded["train"] if isinstance(loaded, hf_datasets.DatasetDict) else loaded
+        _require(isinstance(first, hf_datasets.Dataset), f"the factory returned {type(loaded).__name__}, "
+                 f"not a datasets.Dataset or DatasetDict")
+        missing_columns = {"audio", "id"} - set(first.column_names)
+        _require(not missing_columns, f"columns {sorted(missing_columns)} are missing")
+        return f"{len(first)} rows, columns {', '.join(first.column_names[:6])}"
+
+    if checks.run("loads with audio and id columns", columns):
+        overrides = tiny_run_overrides(catalog, task, spec.name, workdir / f"dataset-{spec.name}", small)
+        _end_to_end(checks, catalog, overrides, workdir)
+    return checks.results
+
+
+# --------------------------------------------------------------------------------------
+# Components and plugins
+# --------------------------------------------------------------------------------------
+def check_component(kind: str, name: str, catalog: Catalog | None = None, options: Mapping[str, Any] | None = None,
+                    workdir: Path | None = None) -> list[CheckResult]:
+    """Every check that applies to the component ``name`` of ``kind``: spec metadata, then its contract."""
+    if kind not in KINDS:
+        raise MirplugError(f"unknown kind '{kind}'; choose one of: {', '.join(KINDS)}")
+    catalog = catalog or load_catalog()
+    spec = catalog.get(kind, name)
+    results = check_spec(spec)
+    if not all(r.passed for r in results if r.check == "factory"):
+        return results  # nothing can be built without its factory
+    with _WorkDir(workdir) as folder:
+        if kind == "representation":
+            results += check_representation(spec, options)
+        elif kind == "backbone":
+            results += check_backbone(spec, catalog, options)
+        elif kind == "augmenter":
+            results += check_augmenter(spec, catalog, options)
+        elif kind == "task":
+            results += check_task(spec, catalog, folder, options)
+        else:
+            results += check_dataset(spec, catalog, folder, options)
+    return results
+
+
+class _WorkDir:
+    """The given folder, or a temporary one removed afterwards."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.temporary: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> Path:
+        if self.folder is not None:
+            return self.folder
+        self.temporary = tempfile.TemporaryDirectory(prefix="mirplug-validate-")
+        return Path(self.temporary.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.temporary is not None:
+            self.temporary.cleanup()
+
+
+def plugin_components(catalog: Catalog, plugin: str) -> list[tuple[str, str]]:
+    """``(kind, qualified name)`` of every component the plugin (entry-point or distribution name) registers."""
+    names = {plugin} | {p.name for p in catalog.host.plugins.values() if p.distribution == plugin}
+    return [(kind, f"{entry.plugin}:{entry.spec.name}") for kind in KINDS for entry in catalog.all(kind)
+            if entry.plugin in names]
+
+
+def check_plugin(plugin: str, catalog: Catalog | None = None, workdir: Path | None = None) -> list[CheckResult]:
+    """Every check on every component of ``plugin``; a plugin that failed to load is one failed check."""
+    from mirplug.errors import PluginError, choices_text
+
+    catalog = catalog or load_catalog()
+    failures = [f for f in catalog.failures if plugin in (f.name, f.distribution)]
+    results = [CheckResult(f"plugin:{f.name}", f"loads ({f.stage})", FAIL, f.error) for f in failures]
+    components = plugin_components(catalog, plugin)
+    if not components and not failures:
+        known = {p.name for p in catalog.host.plugins.values()}
+        if plugin in known:
+            raise PluginError(f"plugin '{plugin}' registers no components; nothing to validate")
+        raise PluginError(f"no plugin called '{plugin}' is installed; installed plugins: {choices_text(known)}")
+    for kind, name in components:
+        results += check_component(kind, name, catalog, workdir=workdir)
+    return results
+
+
+def failures_text(results: list[CheckResult]) -> str:
+    """The failed checks, one per line, for an assertion message."""
+    return "\n".join(f"{r.component}: {r.check}: {r.detail}" for r in results if not r.passed)
+
+
+def assert_component_passes(kind: str, name: str, catalog: Catalog | None = None,
+                            options: Mapping[str, Any] | None = None, workdir: Path | None = None) -> list[CheckResult]:
+    """Run :func:`check_component`; raise :class:`AssertionError` listing every failed check."""
+    results = check_component(kind, name, catalog, options, workdir)
+    if not all(r.passed for r in results):
+        raise AssertionError(f"{kind} '{name}' breaks its contract:\n{failures_text(results)}")
+    return results
+
+
+def assert_plugin_passes(plugin: str, catalog: Catalog | None = None, workdir: Path | None = None) -> list[CheckResult]:
+    """Run :func:`check_plugin`; raise :class:`AssertionError` listing every failed check."""
+    results = check_plugin(plugin, catalog, workdir)
+    if not all(r.passed for r in results):
+        raise AssertionError(f"plugin '{plugin}' breaks the contract:\n{failures_text(results)}")
+    return results
+
+
+def results_table(results: list[CheckResult], title: str) -> Any:
+    """A rich table of the results: component, check, pass/fail/skip, detail."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("component", "check", "result", "detail"):
+        table.add_column(column, overflow="fold")
+    style = {PASS: "[green]pass[/]", FAIL: "[bold red]FAIL[/]", SKIP: "[yellow]skip[/]"}
+    for r in results:
+        table.add_row(r.component, r.check, style[r.status], r.detail)
+    return table
+
+
+# --------------------------------------------------------------------------------------
+# pytest fixtures (``pytest_plugins = ["mirplug.testing"]``)
+# --------------------------------------------------------------------------------------
+try:
+    import pytest
+except ImportError:  # pytest is only needed by test suites, not by ``mirplug validate``
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def mirplug_catalog() -> Catalog:
+        """A freshly loaded catalog of every installed plugin."""
+        return load_catalog()
+
+    @pytest.fixture
+    def mirplug_check(mirplug_catalog: Catalog, tmp_path: Path) -> Iterator[Callable[..., list[CheckResult]]]:
+        """``check(kind, name, options=None)``: run the contract checks; fail the test on any failure."""
+
+        def check(kind: str, name: str, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+            return assert_component_passes(kind, name, mirplug_catalog, options, tmp_path)
+
+        yield check
