@@ -182,7 +182,10 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
         def task_fields() -> None:
             _require(bool(spec.main_metric), "main_metric is empty")
             _require(bool(NAME_PATTERN.match(spec.default_dataset)), "default_dataset is not a dataset name")
-            unknown = set(spec.defaults) - {"data", "representation", "backbone", "augmenter"}
+            # Plain keys choose components; dotted keys default an option of one (or of a core section).
+            heads = {"data", "representation", "backbone", "augmenter", "train", "split"}
+            unknown = {k for k in spec.defaults if k.partition(".")[0] not in heads
+                       or (k.partition(".")[0] in ("train", "split") and "." not in k)}
             _require(not unknown, f"defaults has unknown keys {sorted(unknown)}")
 
         checks.run("task fields", task_fields)

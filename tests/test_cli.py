@@ -105,7 +105,15 @@ def test_list_and_plugins_as_json():
     assert [b["name"] for b in listed] == ["cnn", "mlp"]
     assert {"name": "channels", "type": "int", "default": 16} .items() <= listed[0]["options"][0].items()
     tasks = json.loads(mirplug("list", "tasks", "--json").stdout)
-    assert tasks[0]["label_kind"] == "single-label" and tasks[0]["default_dataset"] == "synthetic"
+    kinds = {t["name"]: (t["label_kind"], t["main_metric"], t["default_dataset"]) for t in tasks}
+    assert kinds == {
+        "beats": ("frame-events", "f_measure", "synthetic"),
+        "genre": ("single-label", "macro_f1", "synthetic"),
+        "instrument": ("single-label", "macro_f1", "synthetic"),
+        "key": ("single-label", "weighted_score", "synthetic"),
+        "mood": ("regression", "r2_mean", "synthetic"),
+        "tagging": ("multi-label", "roc_auc_macro", "synthetic"),
+    }
     plugins = json.loads(mirplug("plugins", "--json").stdout)
     backbones = next(p for p in plugins["plugins"] if p["name"] == "backbones")
     assert backbones["distribution"] == "mirplug" and backbones["components"] == ["backbone:cnn", "backbone:mlp"]

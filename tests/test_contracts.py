@@ -55,6 +55,11 @@ def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: P
     options: dict[str, Any] | None = None
     if (kind, name) == ("dataset", "audiofolder"):
         options = {"path": str(audio_folder(tmp_path / "audio"))}
+    if (kind, name) == ("dataset", "manifest"):
+        root = audio_folder(tmp_path / "audio")
+        rows = [f"{p.relative_to(root)},{p.parent.name}" for p in sorted(root.rglob("*.wav"))]
+        (root / "manifest.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+        options = {"path": str(root / "manifest.csv")}
     results = assert_component_passes(kind, name, CATALOG, options, tmp_path)
     assert [r for r in results if r.status == "skip"] == []
     checks = {r.check for r in results}

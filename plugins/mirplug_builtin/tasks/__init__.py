@@ -5,6 +5,12 @@ from __future__ import annotations
 from mirplug.hookspecs import hookimpl
 from mirplug.specs import Option, TaskSpec
 
+def _stratify(default: bool) -> Option:
+    # Many classes leave some with a clip or two in small collections; those tasks split at random.
+    return Option(name="stratify", type=bool, default=default,
+                  help="split stratified by label (needs 3 clips per label)")
+
+
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "per-class precision/recall/f1", "confusion matrix")
 
 
@@ -15,21 +21,21 @@ def mirplug_register_tasks() -> list[TaskSpec]:
         TaskSpec(
             name="genre",
             summary="single-label genre classification; data: a 'label' ClassLabel column",
-            factory="mirplug_builtin.tasks.classification:ClassificationTask",
+            factory="mirplug_builtin.tasks.classification:ClassificationTask", options=(_stratify(True),),
             label_kind="single-label", metrics=CLASSIFICATION_METRICS, main_metric="macro_f1",
             default_dataset="synthetic", defaults={"representation": "mel", "backbone": "cnn"}, license="MIT",
         ),
         TaskSpec(
             name="instrument",
             summary="single-label (lead) instrument classification; data: a 'label' ClassLabel column",
-            factory="mirplug_builtin.tasks.classification:ClassificationTask",
+            factory="mirplug_builtin.tasks.classification:ClassificationTask", options=(_stratify(False),),
             label_kind="single-label", metrics=CLASSIFICATION_METRICS, main_metric="macro_f1",
             default_dataset="synthetic", defaults={"representation": "mel", "backbone": "cnn"}, license="MIT",
         ),
         TaskSpec(
             name="key",
             summary="24 major/minor keys; data: a 'label' ClassLabel column named like 'C major'",
-            factory="mirplug_builtin.tasks.key:KeyTask",
+            factory="mirplug_builtin.tasks.key:KeyTask", options=(_stratify(False),),
             label_kind="single-label", metrics=("weighted_score (MIREX)", *CLASSIFICATION_METRICS),
             main_metric="weighted_score", default_dataset="synthetic",
             defaults={"representation": "stft", "backbone": "cnn", "representation.n_fft": "2048",

@@ -24,6 +24,9 @@ class ClassificationTask(Task):
     main_metric = "macro_f1"
     label_column = "label"
 
+    def __init__(self, stratify: bool = True) -> None:
+        self.stratify = stratify
+
     def label_names(self, dataset: Any) -> list[str]:
         feature = dataset.features.get(self.label_column)
         names = getattr(feature, "names", None)

@@ -20,8 +20,6 @@ class KeyTask(ClassificationTask):
     """Single-label key classification with the MIREX weighted score as the main metric."""
 
     main_metric = "weighted_score"
-    # 24 classes leave some keys with a clip or two in small collections: split at random instead.
-    stratify = False
 
     def label_names(self, dataset: Any) -> list[str]:
         import mir_eval
