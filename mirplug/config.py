@@ -39,6 +39,10 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
         Option(name="threads", type=int, default=0, minimum=0, help="torch CPU threads (0: torch's default)"),
     ),
+    "eval": (
+        Option(name="folds", type=int, default=1, minimum=1,
+               help="k-fold cross-validation: each fold is the test set once (1: one train/validation/test split)"),
+    ),
     "split": (
         Option(name="validation", type=float, default=0.15, minimum=0.0, maximum=0.5, help="validation fraction"),
         Option(name="test", type=float, default=0.2, minimum=0.0, maximum=0.5, help="test fraction"),
@@ -75,6 +79,7 @@ class RunConfig:
     augmenters: list[Selection]
     train: dict[str, Any]
     split: dict[str, Any]
+    eval: dict[str, Any] = field(default_factory=lambda: {"folds": 1})
     seed: int = 0
     out: str = "runs"
     name: str | None = None
@@ -89,6 +94,7 @@ class RunConfig:
             "augmenter": [a.to_dict() for a in self.augmenters],
             "train": dict(self.train),
             "split": dict(self.split),
+            "eval": dict(self.eval),
             "seed": self.seed,
             "out": self.out,
             "name": self.name,
@@ -104,7 +110,7 @@ class RunConfig:
             result += [f"{section}.{k}={v}" for k, v in selection.options.items() if v is not None]
         for aug in self.augmenters:
             result += [f"augmenter.{aug.name}.{k}={v}" for k, v in aug.options.items() if v is not None]
-        for section in ("train", "split"):
+        for section in SECTIONS:
             result += [f"{section}.{k}={v}" for k, v in getattr(self, section).items() if v is not None]
         result += [f"seed={self.seed}", f"out={self.out}"]
         if self.name:
@@ -136,7 +142,7 @@ def config_from_dict(data: Mapping[str, Any]) -> list[str]:
     result.append(f"augmenter={','.join(a['name'] for a in augmenters)}")
     for aug in augmenters:
         result += [f"augmenter.{aug['name']}.{k}={v}" for k, v in aug.items() if k != "name" and v is not None]
-    for section in ("train", "split"):
+    for section in SECTIONS:
         result += [f"{section}.{k}={v}" for k, v in (data.get(section) or {}).items() if v is not None]
     for key in SCALARS:
         if data.get(key) is not None:
@@ -226,6 +232,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         augmenters=[Selection(n, o) for n, o in zip(augmenter_names, aug_options)],
         train=sections["train"],
         split=sections["split"],
+        eval=sections["eval"],
         seed=scalars["seed"],
         out=scalars["out"],
         name=scalars["name"],

@@ -15,18 +15,18 @@ from mirplug.data import single_clip_windows
 from mirplug.config import RunConfig, config_from_dict, resolve
 from mirplug.errors import RunError
 from mirplug.model import MirModel, build_model, build_representation, featurize
-from mirplug.rundir import load_model_file, read_yaml
+from mirplug.rundir import MODEL_FILE, load_model_file, read_yaml
 from mirplug.runner import build_task, pick_device, predict_clips
 
 
 @dataclass
 class LoadedRun:
-    """A run folder's model, ready to predict."""
+    """A run folder's model (or, after k-fold cross-validation, its fold models), ready to predict."""
 
     config: RunConfig
     task: Task
     representation: Representation
-    model: MirModel
+    models: list[MirModel]
     labels: list[str]
     device: torch.device
 
@@ -37,13 +37,29 @@ def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
     if not (folder / "config.yaml").exists():
         raise RunError(f"{folder} is not a run folder (no config.yaml); pass --run runs/<timestamp>-<task>")
     config = resolve(catalog, config_from_dict(read_yaml(folder / "config.yaml")))
-    state, saved = load_model_file(folder)
     task = build_task(catalog, config)
     representation = build_representation(catalog, config)
-    model = build_model(catalog, config, task, saved.input_shape, saved.frame_rate, len(saved.labels))
-    model.load_state_dict(state)
     device = pick_device(config.train["device"])
-    return LoadedRun(config, task, representation, model.to(device).eval(), saved.labels, device)
+    # A cross-validated run keeps one model per fold; predictions use their ensemble.
+    model_folders = [folder] if (folder / MODEL_FILE).exists() else sorted(folder.glob("fold-*"))
+    if not model_folders:
+        raise RunError(f"{folder} has no {MODEL_FILE}; the run did not finish")
+    models, labels = [], []
+    for model_folder in model_folders:
+        state, saved = load_model_file(model_folder)
+        model = build_model(catalog, config, task, saved.input_shape, saved.frame_rate, len(saved.labels))
+        model.load_state_dict(state)
+        models.append(model.to(device).eval())
+        labels = saved.labels
+    return LoadedRun(config, task, representation, models, labels, device)
+
+
+@torch.no_grad()
+def predict_ensemble(loaded: LoadedRun, features: torch.Tensor, windows: Any) -> Any:
+    """Clip predictions from the mean of every model's window outputs (one model: just its outputs)."""
+    outputs = torch.stack([predict_clips(model, loaded.task, features, windows, loaded.device)[1]
+                           for model in loaded.models]).mean(dim=0)
+    return loaded.task.aggregate(outputs, windows, len(windows.rows), loaded.models[0].backbone.frame_rate)
 
 
 def predict_files(loaded: LoadedRun, files: list[str]) -> list[dict[str, Any]]:
@@ -59,6 +75,6 @@ def predict_files(loaded: LoadedRun, files: list[str]) -> list[dict[str, Any]]:
         windows = single_clip_windows(samples, loaded.representation.sample_rate, options["clip_seconds"],
                                       options["max_windows"])
         features = featurize(loaded.representation, windows.waves, loaded.device)
-        probabilities, _ = predict_clips(loaded.model, loaded.task, features, windows, loaded.device)
+        probabilities = predict_ensemble(loaded, features, windows)
         rows.append({"file": str(path), **loaded.task.prediction_rows(probabilities, loaded.labels)[0]})
     return rows

@@ -163,7 +163,44 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     import datasets as hf_datasets
 
     names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)
-    splits = split_dataset(dataset, label_column, config.split["validation"], config.split["test"], config.seed)
+    folds = config.eval["folds"]
+    predefined = isinstance(dataset, hf_datasets.DatasetDict)
+    if folds > 1:
+        split_sets = kfold_splits(dataset, label_column, folds, config.split["validation"], config.seed)
+    else:
+        split_sets = [split_dataset(dataset, label_column, config.split["validation"], config.split["test"],
+                                    config.seed)]
+
+    folder = new_run_folder(config.out, config.task.name, config.name)
+    write_yaml(folder / "config.yaml", config.to_dict())
+    fold_metrics = []
+    for fold, splits in enumerate(split_sets, start=1):
+        if folds > 1:
+            console.print(f"fold {fold} of {folds}")
+        target = folder if folds == 1 else folder / f"fold-{fold}"
+        target.mkdir(exist_ok=True)
+        fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
+                                            names, splits, device, target))
+    metrics = fold_metrics[0] if folds == 1 else summarize_folds(fold_metrics, task.main_metric)
+    metrics.update({
+        "seed": config.seed,
+        "split": {"validation": config.split["validation"], "test": config.split["test"], "predefined": predefined,
+                  "folds": folds},
+        "labels": names,
+        "main_metric": task.main_metric,
+        "device": str(device),
+        "duration_seconds": round(time.time() - started, 2),
+        "mirplug_version": __version__,
+    })
+    write_json(folder / "metrics.json", metrics)
+    print_results(Console(), folder, metrics)
+    return RunResult(folder, metrics)
+
+
+def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task: Task, representation: Representation,
+                    transforms: list[tuple[str, Transform]], input_shape: tuple[int, ...], names: list[str],
+                    splits: dict[str, Any], device: torch.device, folder: Path) -> dict[str, Any]:
+    """Decode, featurize, train with early stopping, score once on test; write outputs into ``folder``."""
 
     windows: dict[str, Windows] = {}
     with progress_bar(console) as progress:
@@ -250,26 +287,16 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
         probabilities[split], _ = predict_clips(model, task, features[split], windows[split], device)
         results[split] = task.metrics(targets[split], probabilities[split], names)
 
-    folder = new_run_folder(config.out, config.task.name, config.name)
     metrics = {
         **results["test"],
         "n_train": len(windows["train"].rows),
         "n_validation": len(windows["validation"].rows),
         "n_test": len(windows["test"].rows),
         "n_skipped": len(skipped),
-        "seed": config.seed,
-        "split": {"validation": config.split["validation"], "test": config.split["test"],
-                  "predefined": isinstance(dataset, hf_datasets.DatasetDict)},
-        "labels": names,
-        "main_metric": task.main_metric,
         "validation": results["validation"],
         "epochs_run": len(history),
         "best_epoch": best_epoch,
-        "device": str(device),
-        "duration_seconds": round(time.time() - started, 2),
-        "mirplug_version": __version__,
     }
-    write_yaml(folder / "config.yaml", config.to_dict())
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)
     rows = task.prediction_rows(probabilities["test"], names)
@@ -284,8 +311,48 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     save_model(folder, model, SavedModel(names, input_shape, representation.frame_rate))
     task.plots(folder, true, probabilities["test"], names)
     learning_curves(folder, history, task.main_metric)
-    print_results(Console(), folder, metrics)
-    return RunResult(folder, metrics)
+    return metrics
+
+
+def kfold_splits(dataset: Any, label_column: str | None, folds: int, validation: float,
+                 seed: int) -> list[dict[str, Any]]:
+    """``folds`` train/validation/test splits: each fold is the test set once (stratified when labelled)."""
+    import datasets as hf_datasets
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from mirplug.data import _carve, _check_counts
+
+    if isinstance(dataset, hf_datasets.DatasetDict):
+        dataset = hf_datasets.concatenate_datasets([dataset[name] for name in dataset])
+    if label_column:
+        _check_counts(dataset, label_column, folds, f"for eval.folds={folds}")
+        splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        labels = np.asarray(dataset[label_column])
+    else:
+        if len(dataset) < 2 * folds:
+            raise DataError(f"eval.folds={folds} needs at least {2 * folds} clips; the dataset has {len(dataset)}")
+        splitter, labels = KFold(folds, shuffle=True, random_state=seed), None
+    result = []
+    for rest, test in splitter.split(np.zeros(len(dataset)), labels):
+        train, held = _carve(dataset.select(sorted(rest)), label_column, validation, seed, "validation")
+        result.append({"train": train, "validation": held, "test": dataset.select(sorted(test))})
+    return result
+
+
+def summarize_folds(fold_metrics: list[dict[str, Any]], main_metric: str) -> dict[str, Any]:
+    """Mean and 95% confidence interval (t-distribution) of every scalar test metric across folds."""
+    from scipy import stats
+
+    summary: dict[str, Any] = {"folds": len(fold_metrics), "per_fold": fold_metrics}
+    n = len(fold_metrics)
+    for key, value in fold_metrics[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = np.array([m[key] for m in fold_metrics], dtype=float)
+            summary[key] = float(values.mean())
+            if not key.startswith(("n_", "epochs_", "best_")):
+                summary[f"{key}_ci95"] = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    summary["validation"] = {main_metric: float(np.mean([m["validation"][main_metric] for m in fold_metrics]))}
+    return summary
 
 
 def learning_curves(folder: Path, history: list[dict[str, Any]], metric: str) -> None:
@@ -312,6 +379,16 @@ def learning_curves(folder: Path, history: list[dict[str, Any]], metric: str) ->
 
 def print_results(console: Console, folder: Path, metrics: dict[str, Any]) -> None:
     """The results table: headline metrics, then per-class scores when the task has them."""
+    if metrics.get("split", {}).get("folds", 1) > 1:
+        table = Table(title=f"results: {metrics['folds']}-fold cross-validation (test folds), seed {metrics['seed']}")
+        for column in ("metric", "mean", "95% CI"):
+            table.add_column(column, justify="left" if column == "metric" else "right")
+        for key, value in metrics.items():
+            if f"{key}_ci95" in metrics:
+                table.add_row(key, f"{value:.4f}", f"± {metrics[f'{key}_ci95']:.4f}")
+        console.print(table)
+        console.print(f"run folder: {folder} (one fold-N/ folder per fold)")
+        return
     table = Table(title=f"results ({metrics['n_test']} test clips, seed {metrics['seed']})")
     table.add_column("metric")
     table.add_column("validation", justify="right")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, tone, write_audio
 
 from mirplug.config import resolve
 from mirplug.data import Windows
@@ -111,3 +111,27 @@ def test_a_frame_task_refuses_a_clip_level_backbone(catalog, tmp_path):
     config = resolve(catalog, ["task=beats", *TINY, "backbone=mlp", f"out={tmp_path}"])
     with pytest.raises(ConfigError, match="backbone 'mlp' gives clip embeddings only"):
         run(config, catalog)
+
+
+def test_k_fold_cross_validation_reports_mean_and_ci_and_predict_uses_the_ensemble(catalog, tmp_path):
+    from mirplug.predict import load_run, predict_files
+
+    config = resolve(catalog, ["task=genre", *TINY, "backbone.channels=4", "backbone.blocks=2", "eval.folds=3",
+                               "data.styles=2", f"out={tmp_path}"])
+    result = run(config, catalog)
+    assert result.metrics["folds"] == 3 and len(result.metrics["per_fold"]) == 3
+    per_fold = [m["macro_f1"] for m in result.metrics["per_fold"]]
+    assert result.metrics["macro_f1"] == pytest.approx(np.mean(per_fold))
+    from scipy import stats
+
+    expected_ci = stats.t.ppf(0.975, 2) * np.std(per_fold, ddof=1) / np.sqrt(3)
+    assert result.metrics["macro_f1_ci95"] == pytest.approx(expected_ci)
+    # each clip is tested exactly once across the folds
+    test_ids = [line.split(",")[0] for k in (1, 2, 3)
+                for line in (result.folder / f"fold-{k}" / "predictions.csv").read_text().splitlines()[1:]]
+    assert len(test_ids) == len(set(test_ids)) == 16
+    loaded = load_run(result.folder, catalog)
+    assert len(loaded.models) == 3
+    path = write_audio(tmp_path / "x.wav", tone(440.0, 1.0))
+    (row,) = predict_files(loaded, [str(path)])
+    assert row["prediction"] in ["rock", "electronic"]
