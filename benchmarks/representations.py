@@ -74,6 +74,19 @@ def mirplug_batched(paths: list[Path]) -> int:
     return int(features.shape[0] * features.shape[2])
 
 
+def mirplug_cached(paths: list[Path]) -> int:
+    """mirplug with its feature cache (``mirplug.cache``), as runs and ``mirplug extract`` use it."""
+    from mirplug import cache
+    from mirplug_builtin.representations.mel import LogMel
+
+    mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
+    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
+                                 1000, "bench", cache.min_samples_of(mel))
+    settings = cache.representation_settings("mel", {"n_mels": N_MELS}, mel, 3.0, 1000)
+    features = cache.featurize_cached(mel, settings, windows, "cpu")
+    return int(features.shape[0] * features.shape[2])
+
+
 def librosa_loop(paths: list[Path]) -> int:
     """librosa: load (soxr resampling) and melspectrogram + power_to_db, one file at a time."""
     import librosa
@@ -153,10 +166,16 @@ def main() -> None:
             seconds, frames = timed(function, paths)
             timings[name] = seconds
             print(f"  {name:18s} {seconds:7.2f} s  realtime x{audio_seconds / seconds:7.0f}  ({frames} frames)")
-        base = timings["mirplug batched"]
-        for name, seconds in timings.items():
-            if name != "mirplug batched":
-                print(f"  mirplug batched is {seconds / base:.1f}x faster than {name}")
+        os.environ["MIRPLUG_CACHE_DIR"] = str(folder / "cache-bench")
+        for label in ("cold", "warm"):
+            seconds, frames = timed(mirplug_cached, paths)
+            timings[f"mirplug cache {label}"] = seconds
+            print(f"  {'mirplug cache ' + label:18s} {seconds:7.2f} s  realtime x{audio_seconds / seconds:7.0f}  "
+                  f"({frames} frames)")
+        for ours in ("mirplug batched", "mirplug cache warm"):
+            for name, seconds in timings.items():
+                if not name.startswith("mirplug"):
+                    print(f"  {ours} / {name}: {seconds / timings[ours]:.1f}x faster")
 
         if not args.skip_runs:
             runs = [("mel + cnn (default)", ["task=genre"])]

@@ -117,10 +117,17 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 @dataclass
 class CachedWindows(Windows):
-    """:class:`Windows` plus the content hash and decoded duration of each kept clip."""
+    """:class:`Windows` plus the content hash and decoded duration of each kept clip.
+
+    ``features[i]`` holds the cached features of kept clip ``i`` when :func:`decode_cells` was
+    given the feature store and found them; such a clip's windows are then not loaded and its
+    rows of ``waves`` read zero (only pass the store when nothing reads the waveforms again,
+    i.e. when no waveform augmenter is active).
+    """
 
     hashes: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    features: list[torch.Tensor | None] = field(default_factory=list)
 
 
 def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> EntryStore:
@@ -146,11 +153,14 @@ def _read_bytes(cell: Any) -> bytes | None:
 
 
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
-                 split: str, min_samples: int = 1, progress: Any = None) -> CachedWindows:
+                 split: str, min_samples: int = 1, progress: Any = None,
+                 features: EntryStore | None = None) -> CachedWindows:
     """Like :func:`mirplug.data.decode_windows`, reusing cached windows by audio content.
 
     A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
-    the representation) is skipped with that reason, like an undecodable one.
+    the representation) is skipped with that reason, like an undecodable one. With the
+    ``features`` store (see :class:`CachedWindows`), clips whose features are cached skip their
+    windows altogether: a warm run reads only the (much smaller) features.
     """
     store = window_store(sample_rate, clip_seconds, max_windows)
     length = max(1, int(round(clip_seconds * sample_rate)))
@@ -159,14 +169,22 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     rows: list[int] = []
     hashes: list[str] = []
     seconds: list[float] = []
+    preloaded: list[torch.Tensor | None] = []
     skipped: list[dict[str, str]] = []
     task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
     for index, cell in enumerate(cells):
         where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
         data = _read_bytes(cell)
         digest = content_hash(data) if data is not None else None
-        entry = store.load(digest) if digest is not None else None
-        if entry is not None:
+        cached = features.load(digest) if features is not None and digest is not None else None
+        if cached is not None and "samples" not in cached[1]:
+            cached = None  # without the clip's length the short-clip check cannot be made
+        entry = store.load(digest) if digest is not None and cached is None else None
+        if cached is not None:
+            STATS["windows_not_needed"] += 1
+            n_samples = int(cached[1].get("samples", "0"))
+            waves = torch.zeros(1, length).expand(len(cached[0]), length)  # a view: no memory, never read
+        elif entry is not None:
             STATS["windows_loaded"] += 1
             waves, n_samples = entry[0], int(entry[1]["samples"])
         else:
@@ -191,10 +209,15 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
             hashes.append(digest or "")
             seconds.append(n_samples / sample_rate)
             parts.append(waves)
+            preloaded.append(cached[0] if cached is not None else None)
             owners += [position] * len(waves)
         _advance(progress, task_id)
-    stacked = torch.cat(parts) if parts else torch.zeros((0, length))
-    return CachedWindows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped, hashes, seconds)
+    if parts and all(tensor is not None for tensor in preloaded):
+        stacked = torch.zeros(1, length).expand(len(owners), length)  # every feature is cached
+    else:
+        stacked = torch.cat(parts) if parts else torch.zeros((0, length))
+    return CachedWindows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped, hashes, seconds,
+                         preloaded)
 
 
 def _advance(progress: Any, task_id: Any) -> None:
@@ -203,11 +226,12 @@ def _advance(progress: Any, task_id: Any) -> None:
 
 
 def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
-                          progress: Any = None, min_samples: int = 1) -> CachedWindows:
+                          progress: Any = None, min_samples: int = 1,
+                          features: EntryStore | None = None) -> CachedWindows:
     """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
     cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
     ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
-    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress)
+    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features)
 
 
 def representation_settings(name: str, options: Mapping[str, Any], representation: Representation,
@@ -224,14 +248,20 @@ def min_samples_of(representation: Representation) -> int:
     return int(getattr(representation, "frame_samples", 1) or 1)
 
 
+def feature_store(settings: Mapping[str, Any]) -> EntryStore:
+    """The store of features computed with ``settings`` (see :func:`representation_settings`)."""
+    return EntryStore(str(settings["representation"]).replace("/", "_").replace(":", "_"), settings)
+
+
 def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
                      device: Any, batch_size: int = 64) -> torch.Tensor:
     """Features of every window: cached clips are loaded, the others computed in batches and stored."""
-    store = EntryStore(str(settings["representation"]).replace("/", "_").replace(":", "_"), settings)
+    store = feature_store(settings)
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
+    preloaded = windows.features or [None] * len(counts)
     loaded: list[torch.Tensor | None] = []
-    for digest, count in zip(windows.hashes, counts):
-        entry = store.load(digest) if digest else None
+    for digest, count, ready in zip(windows.hashes, counts, preloaded):
+        entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
         loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
     missing = [position for position, tensor in enumerate(loaded) if tensor is None]
     STATS["features_loaded"] += len(loaded) - len(missing)
@@ -242,7 +272,8 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
         for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
             loaded[position] = tensor
             if windows.hashes[position]:
-                store.save(windows.hashes[position], tensor)
+                samples = round(windows.seconds[position] * representation.sample_rate)
+                store.save(windows.hashes[position], tensor, {"samples": str(samples)})
         STATS["features_computed"] += len(missing)
     ready = [tensor for tensor in loaded if tensor is not None]
     return torch.cat(ready) if ready else torch.zeros(0)

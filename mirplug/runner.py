@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
-from mirplug.cache import (CachedWindows, decode_windows_cached, featurize_cached, min_samples_of,
+from mirplug.cache import (CachedWindows, decode_windows_cached, feature_store, featurize_cached, min_samples_of,
                            representation_settings)
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task, Transform
@@ -170,15 +170,21 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)
     splits = split_dataset(dataset, label_column, config.split["validation"], config.split["test"], config.seed)
 
-    # Decoded windows and features are cached per clip content and settings (mirplug.cache);
-    # waveform-augmented training batches are still computed on the fly by _Batches.
+    # Decoded windows and features are cached per clip content and settings (mirplug.cache).
+    # Waveform-augmented training batches are computed on the fly by _Batches and need every
+    # window; without waveform augmenters, clips with cached features skip their windows.
+    feature_settings = representation_settings(config.representation.name, config.representation.options,
+                                               representation, config.data.options["clip_seconds"],
+                                               config.data.options["max_windows"])
+    skip_waves = not any(transform.stage == "waveform" for _, transform in transforms)
     windows: dict[str, CachedWindows] = {}
     with progress_bar(console) as progress:
         for split in SPLITS:
             windows[split] = decode_windows_cached(splits[split], representation.sample_rate,
                                                    config.data.options["clip_seconds"],
                                                    config.data.options["max_windows"], split, progress,
-                                                   min_samples_of(representation))
+                                                   min_samples_of(representation),
+                                                   feature_store(feature_settings) if skip_waves else None)
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
         console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}")
@@ -194,9 +200,6 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     with progress_bar(console) as progress:
         bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
         features = {}
-        feature_settings = representation_settings(config.representation.name, config.representation.options,
-                                                   representation, config.data.options["clip_seconds"],
-                                                   config.data.options["max_windows"])
         for split in SPLITS:
             features[split] = featurize_cached(representation, feature_settings, windows[split], device)
             progress.advance(bar)

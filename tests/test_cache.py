@@ -62,6 +62,21 @@ def test_second_pass_reuses_every_entry_and_matches(tmp_path: Path) -> None:
     assert torch.equal(first, second)
 
 
+def test_cached_features_skip_the_windows_of_their_clips_only(tmp_path: Path) -> None:
+    paths = write_clips(tmp_path / "audio", [1.0, 2.0, 1.5])
+    reference = features_for(paths)
+    mel = LogMel(sample_rate=SAMPLE_RATE, n_mels=32)
+    settings = cache.representation_settings("mel", {"n_mels": 32}, mel, 1.0, 4)
+    cache.feature_store(settings).path(cache.content_hash(paths[1].read_bytes())).unlink()
+    cache.STATS.clear()
+    windows = cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b", "c"], SAMPLE_RATE, 1.0, 4, "train",
+                                 512, None, cache.feature_store(settings))
+    assert dict(cache.STATS) == {"windows_not_needed": 2, "windows_loaded": 1}
+    assert windows.clip.tolist() == [0, 1, 1, 2, 2] and windows.seconds == [1.0, 2.0, 1.5]
+    assert torch.equal(cache.featurize_cached(mel, settings, windows, "cpu"), reference)
+    assert cache.STATS["features_computed"] == 1 and cache.STATS["features_loaded"] == 2
+
+
 def test_a_changed_setting_recomputes(tmp_path: Path) -> None:
     paths = write_clips(tmp_path / "audio", [1.0, 1.0])
     features_for(paths, n_mels=32)
@@ -124,8 +139,13 @@ def test_a_second_run_loads_all_features() -> None:
     assert cache.STATS["features_computed"] == 24 and cache.STATS["features_loaded"] == 0
     cache.STATS.clear()
     second = run(resolve(catalog, overrides + ["backbone=mlp"]), catalog)  # another backbone, same features
-    assert dict(cache.STATS) == {"windows_loaded": 24, "features_loaded": 24}
+    # the features are cached, so the (larger) decoded windows are not even read
+    assert dict(cache.STATS) == {"windows_not_needed": 24, "features_loaded": 24}
     assert first.metrics["n_test"] == second.metrics["n_test"]
+    cache.STATS.clear()
+    # a waveform augmenter needs the windows (its batches are computed on the fly); features still load
+    run(resolve(catalog, overrides + ["backbone=mlp", "augmenter=gain"]), catalog)
+    assert dict(cache.STATS) == {"windows_loaded": 24, "features_loaded": 24}
 
 
 def test_extract_cli_fills_the_cache_then_reuses_it(tmp_path: Path) -> None:
