@@ -50,7 +50,10 @@ def write_files(folder: Path, n_files: int, minutes: float) -> float:
         samples, _ = generate_clip(index % len(STYLES), 0, index, float(seconds), FILE_RATE)
         samples = samples[:int(seconds * FILE_RATE)]
         suffix = "flac" if index % 4 == 3 else "wav"
-        soundfile.write(str(folder / f"clip{index:03d}.{suffix}"), samples, FILE_RATE)
+        # two label folders, so the files also form an audiofolder dataset for `mirplug extract`
+        path = folder / ("a" if index % 2 else "b") / f"clip{index:03d}.{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), samples, FILE_RATE)
         total += len(samples) / FILE_RATE
     return total
 
@@ -80,9 +83,9 @@ def mirplug_cached(paths: list[Path]) -> int:
     from mirplug_builtin.representations.mel import LogMel
 
     mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
-    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
-                                 1000, "bench", cache.min_samples_of(mel))
     settings = cache.representation_settings("mel", {"n_mels": N_MELS}, mel, 3.0, 1000)
+    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
+                                 1000, "bench", cache.min_samples_of(mel), None, cache.feature_store(settings))
     features = cache.featurize_cached(mel, settings, windows, "cpu")
     return int(features.shape[0] * features.shape[2])
 
@@ -148,8 +151,8 @@ def main() -> None:
     torch.set_num_threads(1)  # every path on one core, so the ratios compare implementations
     folder = Path(tempfile.mkdtemp(prefix="mirplug-bench-"))
     try:
-        audio_seconds = write_files(folder, args.files, args.minutes)
-        paths = sorted(folder.glob("clip*"))
+        audio_seconds = write_files(folder / "audio", args.files, args.minutes)
+        paths = sorted((folder / "audio").glob("*/clip*"))
         print(f"{len(paths)} files, {audio_seconds / 60:.1f} min of audio at {FILE_RATE} Hz (WAV and FLAC), "
               f"decode + resample to {SAMPLE_RATE} Hz + {N_MELS}-band log-mel, one thread")
         contenders: list[tuple[str, Callable[[list[Path]], int]]] = [
@@ -176,6 +179,13 @@ def main() -> None:
             for name, seconds in timings.items():
                 if not name.startswith("mirplug"):
                     print(f"  {ours} / {name}: {seconds / timings[ours]:.1f}x faster")
+
+        extract = [str(Path(sys.executable).parent / "mirplug"), "extract", "data=audiofolder",
+                   f"data.path={folder / 'audio'}", "representation=mel", "data.max_windows=1000", "--workers", "2"]
+        env = {**os.environ, "MIRPLUG_CACHE_DIR": str(folder / "cache-extract")}
+        for label in ("cold", "warm"):
+            done = subprocess.run(extract, env=env, capture_output=True, text=True)
+            print(f"  mirplug extract, 2 worker processes, {label} cache: {done.stdout.strip() or done.stderr[-500:]}")
 
         if not args.skip_runs:
             runs = [("mel + cnn (default)", ["task=genre"])]

@@ -27,17 +27,19 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from mirplug import __version__
 from mirplug.audio import BadClip, decode
-from mirplug.components import Representation
 from mirplug.data import Windows, cut_windows
-from mirplug.model import featurize
 from mirplug.paths import cache_dir
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache info` stays quick
+    import torch
+
+    from mirplug.components import Representation
 
 FORMAT_VERSION = "1"
 STATS: Counter[str] = Counter()
@@ -105,6 +107,8 @@ class EntryStore:
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
+    import torch
+
     return hashlib.sha256(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
@@ -136,20 +140,40 @@ def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> Ent
     return EntryStore("windows", {"sample_rate": sample_rate, "window_samples": length, "max_windows": max_windows})
 
 
-def _read_bytes(cell: Any) -> bytes | None:
-    """The encoded audio of a dataset cell (its bytes, or its file's bytes), or ``None``."""
+def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
+    """The content hash of a dataset cell's audio, and its bytes when they had to be read.
+
+    Bytes in the cell are hashed directly. A file's hash is remembered under
+    ``features/paths/`` with the file's size and modification time, so a warm run does not read
+    audio whose features are cached (the stat check ``make`` and ``rsync`` rely on); a file
+    that changes gets a new stamp, so its content is hashed again. ``(None, None)``: unreadable.
+    """
     if isinstance(cell, dict):
         if cell.get("bytes"):
-            return bytes(cell["bytes"])
+            data = bytes(cell["bytes"])
+            return content_hash(data), data
         cell = cell.get("path")
     if isinstance(cell, (bytes, bytearray)):
-        return bytes(cell)
-    if isinstance(cell, str) and cell:
+        return content_hash(bytes(cell)), bytes(cell)
+    if not isinstance(cell, str) or not cell:
+        return None, None
+    try:
+        status = os.stat(cell)
+        memo = features_root() / "paths" / f"{hashlib.sha256(os.path.abspath(cell).encode()).hexdigest()[:32]}.json"
+        stamp = [status.st_size, status.st_mtime_ns]
         try:
-            return Path(cell).read_bytes()
-        except OSError:
-            return None
-    return None
+            remembered = json.loads(memo.read_text())
+            if remembered["stamp"] == stamp:
+                return str(remembered["hash"]), None
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no memo yet, or a garbled one: hash the content
+        data = Path(cell).read_bytes()
+    except OSError:
+        return None, None
+    digest = content_hash(data)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(memo, json.dumps({"stamp": stamp, "hash": digest, "path": os.path.abspath(cell)}))
+    return digest, data
 
 
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
@@ -162,6 +186,8 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     ``features`` store (see :class:`CachedWindows`), clips whose features are cached skip their
     windows altogether: a warm run reads only the (much smaller) features.
     """
+    import torch
+
     store = window_store(sample_rate, clip_seconds, max_windows)
     length = max(1, int(round(clip_seconds * sample_rate)))
     parts: list[torch.Tensor] = []
@@ -174,8 +200,7 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
     for index, cell in enumerate(cells):
         where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
-        data = _read_bytes(cell)
-        digest = content_hash(data) if data is not None else None
+        digest, data = clip_digest(cell)
         cached = features.load(digest) if features is not None and digest is not None else None
         if cached is not None and "samples" not in cached[1]:
             cached = None  # without the clip's length the short-clip check cannot be made
@@ -256,6 +281,10 @@ def feature_store(settings: Mapping[str, Any]) -> EntryStore:
 def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
                      device: Any, batch_size: int = 64) -> torch.Tensor:
     """Features of every window: cached clips are loaded, the others computed in batches and stored."""
+    import torch
+
+    from mirplug.model import featurize
+
     store = feature_store(settings)
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
     preloaded = windows.features or [None] * len(counts)
@@ -293,12 +322,18 @@ def cache_info() -> list[CacheFolder]:
     """Every settings folder under the feature cache with its entry count and size."""
     root = features_root()
     folders = []
-    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.exists() else []:
+    for folder in sorted(p for p in root.glob("*") if p.is_dir() and p.name != "paths") if root.exists() else []:
         files = list(folder.glob("*.safetensors"))
         settings_file = folder / "settings.json"
         settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}
         folders.append(CacheFolder(folder.name, len(files), sum(f.stat().st_size for f in files), settings))
     return folders
+
+
+def remembered_hashes() -> int:
+    """How many files have their content hash remembered (``features/paths/``)."""
+    folder = features_root() / "paths"
+    return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
 
 
 def cache_clear() -> tuple[int, int]:

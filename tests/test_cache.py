@@ -94,6 +94,20 @@ def test_a_changed_setting_recomputes(tmp_path: Path) -> None:
     assert dict(cache.STATS) == {"windows_loaded": 1, "features_loaded": 1}
 
 
+def test_an_edited_file_is_hashed_again_and_recomputed(tmp_path: Path) -> None:
+    paths = write_clips(tmp_path / "audio", [1.0, 1.0])
+    before = features_for(paths)
+    samples, _ = soundfile.read(str(paths[0]), dtype="float32")
+    soundfile.write(str(paths[0]), samples[::-1].copy(), SAMPLE_RATE)  # same size, other content
+    stamp = paths[0].stat()
+    os.utime(paths[0], ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))
+    cache.STATS.clear()
+    after = features_for(paths)
+    assert cache.STATS["windows_decoded"] == 1 and cache.STATS["features_computed"] == 1
+    assert cache.STATS["features_loaded"] == 1
+    assert torch.equal(after[1], before[1]) and not torch.equal(after[0], before[0])
+
+
 def test_corrupt_entries_are_detected_and_recomputed(tmp_path: Path) -> None:
     paths = write_clips(tmp_path / "audio", [1.0, 1.0, 1.0])
     reference = features_for(paths)
@@ -161,7 +175,7 @@ def test_extract_cli_fills_the_cache_then_reuses_it(tmp_path: Path) -> None:
     assert "extracted 6 clips (0 computed, 6 from the cache, 0 skipped)" in second.stdout
     info = subprocess.run([MIRPLUG, "cache", "info"], capture_output=True, text=True,
                           env=env, timeout=120)
-    assert "2 folders, 12 entries" in info.stdout
+    assert "2 folders, 12 entries, " in info.stdout and "remembered for 6 files" in info.stdout
     assert "'n_mels': 32" in info.stdout
     cleared = subprocess.run([MIRPLUG, "cache", "clear"], capture_output=True, text=True,
                              env=env, timeout=120)

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from mirplug.cache import cache_info, features_root
+        from mirplug.cache import cache_info, features_root, remembered_hashes
 
         folders = cache_info()
         console = Console(width=160)
@@ -68,11 +68,12 @@ def register(app: typer.Typer) -> None:
             table.add_row(folder.name, str(folder.entries), _size(folder.size_bytes), what)
         console.print(table)
         total = sum(f.size_bytes for f in folders)
-        typer.echo(f"{len(folders)} folders, {sum(f.entries for f in folders)} entries, {_size(total)}")
+        typer.echo(f"{len(folders)} folders, {sum(f.entries for f in folders)} entries, {_size(total)}; "
+                   f"content hashes remembered for {remembered_hashes()} files")
 
     @cache_app.command("clear")
     def clear_command() -> None:
-        """Delete every cached feature and decoded window (datasets are kept)."""
+        """Delete every cached feature, decoded window and remembered hash (datasets are kept)."""
         from mirplug.cache import cache_clear, features_root
 
         entries, n_bytes = cache_clear()
