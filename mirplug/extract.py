@@ -1,8 +1,9 @@
 """``mirplug extract``: fill the feature cache for a dataset and a representation, on every core.
 
-The clips are cut into shards handled by worker processes (``spawn``, one torch thread each);
-each worker decodes, featurizes and stores its clips through :mod:`mirplug.cache`, exactly as
-a run would, so the next ``mirplug run`` with the same settings loads everything.
+Clips whose features are already cached are only checked; the others are cut into shards
+handled by worker processes (``spawn``, one torch thread each). Each worker decodes,
+featurizes and stores its clips through :mod:`mirplug.cache`, exactly as a run would, so the
+next ``mirplug run`` with the same settings loads everything.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def dataset_cells(dataset: Any) -> tuple[list[Any], list[str]]:
 
 def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> ExtractResult:
     """Fill the cache for the dataset and representation that ``overrides`` choose."""
+    from mirplug.cache import clip_digest, feature_store
     from mirplug.catalog import load_catalog
     from mirplug.config import resolve
     from mirplug.errors import DataError
@@ -109,19 +111,34 @@ def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> Ext
 
     catalog = load_catalog()
     config = resolve(catalog, list(overrides))
-    _prepare(tuple(overrides))  # a bad representation setting fails here, before any work
+    # A bad representation setting fails here, before any work.
+    _, representation, settings, min_samples = _prepare(tuple(overrides))
     cells, ids = dataset_cells(load_dataset(catalog, config))
     if not cells:
         raise DataError(f"dataset '{config.data.name}' has no clips to extract")
-    workers = workers or min(2, os.cpu_count() or 1)
-    jobs = [(tuple(overrides), cells[i:i + SHARD_CLIPS], ids[i:i + SHARD_CLIPS])
-            for i in range(0, len(cells), SHARD_CLIPS)]
     result = ExtractResult()
     started = time.perf_counter()
+    # Clips whose features are cached (and intact) are counted here; only the rest go to workers.
+    store = feature_store(settings)
+    pending: list[tuple[Any, str]] = []
+    for cell, clip_id in zip(cells, ids):
+        digest, _ = clip_digest(cell)
+        entry = store.load(digest) if digest is not None else None
+        samples = int(entry[1].get("samples", "0")) if entry is not None else 0
+        if entry is not None and samples >= min_samples:
+            result.clips += 1
+            result.audio_seconds += samples / representation.sample_rate
+            result.counts["features_loaded"] += 1
+        else:
+            pending.append((cell, clip_id))
+    jobs = [(tuple(overrides), [c for c, _ in pending[i:i + SHARD_CLIPS]], [d for _, d in pending[i:i + SHARD_CLIPS]])
+            for i in range(0, len(pending), SHARD_CLIPS)]
+    workers = min(workers or min(2, os.cpu_count() or 1), max(1, len(jobs)))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[rate]}"))
     with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task(f"extracting {config.representation.name}", total=len(cells), rate="")
+        bar = progress.add_task(f"extracting {config.representation.name}", total=len(cells), rate="",
+                                completed=len(cells) - len(pending))
         if workers == 1:
             outputs: Any = map(extract_shard, jobs)
             pool = None
