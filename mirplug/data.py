@@ -120,13 +120,19 @@ def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_wind
                    torch.as_tensor(starts, dtype=torch.float32))
 
 
+def window_offsets(n_samples: int, length: int, max_windows: int) -> list[int]:
+    """Start samples of a clip's windows: one window, or up to ``max_windows`` evenly spaced."""
+    if n_samples <= length:
+        return [0]
+    count = min(max_windows, int(np.ceil(n_samples / length)))
+    return [int(s) for s in np.linspace(0, n_samples - length, count).round().astype(int)]
+
+
 def window_starts(samples: np.ndarray, length: int, max_windows: int) -> list[tuple[int, np.ndarray]]:
-    """(start sample, window) pairs: one zero-padded window, or up to ``max_windows`` evenly spaced."""
+    """(start sample, window) pairs; a clip shorter than a window is zero-padded."""
     if len(samples) <= length:
         return [(0, np.pad(samples, (0, length - len(samples))))]
-    count = min(max_windows, int(np.ceil(len(samples) / length)))
-    starts = np.linspace(0, len(samples) - length, count).round().astype(int)
-    return [(int(s), samples[s:s + length]) for s in starts]
+    return [(s, samples[s:s + length]) for s in window_offsets(len(samples), length, max_windows)]
 
 
 def single_clip_windows(samples: np.ndarray, sample_rate: int, clip_seconds: float, max_windows: int) -> Windows:

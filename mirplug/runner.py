@@ -17,12 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
+from mirplug.cache import (CachedWindows, decode_windows_cached, feature_store, featurize_cached, min_samples_of,
+                           representation_settings)
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
-from mirplug.data import SPLITS, Windows, decode_windows, split_dataset
+from mirplug.data import SPLITS, Windows, split_dataset
 from mirplug.errors import ConfigError, DataError
-from mirplug.model import MirModel, build_model, build_representation, feature_shape, featurize
+from mirplug.model import MirModel, build_model, build_representation, feature_shape
 from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
 from mirplug.specs import AugmenterSpec
 
@@ -202,12 +204,21 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                     splits: dict[str, Any], device: torch.device, folder: Path) -> dict[str, Any]:
     """Decode, featurize, train with early stopping, score once on test; write outputs into ``folder``."""
 
-    windows: dict[str, Windows] = {}
+    # Decoded windows and features are cached per clip content and settings (mirplug.cache).
+    # Waveform-augmented training batches are computed on the fly by _Batches and need every
+    # window; without waveform augmenters, clips with cached features skip their windows.
+    feature_settings = representation_settings(config.representation.name, config.representation.options,
+                                               representation, config.data.options["clip_seconds"],
+                                               config.data.options["max_windows"])
+    skip_waves = not any(transform.stage == "waveform" for _, transform in transforms)
+    windows: dict[str, CachedWindows] = {}
     with progress_bar(console) as progress:
         for split in SPLITS:
-            windows[split] = decode_windows(splits[split], representation.sample_rate,
-                                            config.data.options["clip_seconds"], config.data.options["max_windows"],
-                                            split, progress)
+            windows[split] = decode_windows_cached(splits[split], representation.sample_rate,
+                                                   config.data.options["clip_seconds"],
+                                                   config.data.options["max_windows"], split, progress,
+                                                   min_samples_of(representation),
+                                                   feature_store(feature_settings) if skip_waves else None)
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
         console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", soft_wrap=True, highlight=False)
@@ -224,7 +235,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
         features = {}
         for split in SPLITS:
-            features[split] = featurize(representation, windows[split].waves, device)
+            features[split] = featurize_cached(representation, feature_settings, windows[split], device)
             progress.advance(bar)
 
     model = build_model(catalog, config, task, input_shape, representation.frame_rate, len(names))

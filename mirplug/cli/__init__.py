@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import install, listing, predict, run, scaffold, validate
+from mirplug.cli import cache, install, listing, predict, run, scaffold, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 run.register(app)
 predict.register(app)
 listing.register(app)
+cache.register(app)
 install.register(app)
 validate.register(app)
 scaffold.register(app)

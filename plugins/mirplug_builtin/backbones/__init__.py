@@ -1,4 +1,4 @@
-"""Built-in backbones: ``cnn`` (small CNN trained from scratch) and ``mlp`` (time-pooled features)."""
+"""Built-in backbones: ``cnn`` (small CNN trained from scratch), ``mlp`` (time-pooled features), ``linear``."""
 
 from __future__ import annotations
 
@@ -31,5 +31,12 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout"),
             ),
             license="MIT",
+        ),
+        BackboneSpec(
+            name="linear", summary="linear classifier over standardized features (clip-level, or mean and std over time)",
+            factory="mirplug_builtin.backbones.linear:Linear",
+            options=(Option(name="dropout", type=float, default=0.0, minimum=0.0, maximum=0.9,
+                            help="dropout on the features"),),
+            license="Apache-2.0",
         ),
     ]

@@ -1,4 +1,4 @@
-"""Built-in representations: ``waveform``, ``stft``, ``mel`` and ``mfcc`` (batched torch)."""
+"""Built-in representations: ``waveform``, ``stft``, ``mel``, ``mfcc``, ``cqt`` and ``chroma`` (batched torch)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from mirplug.specs import Option, RepresentationSpec
 SAMPLE_RATE = Option(name="sample_rate", type=int, default=16000, minimum=1000, help="audio is resampled to this")
 N_FFT = Option(name="n_fft", type=int, default=512, minimum=16, help="FFT size in samples")
 HOP = Option(name="hop_length_ms", type=float, default=20.0, minimum=0.1, help="hop between frames")
+CQT_OPTIONS = (
+    Option(name="hop_length_ms", type=float, default=20.0, minimum=0.0, help="hop between frames"),
+    Option(name="f_min", type=float, default=32.70, minimum=0.0, help="centre of the lowest bin (Hz; 32.70 = C1)"),
+    Option(name="n_bins", type=int, default=84, minimum=1, help="number of bins (84 = 7 octaves at 12 per octave)"),
+    Option(name="bins_per_octave", type=int, default=12, minimum=1, help="bins per octave"),
+)
 
 
 @hookimpl
@@ -40,5 +46,19 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
                      Option(name="n_mfcc", type=int, default=20, minimum=1, help="coefficients"),
                      Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands")),
             license="MIT",
+        ),
+        RepresentationSpec(
+            name="cqt", summary="constant-Q transform magnitude (dB), log-spaced bins from f_min",
+            factory="mirplug_builtin.representations.cqt:CQT",
+            options=(SAMPLE_RATE, *CQT_OPTIONS,
+                     Option(name="log", type=bool, default=True, help="magnitude in dB (false: linear)")),
+            license="Apache-2.0",
+        ),
+        RepresentationSpec(
+            name="chroma", summary="12 pitch classes (C..B) folded from the constant-Q transform",
+            factory="mirplug_builtin.representations.chroma:Chroma",
+            options=(SAMPLE_RATE, *CQT_OPTIONS,
+                     Option(name="normalize", type=bool, default=True, help="divide each frame by its largest class")),
+            license="Apache-2.0",
         ),
     ]

@@ -19,6 +19,7 @@ class LogMel(Representation):
         top = check_band(sample_rate, f_min, f_max)
         self.sample_rate = sample_rate
         self.frame_rate = sample_rate / hop
+        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, f_min=f_min, f_max=top,
             norm="slaney", mel_scale="slaney",

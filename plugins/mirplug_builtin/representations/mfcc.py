@@ -21,6 +21,7 @@ class MFCC(Representation):
         hop = hop_samples(sample_rate, hop_length_ms, n_fft)
         self.sample_rate = sample_rate
         self.frame_rate = sample_rate / hop
+        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
         self.mfcc = torchaudio.transforms.MFCC(
             sample_rate=sample_rate, n_mfcc=n_mfcc, log_mels=False,
             melkwargs={"n_fft": n_fft, "hop_length": hop, "n_mels": n_mels, "norm": "slaney", "mel_scale": "slaney"},

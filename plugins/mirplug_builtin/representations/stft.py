@@ -17,6 +17,7 @@ class LogSTFT(Representation):
         hop = hop_samples(sample_rate, hop_length_ms, n_fft)
         self.sample_rate = sample_rate
         self.frame_rate = sample_rate / hop
+        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
         self.spectrogram = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop, power=1.0)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,205 @@
+"""Benchmark: decode + log-mel with mirplug's batched path, a per-file librosa loop and per-file Essentia.
+
+Writes N music-like audio files (mirplug's procedural generator, varied lengths, 44.1 kHz
+WAV and FLAC, at least ``--minutes`` of audio in all) to a temporary folder, then times each
+path from file to 64-band log-mel at 16 kHz (n_fft 512, hop 20 ms) on one thread, and prints
+realtime factors (seconds of audio per wall second) and ratios. It then times
+``mirplug run task=genre`` (subprocesses, fresh ``MIRPLUG_CACHE_DIR``) cold and warm, for the
+default mel + CNN and for ``representation=essentia backbone=linear`` when Essentia is installed.
+
+    python benchmarks/representations.py [--files 40] [--minutes 10] [--skip-runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+SAMPLE_RATE = 16000
+FILE_RATE = 44100
+N_FFT = 512
+HOP = 320
+N_MELS = 64
+
+
+def write_files(folder: Path, n_files: int, minutes: float) -> float:
+    """Write ``n_files`` clips of varied length (at least ``minutes`` in all); returns total seconds."""
+    import soundfile
+
+    from mirplug_builtin.datasets.synth import STYLES, generate_clip
+
+    mean_seconds = max(minutes * 60.0 / n_files, 1.0)
+    rng = np.random.default_rng(0)
+    lengths = rng.uniform(0.4 * mean_seconds, 1.6 * mean_seconds, n_files)
+    lengths *= max(1.0, minutes * 60.0 / lengths.sum())  # never less than the minimum in all
+    total = 0.0
+    for index, seconds in enumerate(lengths):
+        samples, _ = generate_clip(index % len(STYLES), 0, index, float(seconds), FILE_RATE)
+        samples = samples[:int(seconds * FILE_RATE)]
+        suffix = "flac" if index % 4 == 3 else "wav"
+        # two label folders, so the files also form an audiofolder dataset for `mirplug extract`
+        path = folder / ("a" if index % 2 else "b") / f"clip{index:03d}.{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), samples, FILE_RATE)
+        total += len(samples) / FILE_RATE
+    return total
+
+
+def mirplug_batched(paths: list[Path]) -> int:
+    """mirplug: decode (soundfile + torchaudio resample), cut into 3 s windows, LogMel in batches of 64."""
+    import torch
+
+    from mirplug.audio import decode
+    from mirplug.data import window_starts
+    from mirplug.model import featurize
+    from mirplug_builtin.representations.mel import LogMel
+
+    mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
+    length = 3 * SAMPLE_RATE
+    windows = []
+    for path in paths:
+        samples = decode(str(path), SAMPLE_RATE).samples
+        windows += [w for _, w in window_starts(samples, length, math.ceil(len(samples) / length))]
+    features = featurize(mel, torch.from_numpy(np.stack(windows)), "cpu")
+    return int(features.shape[0] * features.shape[2])
+
+
+def mirplug_cached(paths: list[Path]) -> int:
+    """mirplug with its feature cache (``mirplug.cache``), as runs and ``mirplug extract`` use it."""
+    from mirplug import cache
+    from mirplug_builtin.representations.mel import LogMel
+
+    mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
+    settings = cache.representation_settings("mel", {"n_mels": N_MELS}, mel, 3.0, 1000)
+    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
+                                 1000, "bench", cache.min_samples_of(mel), None, cache.feature_store(settings))
+    features = cache.featurize_cached(mel, settings, windows, "cpu")
+    return int(features.shape[0] * features.shape[2])
+
+
+def librosa_loop(paths: list[Path]) -> int:
+    """librosa: load (soxr resampling) and melspectrogram + power_to_db, one file at a time."""
+    import librosa
+
+    frames = 0
+    for path in paths:
+        samples, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
+        mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
+        frames += librosa.power_to_db(mel).shape[1]
+    return frames
+
+
+def essentia_loop(paths: list[Path]) -> int:
+    """Essentia: MonoLoader, then Windowing + Spectrum + MelBands + log per frame, one file at a time."""
+    import essentia
+    import essentia.standard as es
+
+    essentia.log.infoActive = False
+    window = es.Windowing(type="hann", size=N_FFT)
+    spectrum = es.Spectrum(size=N_FFT)
+    bands = es.MelBands(inputSize=N_FFT // 2 + 1, sampleRate=SAMPLE_RATE, numberBands=N_MELS, type="power",
+                        highFrequencyBound=SAMPLE_RATE / 2)
+    frames = 0
+    for path in paths:
+        samples = es.MonoLoader(filename=str(path), sampleRate=SAMPLE_RATE)()
+        for frame in es.FrameGenerator(samples, frameSize=N_FFT, hopSize=HOP, startFromZero=False):
+            np.log10(bands(spectrum(window(frame))) + 1e-10)
+            frames += 1
+    return frames
+
+
+def timed(function: Callable[[list[Path]], int], paths: list[Path]) -> tuple[float, int]:
+    started = time.perf_counter()
+    frames = function(paths)
+    return time.perf_counter() - started, frames
+
+
+def mirplug_run(overrides: list[str], cache: Path, out: Path) -> float:
+    """Wall seconds of one ``mirplug run`` subprocess with ``cache`` as its cache folder."""
+    command = [str(Path(sys.executable).parent / "mirplug"), "run", *overrides, f"out={out}"]
+    env = {**os.environ, "MIRPLUG_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"mirplug run {' '.join(overrides)} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=40, help="number of audio files")
+    parser.add_argument("--minutes", type=float, default=10.0, help="minimum total audio, in minutes")
+    parser.add_argument("--skip-runs", action="store_true", help="skip the cold/warm mirplug run timings")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)  # every path on one core, so the ratios compare implementations
+    folder = Path(tempfile.mkdtemp(prefix="mirplug-bench-"))
+    try:
+        audio_seconds = write_files(folder / "audio", args.files, args.minutes)
+        paths = sorted((folder / "audio").glob("*/clip*"))
+        print(f"{len(paths)} files, {audio_seconds / 60:.1f} min of audio at {FILE_RATE} Hz (WAV and FLAC), "
+              f"decode + resample to {SAMPLE_RATE} Hz + {N_MELS}-band log-mel, one thread")
+        contenders: list[tuple[str, Callable[[list[Path]], int]]] = [
+            ("mirplug batched", mirplug_batched), ("librosa per file", librosa_loop)]
+        try:
+            import essentia  # noqa: F401
+
+            contenders.append(("essentia per file", essentia_loop))
+        except ImportError:
+            print("essentia is not installed: its row is skipped (pip install essentia)")
+        timings = {}
+        for name, function in contenders:
+            function(paths[:1])  # warm up imports and caches outside the timing
+            seconds, frames = timed(function, paths)
+            timings[name] = seconds
+            print(f"  {name:18s} {seconds:7.2f} s  realtime x{audio_seconds / seconds:7.0f}  ({frames} frames)")
+        os.environ["MIRPLUG_CACHE_DIR"] = str(folder / "cache-bench")
+        for label in ("cold", "warm"):
+            seconds, frames = timed(mirplug_cached, paths)
+            timings[f"mirplug cache {label}"] = seconds
+            print(f"  {'mirplug cache ' + label:18s} {seconds:7.2f} s  realtime x{audio_seconds / seconds:7.0f}  "
+                  f"({frames} frames)")
+        for ours in ("mirplug batched", "mirplug cache warm"):
+            for name, seconds in timings.items():
+                if not name.startswith("mirplug"):
+                    print(f"  {ours} / {name}: {seconds / timings[ours]:.1f}x faster")
+
+        extract = [str(Path(sys.executable).parent / "mirplug"), "extract", "data=audiofolder",
+                   f"data.path={folder / 'audio'}", "representation=mel", "data.max_windows=1000", "--workers", "2"]
+        env = {**os.environ, "MIRPLUG_CACHE_DIR": str(folder / "cache-extract")}
+        for label in ("cold", "warm"):
+            done = subprocess.run(extract, env=env, capture_output=True, text=True)
+            print(f"  mirplug extract, 2 worker processes, {label} cache: {done.stdout.strip() or done.stderr[-500:]}")
+
+        if not args.skip_runs:
+            runs = [("mel + cnn (default)", ["task=genre"])]
+            if "essentia per file" in timings:
+                runs.append(("essentia + linear", ["task=genre", "representation=essentia", "backbone=linear"]))
+            for name, overrides in runs:
+                cache = folder / f"cache-{len(name)}"
+                cold = mirplug_run(overrides, cache, folder / "runs")
+                warm = mirplug_run(overrides, cache, folder / "runs")
+                print(f"  mirplug run {' '.join(overrides)}: cold {cold:.1f} s (fresh cache, dataset generated), "
+                      f"warm {warm:.1f} s, ratio {cold / warm:.1f}x  [{name}]")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""The feature cache: decoded windows and features, computed once per audio content and settings.
+
+Layout under ``mirplug.paths.cache_dir() / "features"``::
+
+    windows-<key>/settings.json          decoded windows: sample rate, window length, max windows
+    windows-<key>/<content>.safetensors  one file per clip, named by the hash of its file bytes
+    <representation>-<key>/settings.json the representation, its class and options, the window settings
+    <representation>-<key>/<content>.safetensors
+
+Entries are per clip and keyed by the clip's *content* (a BLAKE2 hash of the encoded audio),
+so they are shared by every run, backbone, task and split that sees the same audio with the
+same settings; any setting change gives another ``<key>`` folder and so a recomputation. Each
+entry is a safetensors file holding one tensor and, in its metadata, the SHA-256 of the
+tensor's bytes: a truncated or altered entry fails to load or to match and is recomputed.
+Files are written to a temporary name and renamed, so concurrent writers never leave a torn
+entry. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mirplug import __version__
+from mirplug.audio import BadClip, decode
+from mirplug.data import Windows, window_offsets, window_starts
+from mirplug.paths import cache_dir
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache info` stays quick
+    import torch
+
+    from mirplug.components import Representation
+
+FORMAT_VERSION = "1"
+STATS: Counter[str] = Counter()
+
+
+def features_root() -> Path:
+    """The folder of the feature cache."""
+    return cache_dir() / "features"
+
+
+def content_hash(data: bytes) -> str:
+    """A 32-hex-digit BLAKE2b hash of the encoded audio."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """A short stable hash of JSON-serialisable settings."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class EntryStore:
+    """One folder of per-clip safetensors entries that share the same ``settings``."""
+
+    def __init__(self, prefix: str, settings: Mapping[str, Any]) -> None:
+        self.settings = {"format": FORMAT_VERSION, **settings}
+        self.folder = features_root() / f"{prefix}-{settings_key(self.settings)}"
+
+    def path(self, digest: str) -> Path:
+        """Where the entry of the clip with content hash ``digest`` lives."""
+        return self.folder / f"{digest}.safetensors"
+
+    def load(self, digest: str) -> tuple[torch.Tensor, dict[str, str]] | None:
+        """The entry's tensor and metadata, or ``None`` when absent or corrupt (a corrupt one is removed)."""
+        from safetensors import safe_open
+
+        path = self.path(digest)
+        if not path.exists():
+            return None
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = dict(handle.metadata() or {})
+                tensor = handle.get_tensor("data")
+        except Exception:  # safetensors raises several types for truncated or garbled files
+            tensor, metadata = None, {}
+        if tensor is None or metadata.get("sha256") != _tensor_digest(tensor):
+            STATS["corrupt"] += 1
+            path.unlink(missing_ok=True)
+            return None
+        return tensor, metadata
+
+    def save(self, digest: str, tensor: torch.Tensor, metadata: Mapping[str, str] | None = None) -> None:
+        """Write the entry atomically (temporary file, then rename)."""
+        from safetensors.torch import save_file
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        settings_file = self.folder / "settings.json"
+        if not settings_file.exists():
+            _atomic_write_text(settings_file, json.dumps(self.settings, indent=2, sort_keys=True, default=str))
+        tensor = tensor.detach().cpu().contiguous()
+        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        os.close(handle)
+        save_file({"data": tensor}, temporary, metadata={**(metadata or {}), "sha256": _tensor_digest(tensor)})
+        os.replace(temporary, self.path(digest))
+
+
+def _tensor_digest(tensor: torch.Tensor) -> str:
+    import torch
+
+    return hashlib.sha256(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+@dataclass
+class CachedWindows(Windows):
+    """:class:`Windows` plus the content hash and decoded duration of each kept clip.
+
+    ``features[i]`` holds the cached features of kept clip ``i`` when :func:`decode_cells` was
+    given the feature store and found them; such a clip's windows are then not loaded and its
+    rows of ``waves`` read zero (only pass the store when nothing reads the waveforms again,
+    i.e. when no waveform augmenter is active).
+    """
+
+    hashes: list[str] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    features: list[torch.Tensor | None] = field(default_factory=list)
+
+
+def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> EntryStore:
+    """The store of decoded windows for these settings."""
+    length = max(1, int(round(clip_seconds * sample_rate)))
+    return EntryStore("windows", {"sample_rate": sample_rate, "window_samples": length, "max_windows": max_windows})
+
+
+def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
+    """The content hash of a dataset cell's audio, and its bytes when they had to be read.
+
+    Bytes in the cell are hashed directly. A file's hash is remembered under
+    ``features/paths/`` with the file's size and modification time, so a warm run does not read
+    audio whose features are cached (the stat check ``make`` and ``rsync`` rely on); a file
+    that changes gets a new stamp, so its content is hashed again. ``(None, None)``: unreadable.
+    """
+    if isinstance(cell, dict):
+        if cell.get("bytes"):
+            data = bytes(cell["bytes"])
+            return content_hash(data), data
+        cell = cell.get("path")
+    if isinstance(cell, (bytes, bytearray)):
+        return content_hash(bytes(cell)), bytes(cell)
+    if not isinstance(cell, str) or not cell:
+        return None, None
+    try:
+        status = os.stat(cell)
+        memo = features_root() / "paths" / f"{hashlib.sha256(os.path.abspath(cell).encode()).hexdigest()[:32]}.json"
+        stamp = [status.st_size, status.st_mtime_ns]
+        try:
+            remembered = json.loads(memo.read_text())
+            if remembered["stamp"] == stamp:
+                return str(remembered["hash"]), None
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no memo yet, or a garbled one: hash the content
+        data = Path(cell).read_bytes()
+    except OSError:
+        return None, None
+    digest = content_hash(data)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(memo, json.dumps({"stamp": stamp, "hash": digest, "path": os.path.abspath(cell)}))
+    return digest, data
+
+
+def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
+                 split: str, min_samples: int = 1, progress: Any = None,
+                 features: EntryStore | None = None) -> CachedWindows:
+    """Like :func:`mirplug.data.decode_windows`, reusing cached windows by audio content.
+
+    A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
+    the representation) is skipped with that reason, like an undecodable one. With the
+    ``features`` store (see :class:`CachedWindows`), clips whose features are cached skip their
+    windows altogether: a warm run reads only the (much smaller) features.
+    """
+    import torch
+
+    store = window_store(sample_rate, clip_seconds, max_windows)
+    length = max(1, int(round(clip_seconds * sample_rate)))
+    parts: list[torch.Tensor] = []
+    owners: list[int] = []
+    starts: list[float] = []
+    rows: list[int] = []
+    hashes: list[str] = []
+    seconds: list[float] = []
+    preloaded: list[torch.Tensor | None] = []
+    skipped: list[dict[str, str]] = []
+    task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
+    for index, cell in enumerate(cells):
+        where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
+        digest, data = clip_digest(cell)
+        cached = features.load(digest) if features is not None and digest is not None else None
+        if cached is not None and "samples" not in cached[1]:
+            cached = None  # without the clip's length the short-clip check cannot be made
+        entry = store.load(digest) if digest is not None and cached is None else None
+        if cached is not None:
+            STATS["windows_not_needed"] += 1
+            n_samples = int(cached[1].get("samples", "0"))
+            waves = torch.zeros(1, length).expand(len(cached[0]), length)  # a view: no memory, never read
+        elif entry is not None:
+            STATS["windows_loaded"] += 1
+            waves, n_samples = entry[0], int(entry[1]["samples"])
+        else:
+            try:
+                samples = decode(data if data is not None else cell, sample_rate).samples
+            except BadClip as exc:
+                skipped.append({"split": split, "id": ids[index], "path": where, "reason": str(exc)})
+                _advance(progress, task_id)
+                continue
+            waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
+            n_samples = len(samples)
+            STATS["windows_decoded"] += 1
+            if digest is not None:
+                store.save(digest, waves, {"samples": str(n_samples)})
+        if n_samples < min_samples:
+            skipped.append({"split": split, "id": ids[index], "path": where,
+                            "reason": f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
+                                      f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)"})
+        else:
+            position = len(rows)
+            rows.append(index)
+            hashes.append(digest or "")
+            seconds.append(n_samples / sample_rate)
+            parts.append(waves)
+            preloaded.append(cached[0] if cached is not None else None)
+            owners += [position] * len(waves)
+            starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
+        _advance(progress, task_id)
+    if parts and all(tensor is not None for tensor in preloaded):
+        stacked = torch.zeros(1, length).expand(len(owners), length)  # every feature is cached
+    else:
+        stacked = torch.cat(parts) if parts else torch.zeros((0, length))
+    return CachedWindows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped,
+                         torch.as_tensor(starts, dtype=torch.float32), hashes, seconds, preloaded)
+
+
+def _advance(progress: Any, task_id: Any) -> None:
+    if task_id is not None:
+        progress.advance(task_id)
+
+
+def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
+                          progress: Any = None, min_samples: int = 1,
+                          features: EntryStore | None = None) -> CachedWindows:
+    """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
+    cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
+    ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
+    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features)
+
+
+def representation_settings(name: str, options: Mapping[str, Any], representation: Representation,
+                            clip_seconds: float, max_windows: int) -> dict[str, Any]:
+    """Everything the features depend on: the representation, its class and options, the windows."""
+    kind = type(representation)
+    return {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
+            "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
+            "max_windows": max_windows, "mirplug": __version__}
+
+
+def min_samples_of(representation: Representation) -> int:
+    """The shortest clip the representation can analyse (its ``frame_samples``, else one sample)."""
+    return int(getattr(representation, "frame_samples", 1) or 1)
+
+
+def feature_store(settings: Mapping[str, Any]) -> EntryStore:
+    """The store of features computed with ``settings`` (see :func:`representation_settings`)."""
+    return EntryStore(str(settings["representation"]).replace("/", "_").replace(":", "_"), settings)
+
+
+def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
+                     device: Any, batch_size: int = 64) -> torch.Tensor:
+    """Features of every window: cached clips are loaded, the others computed in batches and stored."""
+    import torch
+
+    from mirplug.model import featurize
+
+    store = feature_store(settings)
+    counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
+    preloaded = windows.features or [None] * len(counts)
+    loaded: list[torch.Tensor | None] = []
+    for digest, count, ready in zip(windows.hashes, counts, preloaded):
+        entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
+        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
+    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
+    STATS["features_loaded"] += len(loaded) - len(missing)
+    if missing:
+        mask = torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long))
+        computed = featurize(representation, windows.waves[mask], device, batch_size)
+        # Windows are stored clip by clip, so the computed rows split in clip order.
+        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
+            loaded[position] = tensor
+            if windows.hashes[position]:
+                samples = round(windows.seconds[position] * representation.sample_rate)
+                store.save(windows.hashes[position], tensor, {"samples": str(samples)})
+        STATS["features_computed"] += len(missing)
+    ready = [tensor for tensor in loaded if tensor is not None]
+    return torch.cat(ready) if ready else torch.zeros(0)
+
+
+@dataclass
+class CacheFolder:
+    """One settings folder of the cache, for ``mirplug cache info``."""
+
+    name: str
+    entries: int
+    size_bytes: int
+    settings: dict[str, Any]
+
+
+def cache_info() -> list[CacheFolder]:
+    """Every settings folder under the feature cache with its entry count and size."""
+    root = features_root()
+    folders = []
+    for folder in sorted(p for p in root.glob("*") if p.is_dir() and p.name != "paths") if root.exists() else []:
+        files = list(folder.glob("*.safetensors"))
+        settings_file = folder / "settings.json"
+        settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}
+        folders.append(CacheFolder(folder.name, len(files), sum(f.stat().st_size for f in files), settings))
+    return folders
+
+
+def remembered_hashes() -> int:
+    """How many files have their content hash remembered (``features/paths/``)."""
+    folder = features_root() / "paths"
+    return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
+
+
+def cache_clear() -> tuple[int, int]:
+    """Remove the feature cache; returns (entries, bytes) removed."""
+    folders = cache_info()
+    shutil.rmtree(features_root(), ignore_errors=True)
+    return sum(f.entries for f in folders), sum(f.size_bytes for f in folders)

@@ -1,0 +1,80 @@
+"""``mirplug extract`` and ``mirplug cache info|clear``: the feature cache from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+EXTRACT_HELP = (
+    "key=value overrides choosing the dataset and representation, as for 'mirplug run', e.g. "
+    "data=audiofolder data.path=DIR representation=cqt representation.n_bins=72"
+)
+
+
+def _size(n_bytes: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n_bytes < 1024 or unit == "GiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024  # type: ignore[assignment]
+    return f"{n_bytes} B"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``extract`` and the ``cache`` group to ``app``."""
+
+    @app.command("extract")
+    def extract_command(
+        overrides: Annotated[Optional[list[str]], typer.Argument(help=EXTRACT_HELP, show_default=False)] = None,
+        workers: Annotated[int, typer.Option("--workers", min=0, help="worker processes (0: up to 2, one per core)")] = 0,
+    ) -> None:
+        """Compute features of every clip once and store them in the cache for later runs."""
+        from mirplug.cli.common import catalog_with_warnings, err_console
+        from mirplug.extract import extract
+
+        catalog_with_warnings()  # one warning line per broken plugin, before the work starts
+        result = extract(list(overrides or []), err_console, workers)
+        for row in result.skipped:
+            err_console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", highlight=False)
+        counts = result.counts
+        typer.echo(
+            f"extracted {result.clips} clips ({counts['features_computed']} computed, "
+            f"{counts['features_loaded']} from the cache, {len(result.skipped)} skipped) "
+            f"in {result.wall_seconds:.2f} s: {result.clips_per_second:.1f} clips/s, "
+            f"realtime factor {result.realtime_factor:.0f}x"
+        )
+
+    cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
+    app.add_typer(cache_app, name="cache")
+
+    @cache_app.command("info")
+    def info_command() -> None:
+        """List the cached feature sets: settings, clips and size."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from mirplug.cache import cache_info, features_root, remembered_hashes
+
+        folders = cache_info()
+        console = Console(width=160)
+        table = Table(title=f"feature cache: {features_root()}", title_justify="left")
+        for column in ("folder", "clips", "size", "settings"):
+            table.add_column(column, justify="right" if column in {"clips", "size"} else "left")
+        for folder in folders:
+            settings = folder.settings
+            what = (f"{settings.get('representation')} {settings.get('options', {})}" if "representation" in settings
+                    else f"decoded windows at {settings.get('sample_rate')} Hz, {settings.get('window_samples')} "
+                         f"samples, up to {settings.get('max_windows')}")
+            table.add_row(folder.name, str(folder.entries), _size(folder.size_bytes), what)
+        console.print(table)
+        total = sum(f.size_bytes for f in folders)
+        typer.echo(f"{len(folders)} folders, {sum(f.entries for f in folders)} entries, {_size(total)}; "
+                   f"content hashes remembered for {remembered_hashes()} files")
+
+    @cache_app.command("clear")
+    def clear_command() -> None:
+        """Delete every cached feature, decoded window and remembered hash (datasets are kept)."""
+        from mirplug.cache import cache_clear, features_root
+
+        entries, n_bytes = cache_clear()
+        typer.echo(f"removed {entries} entries ({_size(n_bytes)}) from {features_root()}")
