@@ -339,13 +339,19 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
     checks.run("batch equals items", batch_equals_items)
 
     def trainable() -> str:
+        # The head trains through the backbone: gradients must reach its parameters, or, for a
+        # parameter-free backbone (e.g. linear), at least its input.
+        inputs = features.clone().requires_grad_(True)
         module.train()
         try:
-            module(features).sum().backward()
+            module(inputs).sum().backward()
         finally:
             module.eval()
         with_grad = [p for p in module.parameters() if p.grad is not None]
-        _require(bool(with_grad) or not list(module.parameters()), "no parameter receives a gradient")
+        if not list(module.parameters()):
+            _require(inputs.grad is not None, "the output does not depend differentiably on the input")
+            return "no parameters; gradients reach the input"
+        _require(bool(with_grad), "no parameter receives a gradient")
         return f"{len(with_grad)} parameter tensor(s) get gradients"
 
     checks.run("gradients flow", trainable)

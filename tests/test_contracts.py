@@ -157,7 +157,7 @@ def test_validate_command_prints_a_table_and_exits_by_result() -> None:
     result = CliRunner().invoke(app, ["validate", "backbones"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "contract checks of plugin 'backbones'" in result.output
-    assert "25 passed, 0 failed, 0 skipped" in result.output
+    assert "37 passed, 0 failed, 0 skipped" in result.output
     unknown = CliRunner().invoke(app, ["validate", "nosuchplugin"])
     assert unknown.exit_code == 1
     assert str(unknown.exception) == ("no plugin called 'nosuchplugin' is installed; installed plugins: augmenters, "

@@ -37,6 +37,6 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             factory="mirplug_builtin.backbones.linear:Linear",
             options=(Option(name="dropout", type=float, default=0.0, minimum=0.0, maximum=0.9,
                             help="dropout on the features"),),
-            license="Apache-2.0",
+            license="MIT",
         ),
     ]

@@ -52,13 +52,13 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
             factory="mirplug_builtin.representations.cqt:CQT",
             options=(SAMPLE_RATE, *CQT_OPTIONS,
                      Option(name="log", type=bool, default=True, help="magnitude in dB (false: linear)")),
-            license="Apache-2.0",
+            license="MIT",
         ),
         RepresentationSpec(
             name="chroma", summary="12 pitch classes (C..B) folded from the constant-Q transform",
             factory="mirplug_builtin.representations.chroma:Chroma",
             options=(SAMPLE_RATE, *CQT_OPTIONS,
                      Option(name="normalize", type=bool, default=True, help="divide each frame by its largest class")),
-            license="Apache-2.0",
+            license="MIT",
         ),
     ]
