@@ -200,7 +200,7 @@ def test_trace_prints_each_hook_call(tmp_path: Path, monkeypatch: pytest.MonkeyP
     lines = captured.err.splitlines()
     assert "[trace] registered plugin 'alpha' from alpha-plug 1.2.3: hooks mirplug_register_representations" in lines
     assert "[trace] alpha.mirplug_register_representations() -> [afeat]" in lines
-    assert "[trace] backbones.mirplug_register_backbones() -> [cnn, linear, mlp]" in lines
+    assert "[trace] backbones.mirplug_register_backbones() -> [cnn, mlp, linear]" in lines
     monkeypatch.delenv("MIRPLUG_TRACE_PLUGINS")
     Catalog.from_host(load_plugins(builtin_entry_points() + extra))
     assert capsys.readouterr().err == ""
