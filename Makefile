@@ -12,12 +12,17 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# The Essentia plugin is its own (AGPL-3.0) distribution; the tests install it to test it.
+$(BIN)/.installed-plugins: $(BIN)/.installed plugins/mirplug-essentia/pyproject.toml
+	$(BIN)/python -m pip install --quiet ./plugins/mirplug-essentia
+	touch $@
+
 install: $(BIN)/.installed
 
 run: install
 	$(BIN)/mirplug run task=genre
 
-test: install
+test: install $(BIN)/.installed-plugins
 	$(BIN)/python -m pytest
 
 clean:

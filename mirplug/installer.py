@@ -197,6 +197,13 @@ def resolve_target(text: str, registry: dict[str, RegistryEntry]) -> Target:
 
     if text in registry:
         entry = registry[text]
+        if entry.requirement.startswith("./"):
+            # A plugin that lives in this repository (e.g. the AGPL Essentia plugin): a folder
+            # relative to registry.yaml.
+            path = (registry_path().parent / entry.requirement).resolve()
+            if not path.exists():
+                raise InstallError(f"registry entry '{text}' points at {path}, which does not exist")
+            return Target(str(path), "registry", entry.name, _project_name(path))
         return Target(entry.requirement, "registry", entry.name, Requirement(entry.requirement).name)
     if looks_like_path(text):
         path = Path(text).expanduser().resolve()

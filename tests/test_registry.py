@@ -37,7 +37,7 @@ def test_registry_lists_the_builtin_groups_and_essentia() -> None:
                         ("representations", "representation"), ("tasks", "task")]:
         assert (registry[group].requirement, registry[group].kinds) == ("mirplug", (kind,))
     essentia = registry["essentia"]
-    assert (essentia.requirement, essentia.license) == ("mirplug-essentia", "AGPL-3.0")
+    assert (essentia.requirement, essentia.license) == ("./plugins/mirplug-essentia", "AGPL-3.0")
 
 
 def test_parse_registry_rejects_bad_files() -> None:
@@ -57,7 +57,9 @@ def test_parse_registry_rejects_bad_files() -> None:
 
 def test_install_targets_resolve_registry_then_path_then_requirement(tmp_path: Path) -> None:
     registry = load_registry()
-    assert resolve_target("essentia", registry).requirement == "mirplug-essentia"
+    essentia = resolve_target("essentia", registry)
+    assert (essentia.source, essentia.name) == ("registry", "mirplug-essentia")
+    assert essentia.requirement == str(Path(__file__).resolve().parent.parent / "plugins" / "mirplug-essentia")
     assert resolve_target("essentia", registry).source == "registry"
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "pyproject.toml").write_text('[project]\nname = "mirplug-pkg"\n')
