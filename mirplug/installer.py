@@ -238,7 +238,11 @@ def registry_entry_of(name: str, registry: dict[str, RegistryEntry]) -> Registry
     if name in registry:
         return registry[name]
     for entry in registry.values():
-        if canonical(Requirement(entry.requirement).name) == canonical(name):
+        if entry.requirement.startswith("./"):
+            distribution = _project_name((registry_path().parent / entry.requirement).resolve())
+        else:
+            distribution = Requirement(entry.requirement).name
+        if distribution and canonical(distribution) == canonical(name):
             return entry
     return None
 
