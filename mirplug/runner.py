@@ -20,9 +20,9 @@ from mirplug import __version__
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
-from mirplug.data import SPLITS, Windows, decode_windows, split_dataset
+from mirplug.data import SPLITS, Windows, decode_windows, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError
-from mirplug.model import MirModel, build_model, build_representation, feature_shape, featurize
+from mirplug.model import CentroidHead, build_model, build_representation, embed, feature_shape, featurize
 from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
 from mirplug.specs import AugmenterSpec
 
@@ -133,7 +133,7 @@ class _Batches:
 
 
 @torch.no_grad()
-def predict_clips(model: MirModel, task: Task, features: torch.Tensor, clip: torch.Tensor, n_clips: int,
+def predict_clips(model: torch.nn.Module, task: Task, features: torch.Tensor, clip: torch.Tensor, n_clips: int,
                   device: torch.device, batch_size: int = 64) -> tuple[np.ndarray, list[torch.Tensor]]:
     """Clip-level probabilities: the mean over each clip's windows. Also returns raw outputs."""
     model.eval()
@@ -167,6 +167,12 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
 
     names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)
     splits = split_dataset(dataset, label_column, config.split["validation"], config.split["test"], config.seed)
+    if config.data.options.get("per_class"):
+        splits["train"], short = subsample_per_class(splits["train"], label_column, config.data.options["per_class"],
+                                                     config.seed)
+        if short:
+            console.print(f"[yellow]data.per_class={config.data.options['per_class']}:[/] labels with fewer training "
+                          f"clips keep them all ({', '.join(short)})")
 
     windows: dict[str, Windows] = {}
     with progress_bar(console) as progress:
@@ -194,22 +200,39 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
             progress.advance(bar)
 
     model = build_model(catalog, config, task, input_shape, representation.frame_rate, len(names))
-    model.standardize.fit(features["train"])
+    if model.backbone.standardize_input:
+        model.standardize.fit(features["train"])
     model = model.to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
+    # A frozen backbone (without waveform/feature augmenters) is run once: its embeddings
+    # become the features and only the head trains, as with any cached features.
+    net: torch.nn.Module = model
+    if model.backbone.frozen and not transforms:
+        with progress_bar(console) as progress:
+            bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
+            for split in SPLITS:
+                features[split] = embed(model, features[split], device)
+                progress.advance(bar)
+        net = model.head
+    if isinstance(model.head, CentroidHead):
+        train_embeddings = features["train"] if net is model.head else embed(model, features["train"], device)
+        model.head.fit(train_embeddings.to(device), window_targets["train"].to(device))
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
+                 if trainable else None)
     batches = _Batches(representation, windows["train"], features["train"], window_targets["train"], transforms,
                        config.seed, device, ids["train"])
 
     history: list[dict[str, Any]] = []
-    best_state, best_key, best_epoch, waited = copy.deepcopy(model.state_dict()), None, 0, 0
+    best_state, best_key, best_epoch, waited = copy.deepcopy(net.state_dict()), None, 0, 0
     n_windows = len(windows["train"].clip)
     batch_size = config.train["batch_size"]
     generator = torch.Generator().manual_seed(config.seed)
     with progress_bar(console) as progress:
-        bar = progress.add_task("training", total=config.train["epochs"])
-        for epoch in range(1, config.train["epochs"] + 1):
-            model.train()
+        # the centroid head has nothing to train: no epochs
+        epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
+        bar = progress.add_task("training", total=epochs)
+        for epoch in range(1, epochs + 1):
+            net.train()
             order = torch.randperm(n_windows, generator=generator)
             total_loss = 0.0
             for start in range(0, n_windows, batch_size):
@@ -217,14 +240,16 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
                 if len(indices) < 2 and n_windows > 1:
                     continue  # batch norm cannot train on a single example
                 inputs, batch_targets = batches.batch(indices, epoch)
-                loss = task.loss(model(inputs), batch_targets)
+                loss = task.loss(net(inputs), batch_targets)
                 if not torch.isfinite(loss):
                     raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
+                if optimizer is None:
+                    raise ConfigError(f"backbone '{config.backbone.name}' and its head have no trainable parameters")
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total_loss += loss.item() * len(indices)
-            val_probs, val_outputs = predict_clips(model, task, features["validation"], windows["validation"].clip,
+            val_probs, val_outputs = predict_clips(net, task, features["validation"], windows["validation"].clip,
                                                    len(windows["validation"].rows), device)
             val_loss = float(task.loss(torch.cat(val_outputs), window_targets["validation"]).item())
             val_metric = float(task.metrics(targets["validation"].numpy(), val_probs, names)[task.main_metric])
@@ -233,18 +258,18 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
             key = (val_metric, -val_loss)
             if best_key is None or key > best_key:
                 best_key, best_epoch, waited = key, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(net.state_dict())
             else:
                 waited += 1
             progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, best epoch {best_epoch})")
             if waited >= config.train["patience"]:
                 break
 
-    model.load_state_dict(best_state)
+    net.load_state_dict(best_state)
     results = {}
     probabilities = {}
     for split in ("validation", "test"):
-        probabilities[split], _ = predict_clips(model, task, features[split], windows[split].clip,
+        probabilities[split], _ = predict_clips(net, task, features[split], windows[split].clip,
                                                 len(windows[split].rows), device)
         results[split] = task.metrics(targets[split].numpy(), probabilities[split], names)
 

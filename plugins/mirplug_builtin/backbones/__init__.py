@@ -1,4 +1,5 @@
-"""Built-in backbones: ``cnn`` (small CNN trained from scratch) and ``mlp`` (time-pooled features)."""
+"""Built-in backbones: ``cnn`` (small CNN trained from scratch), ``mlp`` (time-pooled features),
+``musicnn`` (pretrained musicnn tagger, weights from the musicnn package)."""
 
 from __future__ import annotations
 
@@ -29,5 +30,26 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout"),
             ),
             license="Apache-2.0",
+        ),
+        BackboneSpec(
+            name="musicnn",
+            summary="pretrained musicnn tagger (MSD or MagnaTagATune) ported to PyTorch; needs "
+                    "`pip install --no-deps musicnn==0.1.0` for its weights",
+            factory="mirplug_builtin.backbones.musicnn:Musicnn",
+            expects="waveform", sample_rate=16000,
+            options=(
+                Option(name="weights", type=str, default="MSD", choices=("MSD", "MTT"),
+                       help="MSD: Million Song Dataset tags; MTT: MagnaTagATune tags"),
+                Option(name="layer", type=str, default="pool", choices=("taggram", "penultimate", "pool"),
+                       help="taggram: 50 tag probabilities; penultimate: 200-d dense layer; "
+                            "pool: mean + max pooled mid-end features (1506-d)"),
+                Option(name="mode", type=str, default="frozen", choices=("frozen", "finetune"),
+                       help="frozen: embeddings computed once, only the head trains; finetune: train all"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
+                       help="head on the embedding; centroid: nearest class centroid, no training"),
+            ),
+            license="ISC (musicnn weights and architecture, Jordi Pons and Xavier Serra); port Apache-2.0",
+            citation="Pons and Serra, musicnn: pre-trained convolutional neural networks for music audio "
+                     "tagging, ISMIR 2019 late-breaking demo, arXiv:1909.06654",
         ),
     ]
