@@ -53,7 +53,12 @@ def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
     assert isinstance(backbone_spec, BackboneSpec)
     if backbone_spec.expects == "waveform":
         spec = catalog.get("representation", "waveform")
-        rate = backbone_spec.sample_rate or config.representation.options.get("sample_rate", 16000)
+        rate = backbone_spec.sample_rate
+        if rate is None:
+            # a backbone whose rate depends on its options (e.g. the model it loads) says it itself
+            ask = getattr(backbone_spec.load_factory(), "input_sample_rate", None)
+            rate = ask(dict(config.backbone.options)) if callable(ask) else None
+        rate = rate or config.representation.options.get("sample_rate", 16000)
         representation = spec.build({"sample_rate": rate})
     else:
         representation = catalog.get("representation", config.representation.name).build(

@@ -160,6 +160,9 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     transforms = build_transforms(catalog, config)
     window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
     input_shape = feature_shape(representation, window_samples)
+    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+        console.print(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and resampled "
+                      f"to {representation.sample_rate} Hz; representation '{config.representation.name}' is not used")
 
     dataset = load_dataset(catalog, config)
     label_column = getattr(task, "label_column", None) if task.label_kind == "single-label" else None
