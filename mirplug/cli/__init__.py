@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import listing, predict, run
+from mirplug.cli import listing, predict, run, sweep
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 run.register(app)
 predict.register(app)
 listing.register(app)
+sweep.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
