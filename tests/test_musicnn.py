@@ -115,14 +115,20 @@ def test_run_with_musicnn_few_labels_and_centroid_head(tmp_path: Path) -> None:
 
     os.environ["MIRPLUG_CACHE_DIR"] = str(tmp_path / "cache")
     catalog = load_catalog()
-    config = resolve(catalog, ["task=genre", "backbone=musicnn", "backbone.head=centroid", "data.clips_per_class=8",
+    config = resolve(catalog, ["task=genre", "backbone=musicnn", "backbone.head=centroid", "data.clips_per_class=6",
                                "data.per_class=3", "train.epochs=1", f"out={tmp_path}"])
     result = run(config, catalog)
     assert result.metrics["n_train"] == 3 * 6  # 6 styles, 3 clips each
     assert result.metrics["epochs_run"] == 0  # the centroid head does not train
     assert 0.0 <= result.metrics["accuracy"] <= 1.0
     assert (result.folder / "model.safetensors").is_file()
-    linear = resolve(catalog, ["task=genre", "backbone=musicnn", "data.clips_per_class=8", "train.epochs=2",
+    from mirplug.predict import load_run, predict_files
+
+    wav = next((tmp_path / "cache").rglob("*.wav"))
+    (row,) = predict_files(load_run(result.folder, catalog), [str(wav)])
+    assert row["prediction"] in result.metrics["labels"]
+    assert sum(row[f"p_{name}"] for name in result.metrics["labels"]) == pytest.approx(1.0, abs=1e-5)
+    linear = resolve(catalog, ["task=genre", "backbone=musicnn", "data.clips_per_class=6", "train.epochs=2",
                                f"out={tmp_path}", "name=linear"])
     trained = run(linear, catalog)
     assert trained.metrics["epochs_run"] == 2
