@@ -50,10 +50,29 @@ def save_tiny(family: str, folder: Path) -> Path:
     return folder
 
 
+_MERT_CONFIG = """from transformers import HubertConfig
+
+
+class MERTConfig(HubertConfig):
+    model_type = "mert_model"
+"""
+_MERT_MODEL = """from transformers import HubertModel
+
+from .configuration_MERT import MERTConfig
+
+
+class MERTModel(HubertModel):
+    config_class = MERTConfig
+"""
+
+
 def save_remote_code_model(folder: Path) -> Path:
-    """A model folder whose config asks for remote code, as MERT's does (``auto_map``)."""
+    """A model folder that ships its own code through ``auto_map``, laid out as MERT's hub repository is."""
     save_tiny("hubert", folder)
     config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "mert_model"
     config["auto_map"] = {"AutoConfig": "configuration_MERT.MERTConfig", "AutoModel": "modeling_MERT.MERTModel"}
     (folder / "config.json").write_text(json.dumps(config))
+    (folder / "configuration_MERT.py").write_text(_MERT_CONFIG)
+    (folder / "modeling_MERT.py").write_text(_MERT_MODEL)
     return folder

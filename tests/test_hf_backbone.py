@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# remote code (the MERT-like test model) is copied into a modules cache: keep it out of ~/.cache
+os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="mirplug-hf-modules-"))
 pytest.importorskip("transformers", reason="the hf extra: pip install 'mirplug[hf]'")
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -71,6 +74,12 @@ def test_remote_code_is_refused_unless_trusted(tmp_path: Path) -> None:
     folder = save_remote_code_model(tmp_path / "mert")
     with pytest.raises(ConfigError, match="pass backbone.trust_remote_code=true"):
         HFBackbone.input_sample_rate({"model": str(folder)})
+    with pytest.raises(ConfigError, match="pass backbone.trust_remote_code=true"):
+        HFBackbone((1, 16000), 16000.0, model=str(folder))
+    trusted = HFBackbone((1, 16000), 16000.0, model=str(folder), trust_remote_code=True, layer="2")
+    assert type(trusted.encoder).__name__ == "MERTModel"  # the model's own class, from its own code
+    with torch.no_grad():
+        assert trusted(torch.randn(2, 1, 16000) * 0.1).shape == (2, 32)
 
 
 def test_a_model_not_cached_offline_says_how_to_get_it() -> None:
