@@ -9,7 +9,10 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,hf]"
+	# musicnn ships the pretrained weights backbone=musicnn reads; its declared requirements
+	# (TensorFlow 1, numpy < 1.17) are obsolete and unused here, hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps "musicnn==0.1.0"
 	touch $@
 
 # The Essentia plugin is its own (AGPL-3.0) distribution; the tests install it to test it.

@@ -41,6 +41,13 @@ class Backbone(nn.Module):
 
     embedding_dim: int
     frame_rate: float | None = None
+    # A backbone with its own input normalisation (e.g. a pretrained network) sets this False,
+    # and the runner leaves its inputs unstandardized.
+    standardize_input: bool = True
+    # A frozen backbone's embeddings are computed once and only the head trains.
+    frozen: bool = False
+    # The head on top: "linear" (the task's own), "mlp", or "centroid" (nearest class centroid).
+    head_kind: str = "linear"
 
     def frames(self, features: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""

@@ -48,6 +48,27 @@ def split_dataset(dataset: Any, label_column: str | None, validation: float, tes
     return {"train": train, "validation": validation_part, "test": test_part}
 
 
+def subsample_per_class(dataset: Any, label_column: str | None, per_class: int, seed: int) -> tuple[Any, list[str]]:
+    """At most ``per_class`` clips of each label, drawn with ``seed``; also the labels that had fewer.
+
+    The low-resource protocol (``data.per_class=K``) applies this to the training split only,
+    so validation and test stay the same size.
+    """
+    if not label_column:
+        raise DataError("data.per_class needs a single-label task (clips are drawn per label)")
+    labels = np.asarray(dataset[label_column])
+    rng = np.random.default_rng([seed, per_class])
+    keep: list[int] = []
+    short: list[str] = []
+    names = dataset.features[label_column].names
+    for label in sorted(set(labels.tolist())):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            short.append(f"{names[label]}={len(members)}")
+        keep.extend(rng.permutation(members)[:per_class].tolist())
+    return dataset.select(sorted(keep)), short
+
+
 def _carve(dataset: Any, label_column: str | None, fraction: float, seed: int, what: str) -> tuple[Any, Any]:
     from sklearn.model_selection import train_test_split
 

@@ -57,7 +57,12 @@ def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
     assert isinstance(backbone_spec, BackboneSpec)
     if backbone_spec.expects == "waveform":
         spec = catalog.get("representation", "waveform")
-        rate = backbone_spec.sample_rate or config.representation.options.get("sample_rate", 16000)
+        rate = backbone_spec.sample_rate
+        if rate is None:
+            # a backbone whose rate depends on its options (e.g. the model it loads) says it itself
+            ask = getattr(backbone_spec.load_factory(), "input_sample_rate", None)
+            rate = ask(dict(config.backbone.options)) if callable(ask) else None
+        rate = rate or config.representation.options.get("sample_rate", 16000)
         representation = spec.build({"sample_rate": rate})
     else:
         representation = catalog.get("representation", config.representation.name).build(
@@ -74,6 +79,51 @@ def feature_shape(representation: Representation, n_samples: int) -> tuple[int, 
         return tuple(representation(torch.zeros(1, n_samples)).shape[1:])
 
 
+class CentroidHead(nn.Module):
+    """Nearest-class-centroid head: scaled cosine similarity to each class's mean embedding.
+
+    Embeddings are centred on the training mean and L2-normalised; :meth:`fit` sets the
+    centroids from training embeddings, so the head needs no gradient training at all.
+    """
+
+    scale = 10.0  # a softmax temperature: cosine similarities alone give nearly flat probabilities
+
+    def __init__(self, embedding_dim: int, n_outputs: int) -> None:
+        super().__init__()
+        self.register_buffer("center", torch.zeros(embedding_dim))
+        self.register_buffer("centroids", torch.zeros(n_outputs, embedding_dim))
+
+    def fit(self, embeddings: torch.Tensor, targets: torch.Tensor) -> None:
+        """Centroids of the training ``embeddings`` ``(examples, dim)`` per class in ``targets``."""
+        self.center.copy_(embeddings.mean(dim=0))
+        unit = nn.functional.normalize(embeddings - self.center, dim=1)
+        for label in range(self.centroids.shape[0]):
+            members = unit[targets == label]
+            if len(members):
+                self.centroids[label] = nn.functional.normalize(members.mean(dim=0), dim=0)
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        unit = nn.functional.normalize(embeddings - self.center, dim=1)
+        return self.scale * unit @ self.centroids.T
+
+
+def build_head(task: Task, backbone: Backbone, n_outputs: int) -> nn.Module:
+    """The task's head, or the head the backbone asks for with its ``head`` option.
+
+    ``linear`` (default) is the task's own head, ``mlp`` puts one hidden layer of 256 units
+    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only).
+    """
+    kind = getattr(backbone, "head_kind", "linear")
+    if kind == "centroid":
+        if task.label_kind != "single-label":
+            raise ConfigError(f"backbone.head=centroid needs a single-label task, not a {task.label_kind} one")
+        return CentroidHead(backbone.embedding_dim, n_outputs)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(backbone.embedding_dim, 256), nn.ReLU(), nn.Dropout(0.2),
+                             task.build_head(256, n_outputs))
+    return task.build_head(backbone.embedding_dim, n_outputs)
+
+
 def build_model(catalog: Catalog, config: RunConfig, task: Task, input_shape: Sequence[int],
                 frame_rate: float | None, n_outputs: int) -> MirModel:
     """Backbone and head for features of ``input_shape``."""
@@ -86,8 +136,17 @@ def build_model(catalog: Catalog, config: RunConfig, task: Task, input_shape: Se
             f"task '{config.task.name}' predicts per frame, but backbone '{config.backbone.name}' gives clip "
             "embeddings only; choose a backbone with frame embeddings (e.g. backbone=cnn)"
         )
-    head = task.build_head(backbone.embedding_dim, n_outputs)
-    return MirModel(Standardize(input_shape), backbone, head, frame_level=task.frame_level)
+    return MirModel(Standardize(input_shape), backbone, build_head(task, backbone, n_outputs),
+                    frame_level=task.frame_level)
+
+
+@torch.no_grad()
+def embed(model: MirModel, features: torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
+    """Clip embeddings of a frozen backbone, computed once in batches, returned on the CPU."""
+    model.eval()
+    parts = [model.backbone(model.standardize(features[i:i + batch_size].to(device))).cpu()
+             for i in range(0, len(features), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0)
 
 
 @torch.no_grad()

@@ -57,8 +57,8 @@ def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
 @torch.no_grad()
 def predict_ensemble(loaded: LoadedRun, features: torch.Tensor, windows: Any) -> Any:
     """Clip predictions from the mean of every model's window outputs (one model: just its outputs)."""
-    outputs = torch.stack([predict_clips(model, loaded.task, features, windows, loaded.device)[1]
-                           for model in loaded.models]).mean(dim=0)
+    outputs = torch.stack([predict_clips(model, loaded.task, features, windows, loaded.device,
+                                         model.backbone.frame_rate)[1] for model in loaded.models]).mean(dim=0)
     return loaded.task.aggregate(outputs, windows, len(windows.rows), loaded.models[0].backbone.frame_rate)
 
 

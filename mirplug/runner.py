@@ -22,9 +22,9 @@ from mirplug.cache import (CachedWindows, decode_windows_cached, feature_store, 
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
-from mirplug.data import SPLITS, Windows, split_dataset
+from mirplug.data import SPLITS, Windows, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError
-from mirplug.model import MirModel, build_model, build_representation, feature_shape
+from mirplug.model import CentroidHead, MirModel, build_model, build_representation, embed, feature_shape
 from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
 from mirplug.specs import AugmenterSpec
 
@@ -135,13 +135,16 @@ class _Batches:
 
 
 @torch.no_grad()
-def predict_clips(model: MirModel, task: Task, features: torch.Tensor, windows: Windows, device: torch.device,
-                  batch_size: int = 64) -> tuple[Any, torch.Tensor]:
-    """One prediction per clip (the task aggregates its windows) and the raw window outputs."""
+def predict_clips(model: torch.nn.Module, task: Task, features: torch.Tensor, windows: Windows, device: torch.device,
+                  frame_rate: float | None = None, batch_size: int = 64) -> tuple[Any, torch.Tensor]:
+    """One prediction per clip (the task aggregates its windows) and the raw window outputs.
+
+    ``model`` is the whole model, or only its head when a frozen backbone's embeddings are the features.
+    """
     model.eval()
     parts = [model(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
     outputs = torch.cat(parts)
-    return task.aggregate(outputs, windows, len(windows.rows), model.backbone.frame_rate), outputs
+    return task.aggregate(outputs, windows, len(windows.rows), frame_rate), outputs
 
 
 def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> RunResult:
@@ -159,6 +162,9 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     transforms = build_transforms(catalog, config)
     window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
     input_shape = feature_shape(representation, window_samples)
+    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+        console.print(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and resampled "
+                      f"to {representation.sample_rate} Hz; representation '{config.representation.name}' is not used")
 
     dataset = load_dataset(catalog, config)
     label_column = task.label_column if task.label_kind == "single-label" and task.stratify else None
@@ -179,6 +185,12 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     for fold, splits in enumerate(split_sets, start=1):
         if folds > 1:
             console.print(f"fold {fold} of {folds}")
+        if config.data.options.get("per_class"):
+            splits["train"], short = subsample_per_class(splits["train"], label_column,
+                                                         config.data.options["per_class"], config.seed)
+            if short:
+                console.print(f"[yellow]data.per_class={config.data.options['per_class']}:[/] labels with fewer "
+                              f"training clips keep them all ({', '.join(short)})")
         target = folder if folds == 1 else folder / f"fold-{fold}"
         target.mkdir(exist_ok=True)
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
@@ -245,22 +257,39 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
             n_frames = int(model.eval()(features["train"][:1]).shape[-1])
     window_targets = {split: task.window_targets(kept[split], windows[split], model.backbone.frame_rate, n_frames)
                       for split in SPLITS}
-    model.standardize.fit(features["train"])
+    if model.backbone.standardize_input:
+        model.standardize.fit(features["train"])
     model = model.to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
+    # A frozen backbone (without waveform/feature augmenters) is run once: its embeddings
+    # become the features and only the head trains, as with any cached features.
+    net: torch.nn.Module = model
+    if model.backbone.frozen and not transforms and not task.frame_level:
+        with progress_bar(console) as progress:
+            bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
+            for split in SPLITS:
+                features[split] = embed(model, features[split], device)
+                progress.advance(bar)
+        net = model.head
+    if isinstance(model.head, CentroidHead):
+        train_embeddings = features["train"] if net is model.head else embed(model, features["train"], device)
+        model.head.fit(train_embeddings.to(device), window_targets["train"].to(device))
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
+                 if trainable else None)
     batches = _Batches(representation, windows["train"], features["train"], window_targets["train"], transforms,
                        config.seed, device, ids["train"])
 
     history: list[dict[str, Any]] = []
-    best_state, best_key, best_epoch, waited = copy.deepcopy(model.state_dict()), None, 0, 0
+    best_state, best_key, best_epoch, waited = copy.deepcopy(net.state_dict()), None, 0, 0
     n_windows = len(windows["train"].clip)
     batch_size = config.train["batch_size"]
     generator = torch.Generator().manual_seed(config.seed)
     with progress_bar(console) as progress:
-        bar = progress.add_task("training", total=config.train["epochs"])
-        for epoch in range(1, config.train["epochs"] + 1):
-            model.train()
+        # the centroid head has nothing to train: no epochs
+        epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
+        bar = progress.add_task("training", total=epochs)
+        for epoch in range(1, epochs + 1):
+            net.train()
             order = torch.randperm(n_windows, generator=generator)
             total_loss = 0.0
             for start in range(0, n_windows, batch_size):
@@ -268,15 +297,17 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                 if len(indices) < 2 and n_windows > 1:
                     continue  # batch norm cannot train on a single example
                 inputs, batch_targets = batches.batch(indices, epoch)
-                loss = task.loss(model(inputs), batch_targets)
+                loss = task.loss(net(inputs), batch_targets)
                 if not torch.isfinite(loss):
                     raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
+                if optimizer is None:
+                    raise ConfigError(f"backbone '{config.backbone.name}' and its head have no trainable parameters")
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total_loss += loss.item() * len(indices)
-            val_predictions, val_outputs = predict_clips(model, task, features["validation"], windows["validation"],
-                                                         device)
+            val_predictions, val_outputs = predict_clips(net, task, features["validation"], windows["validation"],
+                                                         device, model.backbone.frame_rate)
             val_loss = float(task.loss(val_outputs, window_targets["validation"]).item())
             val_metric = float(task.metrics(targets["validation"], val_predictions, names)[task.main_metric])
             history.append({"epoch": epoch, "train_loss": total_loss / max(1, n_windows), "validation_loss": val_loss,
@@ -284,18 +315,19 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
             key = (val_metric, -val_loss)
             if best_key is None or key > best_key:
                 best_key, best_epoch, waited = key, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(net.state_dict())
             else:
                 waited += 1
             progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, best epoch {best_epoch})")
             if waited >= config.train["patience"]:
                 break
 
-    model.load_state_dict(best_state)
+    net.load_state_dict(best_state)
     results = {}
     probabilities = {}
     for split in ("validation", "test"):
-        probabilities[split], _ = predict_clips(model, task, features[split], windows[split], device)
+        probabilities[split], _ = predict_clips(net, task, features[split], windows[split], device,
+                                                model.backbone.frame_rate)
         results[split] = task.metrics(targets[split], probabilities[split], names)
 
     metrics = {

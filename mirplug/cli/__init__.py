@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import cache, install, listing, predict, run, scaffold, validate
+from mirplug.cli import cache, install, listing, predict, run, scaffold, sweep, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ cache.register(app)
 install.register(app)
 validate.register(app)
 scaffold.register(app)
+sweep.register(app)
 
 
 _plugin_commands_added = False

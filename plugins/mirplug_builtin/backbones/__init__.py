@@ -1,4 +1,6 @@
-"""Built-in backbones: ``cnn`` (small CNN trained from scratch), ``mlp`` (time-pooled features), ``linear``."""
+"""Built-in backbones: ``cnn`` (small CNN trained from scratch), ``mlp`` (time-pooled features),
+``linear`` (linear baseline), ``musicnn`` (pretrained musicnn tagger, weights from the musicnn package),
+``hf`` (transformers models)."""
 
 from __future__ import annotations
 
@@ -38,5 +40,48 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             options=(Option(name="dropout", type=float, default=0.0, minimum=0.0, maximum=0.9,
                             help="dropout on the features"),),
             license="MIT",
+        ),
+        BackboneSpec(
+            name="musicnn",
+            summary="pretrained musicnn tagger (MSD or MagnaTagATune) ported to PyTorch; needs "
+                    "`pip install --no-deps musicnn==0.1.0` for its weights",
+            factory="mirplug_builtin.backbones.musicnn:Musicnn",
+            expects="waveform", sample_rate=16000,
+            options=(
+                Option(name="weights", type=str, default="MSD", choices=("MSD", "MTT"),
+                       help="MSD: Million Song Dataset tags; MTT: MagnaTagATune tags"),
+                Option(name="layer", type=str, default="pool", choices=("taggram", "penultimate", "pool"),
+                       help="taggram: 50 tag probabilities; penultimate: 200-d dense layer; "
+                            "pool: mean + max pooled mid-end features (1506-d)"),
+                Option(name="mode", type=str, default="frozen", choices=("frozen", "finetune"),
+                       help="frozen: embeddings computed once, only the head trains; finetune: train all"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
+                       help="head on the embedding; centroid: nearest class centroid, no training"),
+            ),
+            license="ISC (musicnn weights and architecture, Jordi Pons and Xavier Serra); port Apache-2.0",
+            citation="Pons and Serra, musicnn: pre-trained convolutional neural networks for music audio "
+                     "tagging, ISMIR 2019 late-breaking demo, arXiv:1909.06654",
+        ),
+        BackboneSpec(
+            name="hf",
+            summary="any Hugging Face transformers audio encoder (AST, wav2vec2, HuBERT, WavLM, Whisper, CLAP, "
+                    "MERT) by hub id or local folder; needs the hf extra",
+            factory="mirplug_builtin.backbones.hf:HFBackbone",
+            expects="waveform", sample_rate=None,  # the model's feature extractor decides
+            options=(
+                Option(name="model", type=str, default=None, help="hub id (from the local cache) or local folder"),
+                Option(name="layer", type=str, default="last",
+                       help="hidden state: 0 (embeddings) .. N, 'last', or 'all' (learned weighted sum)"),
+                Option(name="pooling", type=str, default="mean", choices=("mean", "max", "attention"),
+                       help="how tokens become one vector"),
+                Option(name="mode", type=str, default="frozen", choices=("frozen", "probe", "finetune"),
+                       help="frozen: embeddings once; probe: fixed transformer, trained pooling/head; finetune: all"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
+                       help="head on the embedding; centroid: nearest class centroid, no training"),
+                Option(name="lora", type=bool, default=False, help="finetune LoRA adapters (peft) instead of all weights"),
+                Option(name="trust_remote_code", type=bool, default=False,
+                       help="allow models that ship their own code (MERT); only for sources you trust"),
+            ),
+            license="Apache-2.0 (the model's own license applies to its weights)",
         ),
     ]

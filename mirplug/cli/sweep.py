@@ -1,0 +1,32 @@
+"""``mirplug sweep``: run a grid of ``key=value`` overrides and write a learning-curve table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+SWEEP_HELP = (
+    "key=value overrides; a comma list expands into the grid (except augmenter=), e.g. task=genre "
+    "backbone=musicnn data.per_class=1,5,10,20 seed=0,1,2,3,4"
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+
+    @app.command("sweep")
+    def sweep_command(
+        overrides: Annotated[Optional[list[str]], typer.Argument(help=SWEEP_HELP, show_default=False)] = None,
+        arm: Annotated[
+            Optional[list[str]],
+            typer.Option("--arm", help="a space-separated group of overrides compared in the same table, e.g. "
+                                       "--arm 'backbone=musicnn' --arm 'representation=mfcc backbone=mlp'; repeatable"),
+        ] = None,
+        out: Annotated[str, typer.Option("--out", help="folder in which the sweep folder is created")] = "sweeps",
+    ) -> None:
+        """Run every combination in-process; mean and 95% CI over seeds per cell, as CSV, markdown and a plot."""
+        from mirplug.cli.common import catalog_with_warnings, err_console
+        from mirplug.sweep import run_sweep
+
+        run_sweep(catalog_with_warnings(), list(overrides or []), list(arm or []), out, err_console)

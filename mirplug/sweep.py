@@ -1,0 +1,196 @@
+"""Sweeps: run a grid of configurations in-process and summarise them as a learning-curve table.
+
+``mirplug sweep task=genre backbone=musicnn data.per_class=1,5,10,20 seed=0,1,2,3,4`` expands
+every comma list (except ``augmenter=``, whose commas choose several augmenters) into the
+cartesian product. ``seed`` is the replicate axis: each cell of the table is the mean of
+the test metric over the seeds with a 95 % confidence interval from the t-distribution.
+Several *arms* (e.g. ``backbone=musicnn`` vs ``representation=mfcc backbone=mlp``) share
+one grid and one table. The sweep folder holds ``runs.csv`` (one row per run),
+``learning_curve.csv``, ``learning_curve.md``, ``learning_curve.png`` and the run folders.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from mirplug.catalog import Catalog
+from mirplug.config import RunConfig, parse_overrides, resolve
+from mirplug.errors import ConfigError
+from mirplug.rundir import new_run_folder, write_csv
+
+REPLICATE_KEY = "seed"
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One run of the sweep: its arm, the values of the swept keys, and its full overrides."""
+
+    arm: str
+    values: tuple[tuple[str, str], ...]
+    overrides: tuple[str, ...]
+
+
+def _expands(key: str, value: str) -> bool:
+    return "," in value and key != "augmenter"
+
+
+def expand(overrides: Sequence[str], arms: Sequence[str] = ()) -> tuple[list[GridPoint], list[str]]:
+    """The grid points of ``overrides`` (comma lists expand) for each arm; also the swept keys.
+
+    An arm is a space-separated group of overrides applied after the common ones; without
+    arms there is one arm named ``run``.
+    """
+    pairs = parse_overrides(overrides)
+    swept = [key for key, value in pairs if _expands(key, value)]
+    if len(set(swept)) != len(swept):
+        raise ConfigError(f"a swept key is given twice: {', '.join(swept)}")
+    choices = [[f"{key}={v.strip()}" for v in value.split(",") if v.strip()] if _expands(key, value) else
+               [f"{key}={value}"] for key, value in pairs]
+    arm_groups = [(arm.strip(), arm.split()) for arm in arms] or [("run", [])]
+    for name, group in arm_groups:
+        for key, value in parse_overrides(group):
+            if _expands(key, value):
+                raise ConfigError(f"arm '{name}' has a comma list ({key}={value}); put swept keys outside --arm")
+    points: list[GridPoint] = []
+    for name, group in arm_groups:
+        for combo in itertools.product(*choices):
+            values = tuple((item.partition("=")[0], item.partition("=")[2]) for item in combo
+                           if item.partition("=")[0] in swept)
+            points.append(GridPoint(name, values, tuple(combo) + tuple(group)))
+    return points, swept
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and the two-sided ``confidence`` interval from the t-distribution (n - 1 degrees of freedom).
+
+    One value has no interval: its bounds are NaN.
+    """
+    from scipy import stats
+
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan, math.nan
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def summarise(rows: list[dict[str, Any]], swept: Sequence[str], metric: str) -> list[dict[str, Any]]:
+    """One row per cell (arm + swept keys except the seed): n, mean, std and the 95 % CI of ``metric``."""
+    keys = [k for k in swept if k != REPLICATE_KEY]
+    cells: dict[tuple[Any, ...], list[float]] = {}
+    for row in rows:
+        cells.setdefault((row["arm"], *(row[k] for k in keys)), []).append(float(row[metric]))
+    table = []
+    for cell, values in cells.items():
+        mean, low, high = t_interval(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else math.nan
+        table.append({"arm": cell[0], **dict(zip(keys, cell[1:])), "metric": metric, "n": len(values),
+                      "mean": round(mean, 4), "std": round(std, 4), "ci95_low": round(low, 4),
+                      "ci95_high": round(high, 4)})
+    return table
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def markdown(table: list[dict[str, Any]], swept: Sequence[str], metric: str) -> str:
+    """The table as markdown: one row per arm (and other keys), one column per value of the x key."""
+    keys = [k for k in swept if k != REPLICATE_KEY]
+    x_key = "data.per_class" if "data.per_class" in keys else (keys[-1] if keys else None)
+    row_keys = ["arm"] + [k for k in keys if k != x_key]
+    columns = sorted({r[x_key] for r in table}, key=_number) if x_key else ["all"]
+    rows: dict[tuple[Any, ...], dict[str, str]] = {}
+    for r in table:
+        label = tuple(r[k] for k in row_keys)
+        half = (r["ci95_high"] - r["ci95_low"]) / 2
+        text = f"{r['mean']:.3f} ± {half:.3f}" if not math.isnan(half) else f"{r['mean']:.3f}"
+        rows.setdefault(label, {})[r[x_key] if x_key else "all"] = f"{text} (n={r['n']})"
+    header = [*row_keys, *(f"{x_key}={c}" if x_key else "test" for c in columns)]
+    lines = [f"test {metric}: mean ± 95% CI half-width (t-distribution over seeds)", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, cells in rows.items():
+        lines.append("| " + " | ".join([*map(str, label), *(cells.get(c, "") for c in columns)]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(path: Path, table: list[dict[str, Any]], swept: Sequence[str], metric: str) -> None:
+    """Mean test metric against the x key with 95 % CI error bars, one line per row of the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in swept if k != REPLICATE_KEY]
+    x_key = "data.per_class" if "data.per_class" in keys else (keys[-1] if keys else None)
+    row_keys = ["arm"] + [k for k in keys if k != x_key]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    lines: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in table:
+        lines.setdefault(tuple(r[k] for k in row_keys), []).append(r)
+    for label, cells in lines.items():
+        cells.sort(key=lambda r: _number(r[x_key]) if x_key else 0)
+        xs = [_number(r[x_key]) if x_key else 0 for r in cells]
+        means = [r["mean"] for r in cells]
+        errors = [0.0 if math.isnan(r["ci95_low"]) else (r["ci95_high"] - r["ci95_low"]) / 2 for r in cells]
+        axis.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=" ".join(map(str, label)))
+    axis.set_xlabel(x_key or "")
+    axis.set_ylabel(f"test {metric}")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = (), out: str = "sweeps",
+              console: Console | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """Resolve every grid point (all errors before any training), run them, write the sweep folder."""
+    from mirplug.runner import run
+
+    console = console or Console(stderr=True)
+    points, swept = expand(overrides, arms)
+    configs: list[RunConfig] = [resolve(catalog, list(point.overrides)) for point in points]
+    task_name = configs[0].task.name
+    folder = new_run_folder(out, f"sweep-{task_name}", None)
+    rows: list[dict[str, Any]] = []
+    metric = "macro_f1"
+    started = time.time()
+    for index, (point, config) in enumerate(zip(points, configs), start=1):
+        config.out = str(folder / "runs")
+        config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
+                               + [f"{k}-{v}" for k, v in point.values]) or None
+        quiet = Console(file=io.StringIO(), width=120)
+        result = run(config, catalog, quiet)
+        metric = str(result.metrics.get("main_metric", metric))
+        rows.append({"arm": point.arm, **dict(point.values), metric: result.metrics[metric],
+                     "accuracy": result.metrics.get("accuracy"), "n_train": result.metrics["n_train"],
+                     "epochs_run": result.metrics["epochs_run"],
+                     "duration_seconds": result.metrics["duration_seconds"],
+                     "folder": str(result.folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
+        console.print(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
+                      f"{metric} {result.metrics[metric]:.3f} ({result.metrics['duration_seconds']:.0f} s)",
+                      highlight=False)
+    write_csv(folder / "runs.csv", rows)
+    table = summarise(rows, swept, metric)
+    write_csv(folder / "learning_curve.csv", table)
+    text = markdown(table, swept, metric)
+    (folder / "learning_curve.md").write_text(
+        text + f"\n{len(rows)} runs in {time.time() - started:.0f} s wall time.\n")
+    plot(folder / "learning_curve.png", table, swept, metric)
+    console.print(text, highlight=False)
+    console.print(f"sweep folder: {folder}")
+    return folder, table

@@ -1,0 +1,84 @@
+"""``data.per_class``, grid expansion, the t-interval, and a small real ``mirplug sweep``."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from mirplug.errors import ConfigError  # noqa: E402
+from mirplug.sweep import expand, t_interval  # noqa: E402
+
+
+def test_comma_lists_expand_except_augmenters() -> None:
+    points, swept = expand(["task=genre", "data.per_class=1,5", "seed=0,1,2", "augmenter=gain,noise"])
+    assert swept == ["data.per_class", "seed"]
+    assert len(points) == 6
+    assert points[0].overrides == ("task=genre", "data.per_class=1", "seed=0", "augmenter=gain,noise")
+    assert points[-1].values == (("data.per_class", "5"), ("seed", "2"))
+
+
+def test_arms_share_the_grid() -> None:
+    points, _ = expand(["seed=0,1"], ["backbone=cnn", "representation=mfcc backbone=mlp"])
+    assert [p.arm for p in points] == ["backbone=cnn"] * 2 + ["representation=mfcc backbone=mlp"] * 2
+    assert points[3].overrides == ("seed=1", "representation=mfcc", "backbone=mlp")
+    with pytest.raises(ConfigError, match="put swept keys outside --arm"):
+        expand(["seed=0"], ["backbone=cnn,mlp"])
+
+
+def test_t_interval_matches_the_t_distribution() -> None:
+    mean, low, high = t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    # t(0.975, df=2) = 4.302653; s = 1; half-width = 4.302653 / sqrt(3)
+    assert high - mean == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+    assert mean - low == pytest.approx(high - mean)
+    single = t_interval([0.5])
+    assert single[0] == 0.5 and math.isnan(single[1])
+
+
+def test_per_class_subsamples_the_training_split_only(tmp_path: Path) -> None:
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from mirplug.data import subsample_per_class
+
+    data = Dataset.from_dict({"id": [str(i) for i in range(9)], "label": [0] * 5 + [1] * 3 + [2]},
+                             features=Features({"id": Value("string"), "label": ClassLabel(names=["a", "b", "c"])}))
+    kept, short = subsample_per_class(data, "label", 2, seed=0)
+    assert sorted(kept["label"]) == [0, 0, 1, 1, 2]
+    assert short == ["c=1"]
+    again, _ = subsample_per_class(data, "label", 2, seed=0)
+    other, _ = subsample_per_class(data, "label", 2, seed=1)
+    assert kept["id"] == again["id"]
+    assert {tuple(subsample_per_class(data, "label", 2, seed=s)[0]["id"]) for s in range(6)} != {tuple(kept["id"])}
+    assert len(other) == 5
+
+
+def test_sweep_command_writes_the_learning_curve(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mirplug.cli import app
+
+    os.environ["MIRPLUG_CACHE_DIR"] = str(tmp_path / "cache")
+    result = CliRunner().invoke(app, [
+        "sweep", "task=genre", "data.clips_per_class=6", "data.seconds=1.0", "data.clip_seconds=1.0",
+        "train.epochs=1", "data.per_class=1,2", "seed=0,1", "--arm", "representation=mfcc backbone=mlp",
+        "--arm", "backbone=cnn backbone.channels=4 backbone.blocks=2", "--out", str(tmp_path / "sweeps")])
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "sweeps").iterdir()
+    with open(folder / "runs.csv") as handle:
+        runs = list(csv.DictReader(handle))
+    assert len(runs) == 8
+    assert {int(r["n_train"]) for r in runs if r["data.per_class"] == "2"} == {2 * 6}
+    with open(folder / "learning_curve.csv") as handle:
+        cells = list(csv.DictReader(handle))
+    assert len(cells) == 4 and {c["n"] for c in cells} == {"2"}
+    first = [float(r["macro_f1"]) for r in runs[:2]]
+    assert float(cells[0]["mean"]) == pytest.approx(sum(first) / 2, abs=1e-4)
+    table = (folder / "learning_curve.md").read_text()
+    assert "| arm | data.per_class=1 | data.per_class=2 |" in table
+    assert (folder / "learning_curve.png").stat().st_size > 0
