@@ -192,8 +192,10 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
     if isinstance(spec, BackboneSpec):
         def backbone_fields() -> None:
             _require(spec.expects in (None, "waveform"), f"expects={spec.expects!r} must be None or 'waveform'")
-            _require(spec.expects != "waveform" or bool(spec.sample_rate),
-                     "a backbone that expects waveforms must set sample_rate")
+            # sample_rate=None: the factory's input_sample_rate(options) says it (e.g. the model it loads).
+            _require(spec.expects != "waveform" or bool(spec.sample_rate)
+                     or callable(getattr(spec.load_factory(), "input_sample_rate", None)),
+                     "a backbone that expects waveforms must set sample_rate (or its factory input_sample_rate)")
 
         checks.run("backbone fields", backbone_fields)
     return checks.results
@@ -273,12 +275,16 @@ def check_representation(spec: ComponentSpec, options: Mapping[str, Any] | None 
 # --------------------------------------------------------------------------------------
 # Backbones
 # --------------------------------------------------------------------------------------
-def _backbone_input(spec: BackboneSpec, catalog: Catalog) -> tuple[Any, tuple[int, ...], float | None]:
+def _backbone_input(spec: BackboneSpec, catalog: Catalog,
+                    options: Mapping[str, Any] | None = None) -> tuple[Any, tuple[int, ...], float | None]:
     """Features to feed the backbone: raw waveform if it expects one, else the built-in ``mel``."""
     import torch
 
     if spec.expects == "waveform":
-        representation = catalog.get("representation", "waveform").build({"sample_rate": spec.sample_rate})
+        rate = spec.sample_rate
+        if rate is None:
+            rate = spec.load_factory().input_sample_rate(_options(spec, options))
+        representation = catalog.get("representation", "waveform").build({"sample_rate": rate})
     else:
         representation = catalog.get("representation", "mel").build({"n_mels": 32})
     with torch.no_grad():
@@ -295,9 +301,15 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
     assert isinstance(spec, BackboneSpec)
     checks = _Checks(f"backbone:{spec.name}")
     built: dict[str, Any] = {}
+    # A backbone that loads a model it is given (e.g. hf) can only be checked with one.
+    missing = [o.name for o in spec.options if o.default is None and o.name not in (options or {})
+               and o.name in ("model", "path", "checkpoint")]
+    if missing:
+        checks.skip("builds", f"needs backbone.{missing[0]}=... (pass options to check it)")
+        return checks.results
 
     def build() -> str:
-        features, input_shape, frame_rate = _backbone_input(spec, catalog)
+        features, input_shape, frame_rate = _backbone_input(spec, catalog, options)
         torch.manual_seed(0)
         module = spec.build(_options(spec, options), input_shape=input_shape, frame_rate=frame_rate)
         _require(isinstance(module, Backbone), f"the factory returned {type(module).__name__}, "
@@ -339,6 +351,8 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
     checks.run("batch equals items", batch_equals_items)
 
     def trainable() -> str:
+        if getattr(module, "frozen", False):
+            return "frozen by design: only the head trains"
         # The head trains through the backbone: gradients must reach its parameters, or, for a
         # parameter-free backbone (e.g. linear), at least its input.
         inputs = features.clone().requires_grad_(True)

@@ -85,7 +85,7 @@ def test_predict_on_a_folder_that_is_not_a_run(tmp_path):
 def test_an_unknown_backbone_fails_with_one_line_naming_the_choices():
     result = mirplug("run", "task=genre", "backbone=nope")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: unknown backbone 'nope'; available backbones: cnn, linear, mlp"]
+    assert result.stderr.strip().splitlines() == ["error: unknown backbone 'nope'; available backbones: cnn, hf, linear, mlp, musicnn"]
 
 
 def test_debug_shows_the_traceback():
@@ -102,7 +102,7 @@ def test_help_does_not_import_torch():
 
 def test_list_and_plugins_as_json():
     listed = json.loads(mirplug("list", "backbones", "--json").stdout)
-    assert [b["name"] for b in listed] == ["cnn", "linear", "mlp"]
+    assert [b["name"] for b in listed] == ["cnn", "hf", "linear", "mlp", "musicnn"]
     assert {"name": "channels", "type": "int", "default": 16} .items() <= listed[0]["options"][0].items()
     tasks = json.loads(mirplug("list", "tasks", "--json").stdout)
     kinds = {t["name"]: (t["label_kind"], t["main_metric"], t["default_dataset"]) for t in tasks}
@@ -116,7 +116,7 @@ def test_list_and_plugins_as_json():
     }
     plugins = json.loads(mirplug("plugins", "--json").stdout)
     backbones = next(p for p in plugins["plugins"] if p["name"] == "backbones")
-    assert backbones["distribution"] == "mirplug" and backbones["components"] == ["backbone:cnn", "backbone:linear", "backbone:mlp"]
+    assert backbones["distribution"] == "mirplug" and backbones["components"] == ["backbone:cnn", "backbone:hf", "backbone:linear", "backbone:mlp", "backbone:musicnn"]
     assert plugins["failed"] == []
     bad = mirplug("list", "backbone5")
     assert bad.returncode == 2 and "did you mean 'backbones'" in bad.stderr

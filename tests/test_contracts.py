@@ -6,6 +6,7 @@ everything would make this file worthless).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,13 @@ def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: P
     options: dict[str, Any] | None = None
     if (kind, name) == ("dataset", "audiofolder"):
         options = {"path": str(audio_folder(tmp_path / "audio"))}
+    if (kind, name) == ("backbone", "hf"):
+        pytest.importorskip("transformers")
+        from hf_tiny import save_tiny
+
+        options = {"model": str(save_tiny("wav2vec2", tmp_path / "tiny-wav2vec2")), "mode": "finetune"}
+    if (kind, name) == ("backbone", "musicnn"):
+        pytest.importorskip("musicnn")
     if (kind, name) == ("dataset", "manifest"):
         root = audio_folder(tmp_path / "audio")
         rows = [f"{p.relative_to(root)},{p.parent.name}" for p in sorted(root.rglob("*.wav"))]
@@ -157,7 +165,7 @@ def test_validate_command_prints_a_table_and_exits_by_result() -> None:
     result = CliRunner().invoke(app, ["validate", "backbones"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "contract checks of plugin 'backbones'" in result.output
-    assert "37 passed, 0 failed, 0 skipped" in result.output
+    assert re.search(r"\n\d+ passed, 0 failed, 1 skipped", result.output)  # hf needs a model to check
     unknown = CliRunner().invoke(app, ["validate", "nosuchplugin"])
     assert unknown.exit_code == 1
     installed = ", ".join(sorted(CATALOG.host.plugins))

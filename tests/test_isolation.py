@@ -100,7 +100,7 @@ def test_hook_that_raises_is_recorded_and_other_hooks_of_other_plugins_work(
     catalog = Catalog.from_host(load_plugins(builtin_entry_points() + entry_points))
     assert [(f.name, f.distribution, f.stage, f.error) for f in catalog.failures] == [
         ("raising", "raisingplug", "hook mirplug_register_backbones", "ValueError: backbones exploded")]
-    assert catalog.names("backbone") == ["cnn", "linear", "mlp"]
+    assert catalog.names("backbone") == ["cnn", "hf", "linear", "mlp", "musicnn"]
 
 
 def test_hook_returning_the_wrong_spec_kind_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,7 +200,7 @@ def test_trace_prints_each_hook_call(tmp_path: Path, monkeypatch: pytest.MonkeyP
     lines = captured.err.splitlines()
     assert "[trace] registered plugin 'alpha' from alpha-plug 1.2.3: hooks mirplug_register_representations" in lines
     assert "[trace] alpha.mirplug_register_representations() -> [afeat]" in lines
-    assert "[trace] backbones.mirplug_register_backbones() -> [cnn, mlp, linear]" in lines
+    assert "[trace] backbones.mirplug_register_backbones() -> [cnn, mlp, linear, musicnn, hf]" in lines
     monkeypatch.delenv("MIRPLUG_TRACE_PLUGINS")
     Catalog.from_host(load_plugins(builtin_entry_points() + extra))
     assert capsys.readouterr().err == ""
