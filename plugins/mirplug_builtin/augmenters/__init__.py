@@ -73,10 +73,13 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
                                     "Conditional Generative Models, NeurIPS 2015",
         ),
         AugmenterSpec(
-            name="gan", summary="class-conditional WGAN-GP over log-mel images, inverted to audio with Griffin-Lim",
+            name="gan",
+            summary="class-conditional GAN (hinge loss, spectral norm) over log-mel images, inverted to audio "
+                    "with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.gan:GANGenerator",
-            options=generator_options(steps=200, latent_dim=64, lr=2e-4),
-            license="MIT", citation="Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017; "
-                                    "Miyato and Koyama, cGANs with Projection Discriminator, ICLR 2018",
+            options=generator_options(steps=500, latent_dim=64, lr=2e-4),
+            license="MIT",
+            citation="Miyato et al., Spectral Normalization for Generative Adversarial Networks, ICLR 2018; "
+                     "Miyato and Koyama, cGANs with Projection Discriminator, ICLR 2018",
         ),
     ]

@@ -1,4 +1,4 @@
-"""Augmenter ``gan``: a class-conditional Wasserstein GAN with gradient penalty over log-mel images."""
+"""Augmenter ``gan``: a class-conditional GAN (hinge loss, spectral norm, projection critic) over log-mel images."""
 
 from __future__ import annotations
 
@@ -7,17 +7,27 @@ from torch import nn
 
 from mirplug_builtin.augmenters.generative import ConditionalDecoder, ConvEncoder, MelGenerator
 
-CRITIC_STEPS = 3  # critic updates per generator update (WGAN-GP uses 5; 3 is enough on tiny data)
-GRADIENT_PENALTY = 10.0  # lambda of Gulrajani et al. 2017
+
+def _spectral_norm(module: nn.Module) -> nn.Module:
+    """Wrap every convolution and linear layer of ``module`` in spectral normalisation, in place."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, (nn.Conv2d, nn.Linear)):
+                setattr(parent, name, nn.utils.parametrizations.spectral_norm(child))
+    return module
 
 
 class ProjectionCritic(nn.Module):
-    """Critic with a projection for the class (Miyato & Koyama 2018): ``f(x) + <embed(y), phi(x)>``."""
+    """Critic with a projection for the class (Miyato & Koyama 2018): ``f(x) + <embed(y), phi(x)>``.
+
+    Every layer is spectrally normalised (Miyato et al. 2018), which bounds the critic's
+    Lipschitz constant without the gradient penalty's double backward pass.
+    """
 
     def __init__(self, n_classes: int, n_mels: int, padded_frames: int) -> None:
         super().__init__()
-        self.features = ConvEncoder(n_mels, padded_frames)
-        self.linear = nn.Linear(self.features.out_dim, 1)
+        self.features = _spectral_norm(ConvEncoder(n_mels, padded_frames))
+        self.linear = _spectral_norm(nn.Sequential(nn.Linear(self.features.out_dim, 1)))
         self.embed = nn.Embedding(n_classes, self.features.out_dim)
         nn.init.normal_(self.embed.weight, std=0.02)
 
@@ -27,30 +37,33 @@ class ProjectionCritic(nn.Module):
 
 
 class GANGenerator(MelGenerator):
-    """Conditional WGAN-GP (Gulrajani et al. 2017) with a projection critic.
+    """Conditional GAN in the SNGAN recipe: hinge loss, spectrally normalised projection critic,
+    batch-normalised generator, Adam with beta1 = 0 and a critic learning rate twice the
+    generator's (two time-scale update rule, Heusel et al. 2017).
 
-    Each step trains the critic :data:`CRITIC_STEPS` times on real and generated images
-    (Wasserstein loss plus gradient penalty), then the generator once. The summary's
-    ``critic`` loss falls as the critic learns; ``wasserstein`` is the critic's estimate
-    of the distance between real and generated images.
+    We chose it over WGAN-GP because, measured on 36 clips of 3 s on a 2-core CPU, a
+    WGAN-GP step (3 critic updates with a double-backward gradient penalty) cost about 5x
+    a hinge step, and its 200-step budget gave noise-like spectrograms, while 500 hinge
+    steps show class structure. Each step updates the critic once, then the generator
+    once. ``critic`` (the hinge loss) falls as the critic learns to separate real from
+    generated images.
     """
 
     architecture = "gan"
     monitored_loss = "critic"
-    default_steps = 200
+    default_steps = 500
     default_latent_dim = 64
     default_lr = 2e-4
 
     def _build(self, n_classes: int, n_mels: int, padded_frames: int) -> None:
         self.networks = {
-            "generator": ConditionalDecoder(self.options["latent_dim"], n_classes, n_mels, padded_frames),
+            "generator": ConditionalDecoder(self.options["latent_dim"], n_classes, n_mels, padded_frames,
+                                            batch_norm=True),
             "critic": ProjectionCritic(n_classes, n_mels, padded_frames),
         }
-        # Adam with beta1 = 0 and beta2 = 0.9, as WGAN-GP recommends.
-        self.g_optimizer = torch.optim.Adam(self.networks["generator"].parameters(), lr=self.options["lr"],
-                                            betas=(0.0, 0.9))
-        self.c_optimizer = torch.optim.Adam(self.networks["critic"].parameters(), lr=self.options["lr"],
-                                            betas=(0.0, 0.9))
+        lr = self.options["lr"]
+        self.g_optimizer = torch.optim.Adam(self.networks["generator"].parameters(), lr=lr, betas=(0.0, 0.9))
+        self.c_optimizer = torch.optim.Adam(self.networks["critic"].parameters(), lr=2 * lr, betas=(0.0, 0.9))
 
     def _latent(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return torch.randn((n, self.options["latent_dim"]), generator=rng)
@@ -58,24 +71,18 @@ class GANGenerator(MelGenerator):
     def _train_step(self, images: torch.Tensor, labels: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         generator, critic = self.networks["generator"], self.networks["critic"]
         n = images.shape[0]
-        for _ in range(CRITIC_STEPS):
-            with torch.no_grad():
-                fake = generator(self._latent(n, rng), labels)
-            mix = torch.rand((n, 1, 1, 1), generator=rng)
-            between = (mix * images + (1 - mix) * fake).requires_grad_(True)
-            gradients, = torch.autograd.grad(critic(between, labels).sum(), between, create_graph=True)
-            penalty = ((gradients.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
-            wasserstein = critic(images, labels).mean() - critic(fake, labels).mean()
-            critic_loss = -wasserstein + GRADIENT_PENALTY * penalty
-            self.c_optimizer.zero_grad()
-            critic_loss.backward()
-            self.c_optimizer.step()
+        with torch.no_grad():
+            fake = generator(self._latent(n, rng), labels)
+        critic_loss = (torch.relu(1.0 - critic(images, labels)).mean()
+                       + torch.relu(1.0 + critic(fake, labels)).mean())
+        self.c_optimizer.zero_grad()
+        critic_loss.backward()
+        self.c_optimizer.step()
         generator_loss = -critic(generator(self._latent(n, rng), labels), labels).mean()
         self.g_optimizer.zero_grad()
         generator_loss.backward()
         self.g_optimizer.step()
-        return {"generator": generator_loss.detach(), "wasserstein": wasserstein.detach(),
-                "critic": critic_loss.detach()}
+        return {"generator": generator_loss.detach(), "critic": critic_loss.detach()}
 
     def _generate(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         return self.networks["generator"](self._latent(labels.shape[0], rng), labels)

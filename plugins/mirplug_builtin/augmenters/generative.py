@@ -109,20 +109,25 @@ class MelFrontEnd:
 class ConditionalDecoder(nn.Module):
     """``(latent, label)`` -> image ``(n, 1, n_mels, padded_frames)`` in ``[-1, 1]``.
 
-    Four stride-2 transposed convolutions (kernel 4): they compute at the input
-    resolution, which keeps a training step cheap on a CPU.
+    Four stages of nearest-neighbour upsampling and a 3x3 convolution (no checkerboard
+    artefacts, unlike transposed convolutions), narrowing towards full resolution so a
+    step stays cheap on a CPU. ``batch_norm`` normalises each stage (the GAN generator
+    needs it to keep up with its critic; the VAE does without).
     """
 
-    def __init__(self, latent_dim: int, n_classes: int, n_mels: int, padded_frames: int) -> None:
+    def __init__(self, latent_dim: int, n_classes: int, n_mels: int, padded_frames: int,
+                 batch_norm: bool = False) -> None:
         super().__init__()
         self.n_classes = n_classes
         self.start = (CHANNELS[-1], n_mels // DOWNSAMPLING, padded_frames // DOWNSAMPLING)
         self.project = nn.Linear(latent_dim + n_classes, math.prod(self.start))
         layers: list[nn.Module] = []
-        widths = (*reversed(CHANNELS), 1)
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        layers[-1] = nn.Tanh()
+        widths = tuple(reversed(CHANNELS))
+        for c_in, c_out in zip(widths, (*widths[1:], widths[-1])):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+            layers += [nn.BatchNorm2d(c_out)] if batch_norm else []
+            layers += [nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2d(widths[-1], 1, 3, padding=1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 
     def forward(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
