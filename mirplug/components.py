@@ -375,6 +375,27 @@ class Generator(abc.ABC):
         generator._checkpoint_hash = digest
         return generator
 
+    def fit_or_load(self, waves: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], sample_rate: int,
+                    seed: int, folder: Any, progress: Any = None) -> Generator:
+        """The ready generator for a run: loaded from ``options["checkpoint"]`` when set, else fitted.
+
+        A loaded checkpoint is checked against ``label_names``, ``sample_rate`` and the clip
+        length of ``waves`` and keeps this instance's sampling options (``per_class``,
+        ``balance``, ``filter_confidence``). Either way the generator is saved into
+        ``folder`` (the run folder's copy), so the run can be reproduced from it alone.
+        """
+        checkpoint = str(self.options.get("checkpoint") or "")
+        if checkpoint:
+            keep = {k: v for k, v in self.options.items() if k in ("per_class", "balance", "filter_confidence")}
+            generator = type(self).load(checkpoint, label_names, sample_rate,
+                                        clip_samples=int(torch.as_tensor(waves).shape[-1]),
+                                        options={**keep, "checkpoint": checkpoint})
+        else:
+            self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress, save_folder=folder)
+            generator = self
+        generator.save(folder)
+        return generator
+
     def _require_fitted(self, action: str) -> None:
         if not self.fitted:
             raise ConfigError(f"generator {self.architecture}: call fit() or load() before {action}()")

@@ -196,3 +196,18 @@ def test_divergence_at_the_first_step_keeps_the_initial_weights(tmp_path):
         "no step had a finite loss, so the initial weights are kept and nothing was saved")
     assert generator.summary["steps"] == 0 and not (tmp_path / "last-good").exists()
     assert all(torch.isfinite(p).all() for net in generator.networks.values() for p in net.parameters())
+
+
+def test_fit_or_load_fits_then_reuses_the_checkpoint(tmp_path):
+    waves, labels = _data()
+    first = _build("vae", steps=2, per_class=1)
+    fitted_generator = first.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run1")
+    assert fitted_generator is first and (tmp_path / "run1" / "generator.safetensors").is_file()
+    reuse = _build("vae", per_class=4, checkpoint=str(tmp_path / "run1"))
+    loaded = reuse.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=1, folder=tmp_path / "run2")
+    assert loaded is not reuse and loaded.checkpoint_hash == first.checkpoint_hash
+    assert loaded.options["per_class"] == 4 and loaded.options["steps"] == 2  # sampling options from this run
+    assert torch.equal(loaded.sample({0: 1, 1: 1}, seed=2)[0], first.sample({0: 1, 1: 1}, seed=2)[0])
+    assert (tmp_path / "run2" / "generator.json").is_file()
+    with pytest.raises(ConfigError, match="clip length 16000 samples differs from this run's 8000 samples"):
+        reuse.fit_or_load(waves[:, :8000], labels, NAMES, SAMPLE_RATE, seed=1, folder=tmp_path / "run3")
