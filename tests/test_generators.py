@@ -84,7 +84,7 @@ def test_sampling_is_seeded_and_shaped(fitted, kind):
     other, _ = generator.sample({0: 2, 1: 3}, seed=6)
     assert waves.shape == (5, SAMPLE_RATE) and waves.dtype == torch.float32
     assert labels.tolist() == [0, 0, 1, 1, 1] and torch.equal(labels, labels_again)
-    assert torch.isfinite(waves).all() and waves.abs().max() <= 1.0 and waves.abs().max() > 0
+    assert torch.isfinite(waves).all() and 0 < waves.abs().max() <= 0.99 + 1e-6
     assert torch.equal(waves, again)
     assert not torch.allclose(waves, other)
     empty, no_labels = generator.sample({0: 0}, seed=1)

@@ -36,6 +36,7 @@ MEL_SETTINGS: dict[str, Any] = {
 DOWNSAMPLING = 16  # four stride-2 stages
 CHANNELS = (8, 16, 32, 64)
 INVERSION_BATCH = 16  # clips inverted at once; bounds memory of the least-squares solve
+PEAK = 0.99  # the largest absolute sample of a synthetic clip
 
 
 class MelFrontEnd:
@@ -103,7 +104,10 @@ class MelFrontEnd:
                 # Griffin-Lim may return a few samples short; pad/crop to the training length.
                 waves = nn.functional.pad(waves, (0, max(0, self.clip_samples - waves.shape[-1])))
                 out.append(waves[:, : self.clip_samples])
-        return torch.cat(out).clamp(-1.0, 1.0)
+        waves = torch.cat(out)
+        # Scale down (never up) a clip whose peak would clip: hard clamping would distort it.
+        peak = waves.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
+        return waves * (PEAK / peak).clamp(max=1.0)
 
 
 class ConditionalDecoder(nn.Module):
