@@ -102,6 +102,9 @@ def test_plan_counts_per_class_and_balance(fitted):
     both = _build("vae", balance=True, per_class=1)
     both.label_names = NAMES
     assert both.plan_counts(labels) == {0: 1, 1: 5}
+    # Sampling the plan gives exactly the planned labels.
+    waves, sampled = fitted["gan"].sample(balanced.plan_counts(labels), seed=0)
+    assert sampled.tolist() == [1, 1, 1, 1] and waves.shape == (4, SAMPLE_RATE)
 
 
 @pytest.mark.parametrize("kind", KINDS)
