@@ -214,3 +214,16 @@ def test_fit_or_load_fits_then_reuses_the_checkpoint(tmp_path):
     assert (tmp_path / "run2" / "generator.json").is_file()
     with pytest.raises(ConfigError, match="clip length 16000 samples differs from this run's 8000 samples"):
         reuse.fit_or_load(waves[:, :8000], labels, NAMES, SAMPLE_RATE, seed=1, folder=tmp_path / "run3")
+
+
+def test_fitting_runs_on_one_thread_and_restores_the_setting():
+    waves, labels = _data()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen: list[int] = []
+    try:
+        _build("vae", steps=2).fit(waves, labels, NAMES, SAMPLE_RATE,
+                                   progress=lambda step, steps, losses: seen.append(torch.get_num_threads()))
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
