@@ -255,7 +255,15 @@ class Generator(abc.ABC):
                     f"fewer than the minimum {minimum} (augmenter.min_clips_per_class); add clips or lower it")
         self.label_names, self.sample_rate, self.clip_samples = names, int(sample_rate), int(waves.shape[1])
         self._checkpoint_hash = None
-        self.summary = self._fit(waves, labels, seed, progress, save_folder)
+        self.summary = {}
+        try:
+            self.summary = self._fit(waves, labels, seed, progress, save_folder)
+        except Exception:
+            # A subclass that keeps usable weights on failure (e.g. divergence) records a
+            # summary first; otherwise the generator must not look fitted.
+            if not self.summary:
+                self.label_names = []
+            raise
         return self.summary
 
     def sample(self, counts: dict[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -163,6 +163,14 @@ def test_too_few_clips_refused():
         generator.sample({0: 1}, seed=0)
 
 
+def test_too_short_clips_refused():
+    waves, labels = _data()
+    with pytest.raises(DataError, match="training clips of 512 samples are shorter than the 1024-sample FFT"):
+        generator = _build("gan", steps=1)
+        generator.fit(waves[:, :512], labels, NAMES, SAMPLE_RATE)
+    assert not generator.fitted
+
+
 def test_nan_input_refused():
     waves, labels = _data()
     waves[3, 100] = float("nan")
@@ -194,6 +202,7 @@ def test_divergence_at_the_first_step_keeps_the_initial_weights(tmp_path):
     generator = _build("gan", steps=20, lr=1e30)
     with pytest.raises(DataError) as error:
         generator.fit(waves, labels, NAMES, SAMPLE_RATE, seed=0, save_folder=tmp_path / "last-good")
+    assert generator.fitted  # with its initial weights, as the message says
     assert str(error.value) == (
         "generator gan: training diverged (NaN/inf loss) at step 1 of 20; lower augmenter.lr (now 1e+30); "
         "no step had a finite loss, so the initial weights are kept and nothing was saved")

@@ -39,6 +39,7 @@ DOWNSAMPLING = 16  # four stride-2 stages
 CHANNELS = (8, 16, 32, 64)
 INVERSION_BATCH = 16  # clips inverted at once; bounds memory of the least-squares solve
 PEAK = 0.99  # the largest absolute sample of a synthetic clip
+GENERATION_BATCH = 64  # images generated at once
 
 
 @contextlib.contextmanager
@@ -243,6 +244,9 @@ class MelGenerator(Generator):
 
     def _fit_guarded(self, waves: torch.Tensor, labels: torch.Tensor, seed: int, progress: Any,
                      save_folder: Any) -> dict[str, Any]:
+        if self.clip_samples < MEL_SETTINGS["n_fft"]:
+            raise DataError(f"generator {self.architecture}: training clips of {self.clip_samples} samples are "
+                            f"shorter than the {MEL_SETTINGS['n_fft']}-sample FFT; use longer windows")
         torch.manual_seed(seed)  # network initialisation
         rng = torch.Generator().manual_seed(seed)
         self.front = MelFrontEnd(self.sample_rate, self.clip_samples)
@@ -310,11 +314,11 @@ class MelGenerator(Generator):
         rng = torch.Generator().manual_seed(seed)
         for net in self.networks.values():
             net.eval()
-        with torch.no_grad():
-            images = self._generate(labels, rng)
         # Griffin-Lim's random phase start uses the global generator: seed it without leaking.
-        with torch.random.fork_rng(devices=[]), single_thread():
+        with torch.random.fork_rng(devices=[]), single_thread(), torch.no_grad():
             torch.manual_seed(seed)
+            # Chunks bound memory; one generator across them keeps the draw seeded.
+            images = torch.cat([self._generate(chunk, rng) for chunk in labels.split(GENERATION_BATCH)])
             return self.front.decode(images)
 
     def sample_images(self, counts: dict[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
