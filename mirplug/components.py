@@ -8,15 +8,18 @@ clip-level vectors.
 from __future__ import annotations
 
 import abc
+import hashlib
+import importlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from mirplug.errors import ConfigError
+from mirplug.errors import ConfigError, DataError
 
 
 class Representation(nn.Module):
@@ -163,3 +166,251 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def prediction_rows(self, probabilities: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
         """One dict per example for ``predictions.csv`` and ``mirplug predict``."""
+
+
+class Generator(abc.ABC):
+    """A class-conditional generative augmenter: fitted on training clips, then sampled.
+
+    Lifecycle: :meth:`fit` on the training split's waveforms ``(n, time)`` and labels
+    ``(n,)``; :meth:`sample` new labelled waveforms (seeded: the same seed gives the same
+    clips); :meth:`save` writes ``generator.safetensors`` (weights) and ``generator.json``
+    (config, training summary and the weights' sha256) into a folder; :meth:`load`
+    rebuilds a fitted generator and refuses a checkpoint made for other labels or other
+    audio/feature settings. Subclasses implement the model in :meth:`_fit`,
+    :meth:`_sample`, :meth:`_state` / :meth:`_restore` and describe their fixed
+    representation in :meth:`representation`.
+    """
+
+    architecture: str = ""
+    WEIGHTS_FILE = "generator.safetensors"
+    CONFIG_FILE = "generator.json"
+
+    def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = dict(options)
+        self.label_names: list[str] = []
+        self.sample_rate: int = 0
+        self.clip_samples: int = 0
+        self.summary: dict[str, Any] = {}
+        self._checkpoint_hash: str | None = None
+
+    # -- what subclasses provide -------------------------------------------------------
+    @abc.abstractmethod
+    def representation(self) -> dict[str, Any]:
+        """The fixed feature settings the model works in (e.g. mel bins, FFT, hop)."""
+
+    @abc.abstractmethod
+    def _fit(self, waves: torch.Tensor, labels: torch.Tensor, seed: int, progress: Any,
+             save_folder: Any) -> dict[str, Any]:
+        """Train on validated inputs; return the training summary."""
+
+    @abc.abstractmethod
+    def _sample(self, labels: torch.Tensor, seed: int) -> torch.Tensor:
+        """Waveforms ``(n, clip_samples)`` for the given labels, seeded."""
+
+    @abc.abstractmethod
+    def _state(self) -> dict[str, torch.Tensor]:
+        """Every tensor needed to sample (weights and normalisation statistics)."""
+
+    @abc.abstractmethod
+    def _restore(self, state: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
+        """Rebuild the model from a saved config and load ``state`` into it."""
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def fitted(self) -> bool:
+        """Whether the generator has been fitted or loaded."""
+        return bool(self.label_names)
+
+    @property
+    def checkpoint_hash(self) -> str:
+        """The sha256 of the saved weights (computed from the current weights if unsaved)."""
+        if self._checkpoint_hash is None:
+            from safetensors.torch import save
+
+            self._require_fitted("checkpoint_hash")
+            blob = save({k: v.contiguous() for k, v in self._state().items()})
+            self._checkpoint_hash = hashlib.sha256(blob).hexdigest()
+        return self._checkpoint_hash
+
+    def fit(self, waves: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], sample_rate: int,
+            seed: int = 0, progress: Any = None, save_folder: Any = None) -> dict[str, Any]:
+        """Fit on training clips ``waves (n, time)`` with integer ``labels (n,)``.
+
+        ``progress(step, steps, losses)`` is called after each step when given. Returns the
+        training summary (steps, final losses, loss history). When training diverges
+        (NaN/inf loss) the last good weights are kept (and saved into ``save_folder`` when
+        given) and a :class:`DataError` names the step.
+        """
+        waves = torch.as_tensor(waves, dtype=torch.float32)
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if waves.dim() != 2 or labels.dim() != 1 or waves.shape[0] != labels.shape[0]:
+            raise DataError(f"generator {self.architecture}: expected waves (n, time) and labels (n,), "
+                            f"got {tuple(waves.shape)} and {tuple(labels.shape)}")
+        names = [str(name) for name in label_names]
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(names)):
+            raise DataError(f"generator {self.architecture}: labels must lie in 0..{len(names) - 1} "
+                            f"for the {len(names)} label names")
+        bad = (~torch.isfinite(waves).all(dim=1)).nonzero().flatten()
+        if bad.numel():
+            raise DataError(f"generator {self.architecture}: training clip {int(bad[0])} has NaN or inf samples")
+        minimum = int(self.options.get("min_clips_per_class", 1))
+        counts = torch.bincount(labels, minlength=len(names))
+        for index, name in enumerate(names):
+            if int(counts[index]) < minimum:
+                raise DataError(
+                    f"generator {self.architecture}: class '{name}' has {int(counts[index])} training clips, "
+                    f"fewer than the minimum {minimum} (augmenter.min_clips_per_class); add clips or lower it")
+        self.label_names, self.sample_rate, self.clip_samples = names, int(sample_rate), int(waves.shape[1])
+        self._checkpoint_hash = None
+        self.summary = {}
+        try:
+            self.summary = self._fit(waves, labels, seed, progress, save_folder)
+        except Exception:
+            # A subclass that keeps usable weights on failure (e.g. divergence) records a
+            # summary first; otherwise the generator must not look fitted.
+            if not self.summary:
+                self.label_names = []
+            raise
+        return self.summary
+
+    def sample(self, counts: dict[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``counts[class index]`` new clips per class -> ``(waves (n, time), labels (n,))``.
+
+        Seeded: the same ``counts`` and ``seed`` give the same waveforms.
+        """
+        self._require_fitted("sample")
+        wanted: list[int] = []
+        for label, count in sorted(counts.items()):
+            if not 0 <= int(label) < len(self.label_names):
+                raise ConfigError(f"generator {self.architecture}: no class {label}; "
+                                  f"classes are 0..{len(self.label_names) - 1}")
+            if int(count) < 0:
+                raise ConfigError(f"generator {self.architecture}: count {count} for class {label} is negative")
+            wanted += [int(label)] * int(count)
+        labels = torch.tensor(wanted, dtype=torch.long)
+        if not wanted:
+            return torch.zeros((0, self.clip_samples)), labels
+        return self._sample(labels, seed), labels
+
+    def plan_counts(self, labels: torch.Tensor) -> dict[int, int]:
+        """How many clips to sample per class given the training labels and the options.
+
+        ``per_class`` adds that many to every class; ``balance`` brings every class up to
+        the largest one; both together add ``per_class`` on top of balancing.
+        """
+        counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=len(self.label_names))
+        largest = int(counts.max()) if counts.numel() else 0
+        per_class = int(self.options.get("per_class", 0) or 0)
+        balance = bool(self.options.get("balance", False))
+        return {index: per_class + (largest - int(counts[index]) if balance else 0)
+                for index in range(len(self.label_names))}
+
+    def config(self) -> dict[str, Any]:
+        """Everything :meth:`load` needs besides the weights."""
+        return {
+            "architecture": self.architecture,
+            "factory": f"{type(self).__module__}:{type(self).__qualname__}",
+            "label_names": list(self.label_names),
+            "sample_rate": self.sample_rate,
+            "clip_samples": self.clip_samples,
+            "representation": self.representation(),
+            "options": {k: v for k, v in self.options.items()},
+            "training": self.summary,
+        }
+
+    def save(self, folder: Any) -> Any:
+        """Write ``generator.safetensors`` and ``generator.json`` into ``folder``; returns the folder."""
+        from safetensors.torch import save_file
+
+        self._require_fitted("save")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = folder / self.WEIGHTS_FILE
+        save_file({k: v.detach().contiguous() for k, v in self._state().items()}, str(weights))
+        self._checkpoint_hash = hashlib.sha256(weights.read_bytes()).hexdigest()
+        config = {**self.config(), "sha256": self._checkpoint_hash}
+        (folder / self.CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Any, label_names: Sequence[str], sample_rate: int, clip_samples: int | None = None,
+             options: dict[str, Any] | None = None) -> Generator:
+        """A fitted generator from ``folder``, checked against what the caller expects.
+
+        Refuses (:class:`ConfigError`, naming the mismatch) a checkpoint whose label names,
+        sample rate, clip length (when ``clip_samples`` is given) or representation settings
+        differ, or whose weights do not match the recorded sha256. ``options`` (e.g. a new
+        ``per_class``) override the saved sampling options.
+        """
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        config_path, weights_path = folder / cls.CONFIG_FILE, folder / cls.WEIGHTS_FILE
+        for path in (config_path, weights_path):
+            if not path.is_file():
+                raise ConfigError(f"generator checkpoint {folder}: {path.name} is missing; "
+                                  f"point augmenter.checkpoint at a folder written by a fitted generator")
+        try:
+            config = json.loads(config_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"generator checkpoint {config_path}: not valid JSON ({exc})") from None
+        digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+        if config.get("sha256") != digest:
+            raise ConfigError(f"generator checkpoint {weights_path}: sha256 {digest[:12]} differs from the "
+                              f"recorded {str(config.get('sha256'))[:12]}; the weights were changed or corrupted")
+        module_name, _, attribute = str(config.get("factory", "")).partition(":")
+        try:
+            target = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError, ValueError):
+            raise ConfigError(f"generator checkpoint {folder}: its class {config.get('factory')!r} "
+                              f"cannot be imported; install the plugin that made it") from None
+        if not (isinstance(target, type) and issubclass(target, cls)):
+            raise ConfigError(f"generator checkpoint {folder}: it holds a {config.get('architecture')!r} "
+                              f"generator ({config.get('factory')}), not a {cls.__name__}")
+        expected_names = [str(name) for name in label_names]
+        if config.get("label_names") != expected_names:
+            raise ConfigError(f"generator checkpoint {folder}: it was fitted on labels {config.get('label_names')} "
+                              f"but this run has labels {expected_names}; fit a new generator")
+        if int(config.get("sample_rate", -1)) != int(sample_rate):
+            raise ConfigError(f"generator checkpoint {folder}: sample rate {config.get('sample_rate')} Hz "
+                              f"differs from this run's {sample_rate} Hz")
+        if clip_samples is not None and int(config.get("clip_samples", -1)) != int(clip_samples):
+            raise ConfigError(f"generator checkpoint {folder}: clip length {config.get('clip_samples')} samples "
+                              f"differs from this run's {clip_samples} samples")
+        saved_options = dict(config.get("options", {}))
+        generator = target(**{**saved_options, **(options or {})})
+        expected_representation = generator.representation()
+        if config.get("representation") != expected_representation:
+            raise ConfigError(f"generator checkpoint {folder}: representation {config.get('representation')} "
+                              f"differs from the expected {expected_representation}")
+        generator.label_names, generator.sample_rate = expected_names, int(sample_rate)
+        generator.clip_samples = int(config["clip_samples"])
+        generator.summary = dict(config.get("training", {}))
+        generator._restore(load_file(str(weights_path)), config)
+        generator._checkpoint_hash = digest
+        return generator
+
+    def fit_or_load(self, waves: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], sample_rate: int,
+                    seed: int, folder: Any, progress: Any = None) -> Generator:
+        """The ready generator for a run: loaded from ``options["checkpoint"]`` when set, else fitted.
+
+        A loaded checkpoint is checked against ``label_names``, ``sample_rate`` and the clip
+        length of ``waves`` and keeps this instance's sampling options (``per_class``,
+        ``balance``, ``filter_confidence``). Either way the generator is saved into
+        ``folder`` (the run folder's copy), so the run can be reproduced from it alone.
+        """
+        checkpoint = str(self.options.get("checkpoint") or "")
+        if checkpoint:
+            keep = {k: v for k, v in self.options.items() if k in ("per_class", "balance", "filter_confidence")}
+            generator = type(self).load(checkpoint, label_names, sample_rate,
+                                        clip_samples=int(torch.as_tensor(waves).shape[-1]),
+                                        options={**keep, "checkpoint": checkpoint})
+        else:
+            self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress, save_folder=folder)
+            generator = self
+        generator.save(folder)
+        return generator
+
+    def _require_fitted(self, action: str) -> None:
+        if not self.fitted:
+            raise ConfigError(f"generator {self.architecture}: call fit() or load() before {action}()")

@@ -1,4 +1,5 @@
-"""Built-in augmenters: ``gain``, ``noise``, ``timeshift`` (waveform) and ``specaugment`` (features)."""
+"""Built-in augmenters: ``gain``, ``noise``, ``timeshift`` (waveform), ``specaugment`` (features),
+``vae`` and ``gan`` (generators fitted on the training split)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,28 @@ from mirplug.hookspecs import hookimpl
 from mirplug.specs import AugmenterSpec, Option
 
 P = Option(name="p", type=float, default=0.5, minimum=0.0, maximum=1.0, help="probability of applying it")
+
+
+def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, ...]:
+    """The options every built-in generator takes; the defaults of training length, latent size and
+    learning rate differ per model (each default fits one generator on ~36 clips of 3 s in about
+    2 minutes on 2 CPU cores)."""
+    return (
+        Option(name="per_class", type=int, default=0, minimum=0, help="synthetic clips added to every class"),
+        Option(name="balance", type=bool, default=False, help="bring every class up to the largest"),
+        Option(name="steps", type=int, default=steps, minimum=1, help="training steps"),
+        Option(name="latent_dim", type=int, default=latent_dim, minimum=1, help="size of the latent vector"),
+        Option(name="lr", type=float, default=lr, minimum=0.0, help="Adam learning rate"),
+        Option(name="batch_size", type=int, default=16, minimum=1, help="training clips per step"),
+        Option(name="checkpoint", type=str, default="",
+               help="folder of a fitted generator (generator.json + generator.safetensors) to reuse"),
+        Option(name="min_clips_per_class", type=int, default=4, minimum=1,
+               help="refuse to fit when a class has fewer training clips"),
+        Option(name="filter_confidence", type=float, default=0.0, minimum=0.0, maximum=1.0,
+               help="keep synthetic clips a real-data classifier assigns to their class with at least this "
+                    "confidence (0 = keep all)"),
+    )
+
 
 
 @hookimpl
@@ -41,5 +64,22 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
                      Option(name="time_masks", type=int, default=2, minimum=0),
                      Option(name="max_time_width", type=int, default=20, minimum=1)),
             license="MIT", citation="Park et al., SpecAugment, Interspeech 2019",
+        ),
+        AugmenterSpec(
+            name="vae", summary="class-conditional VAE over log-mel images, inverted to audio with Griffin-Lim",
+            stage="generator", factory="mirplug_builtin.augmenters.vae:VAEGenerator",
+            options=generator_options(steps=1000, latent_dim=32, lr=1e-3),
+            license="MIT", citation="Sohn, Lee and Yan, Learning Structured Output Representation using Deep "
+                                    "Conditional Generative Models, NeurIPS 2015",
+        ),
+        AugmenterSpec(
+            name="gan",
+            summary="class-conditional GAN (hinge loss, spectral norm) over log-mel images, inverted to audio "
+                    "with Griffin-Lim",
+            stage="generator", factory="mirplug_builtin.augmenters.gan:GANGenerator",
+            options=generator_options(steps=500, latent_dim=64, lr=2e-4),
+            license="MIT",
+            citation="Miyato et al., Spectral Normalization for Generative Adversarial Networks, ICLR 2018; "
+                     "Miyato and Koyama, cGANs with Projection Discriminator, ICLR 2018",
         ),
     ]
