@@ -1,7 +1,8 @@
 """Decoding audio files to mono float32 at a target sample rate.
 
 soundfile (libsndfile, bundled in its wheel) decodes WAV, FLAC, OGG/Vorbis, Opus and MP3
-with no system package; resampling uses torchaudio's band-limited sinc resampler.
+with no system package; resampling uses soxr (the SoX resampler, high quality), which is about
+twice as fast on the CPU as torchaudio's sinc resampler and needs no kernel per rate pair.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited resampling of a mono signal (a no-op when the rates match)."""
     if from_rate == to_rate:
         return np.ascontiguousarray(samples, dtype=np.float32)
-    import torch
-    import torchaudio.functional as F
+    import soxr
 
-    tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-    return F.resample(tensor, from_rate, to_rate).numpy()
+    return soxr.resample(np.ascontiguousarray(samples, dtype=np.float32), from_rate, to_rate, quality="HQ")
