@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import cache, install, listing, predict, run, scaffold, sweep, validate
+from mirplug.cli import augment, cache, install, listing, predict, push, run, scaffold, sweep, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ install.register(app)
 validate.register(app)
 scaffold.register(app)
 sweep.register(app)
+augment.register(app)
+push.register(app)
 
 
 _plugin_commands_added = False
