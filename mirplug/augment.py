@@ -211,7 +211,7 @@ def transform_copies(name: str, transform: Transform, real: list[Row], sample_ra
         if params is None:
             continue
         new.append(Row(
-            audio={"bytes": wav_bytes(changed.numpy(), sample_rate), "path": f"{name}-{row.id.replace('/', '_')}.wav"},
+            audio={"bytes": wav_bytes(changed.numpy(), sample_rate), "path": f"{name}-{Path(row.id).stem}.wav"},
             label=row.label, id=f"{name}:{row.id}", synthetic=True, source_id=row.id, augmenter=name,
             augmenter_params=json.dumps({"params": params, "seed": row_seed, "sample_rate": sample_rate},
                                         sort_keys=True, default=float)))

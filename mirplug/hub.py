@@ -96,6 +96,14 @@ def license_of(provenance: dict[str, Any] | None) -> tuple[str, str | None]:
 
 def stage(dataset: Any, provenance: dict[str, Any] | None, repo_id: str, folder: Path) -> Staged:
     """Write the Parquet shards and README.md exactly as they will be uploaded into ``folder``."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    # Loaders of the pushed dataset get a decoding Audio feature (the bytes are embedded either way);
+    # casting the feature only changes the schema metadata, not the stored bytes.
+    if all("audio" in part.column_names for part in dataset.values()):
+        dataset = datasets.DatasetDict({split: part.cast_column("audio", datasets.Audio())
+                                        for split, part in dataset.items()})
     folder.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     for split, part in dataset.items():
