@@ -252,7 +252,7 @@ def upload(staged: Staged, repo_id: str, private: bool, revision: str | None, to
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         if revision:
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
-        before = api.list_repo_commits(repo_id, repo_type="dataset", revision=revision)
+        before = api.repo_info(repo_id, repo_type="dataset", revision=revision).sha
         info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(staged.folder),
                                  revision=revision, delete_patterns=["data/*.parquet"],
                                  commit_message="Upload dataset with mirplug push")
@@ -262,7 +262,8 @@ def upload(staged: Staged, repo_id: str, private: bool, revision: str | None, to
     except OSError as exc:
         raise PushError(f"cannot reach the Hub to push {repo_id}: {hide(str(exc), token)}; the local data is "
                         f"unchanged") from None
-    if before and info.oid == before[0].commit_id:
+    # huggingface_hub drops unchanged files and skips an empty commit, returning the head it found.
+    if info.oid == before:
         return None
     return info.oid
 
