@@ -131,7 +131,8 @@ def card_metadata(dataset: Any, license_id: str) -> dict[str, Any]:
                      "data_files": [{"split": split, "path": f"data/{split}-*"} for split in dataset]}],
         "dataset_info": {
             "features": features,
-            "splits": [{"name": split, "num_examples": len(part)} for split, part in dataset.items()],
+            "splits": [{"name": split, "num_bytes": int(part.data.nbytes), "num_examples": len(part)}
+                       for split, part in dataset.items()],
         },
     }
 
@@ -246,6 +247,9 @@ def upload(staged: Staged, repo_id: str, private: bool, revision: str | None, to
     """Create the repo (and branch) if needed and upload the staged folder in one commit."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()  # one summary line per push instead of a bar per shard
 
     api = HfApi(token=token, library_name="mirplug", library_version=__version__)
     try:

@@ -108,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if not head:
+        if not (head or self.command == "HEAD"):  # a HEAD answer carries headers only
             self.wfile.write(data)
 
     def _error(self, status: int, message: str, code: str = "") -> None:
