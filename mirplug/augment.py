@@ -110,6 +110,7 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     from mirplug.runner import build_task, load_dataset
 
     console = console or Console(stderr=True)
+    datasets.disable_progress_bars()  # mirplug prints its own summary lines
     started = time.time()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
