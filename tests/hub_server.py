@@ -211,7 +211,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(409, {"error": "You already created this dataset repo", "url": url})
                 return
             empty = hashlib.sha1(repo.encode()).hexdigest()
-            self.state.repos[repo] = Repo(private=bool(body.get("private")), branches={"main": (empty, {})},
+            # huggingface_hub 2.x sends "visibility"; older clients send "private".
+            private = body.get("visibility") == "private" or bool(body.get("private"))
+            self.state.repos[repo] = Repo(private=private, branches={"main": (empty, {})},
                                           commits=[empty])
         self._send(200, {"url": url, "name": repo})
 

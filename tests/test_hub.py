@@ -231,3 +231,18 @@ def test_license_warnings() -> None:
     license_id, warning = license_of({"source": {"license": "CC-BY-NC-4.0"}})
     assert license_id == "cc-by-nc-4.0" and "forbids commercial use" in str(warning)
     assert license_of(None)[0] == "other" and "unknown" in str(license_of(None)[1])
+
+
+def test_push_to_a_branch_of_a_private_repo(tmp_path: Path) -> None:
+    import datasets
+
+    plain = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b", "c"]})})
+    plain.save_to_disk(str(tmp_path / "plain"))
+    with HubServer(TOKEN) as server:
+        env = hub_env(server, tmp_path / "hf-home")
+        done = mirplug("push", str(tmp_path / "plain"), "me/branched", "--private", "--revision", "dev", env=env)
+        assert "pushed 2 files to me/branched" in done.stdout
+        repo = server.state.repos["me/branched"]
+        assert repo.private is True
+        assert sorted(server.files("me/branched", "dev")) == ["README.md", "data/train-00000-of-00001.parquet"]
+        assert server.files("me/branched", "main") == {}
