@@ -263,13 +263,21 @@ def upload(staged: Staged, repo_id: str, private: bool, revision: str | None, to
     except HfHubHTTPError as exc:
         raise PushError(f"the Hub refused the push to {repo_id}: {server_message(exc, token)}; the local data "
                         f"is unchanged") from None
-    except OSError as exc:
-        raise PushError(f"cannot reach the Hub to push {repo_id}: {hide(str(exc), token)}; the local data is "
-                        f"unchanged") from None
+    except Exception as exc:
+        if not network_error(exc):
+            raise
+        raise PushError(f"cannot reach the Hub at {api.endpoint} to push {repo_id}: {hide(str(exc), token)}; "
+                        f"the local data is unchanged") from None
     # huggingface_hub drops unchanged files and skips an empty commit, returning the head it found.
     if info.oid == before:
         return None
     return info.oid
+
+
+def network_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a connection/timeout error of the HTTP stack (OSError or httpx's own family)."""
+    root = type(exc).__module__.split(".")[0]
+    return isinstance(exc, OSError) or root in ("httpx", "httpx2", "httpcore", "requests", "urllib3")
 
 
 def server_message(exc: Any, token: str) -> str:

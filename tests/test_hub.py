@@ -214,6 +214,12 @@ def test_push_bad_input(augmented: Path, tmp_path: Path) -> None:
         assert "HTTP 401: Invalid credentials in Authorization header" in done.stderr
         assert wrong not in done.stdout + done.stderr
         assert server.state.repos == {}
+        done = mirplug("run", "task=genre", "data=hub", "data.repo_id=me/missing", env=env, check=False)
+        assert done.returncode == 2 and "data.repo_id=me/missing: cannot load it" in done.stderr
+        assert "check the repo id and data.revision" in done.stderr
+        done = mirplug("push", str(augmented), "me/x", env={**env, "HF_ENDPOINT": "http://127.0.0.1:9"}, check=False)
+        assert done.returncode == 2
+        assert "cannot reach the Hub at http://127.0.0.1:9 to push me/x" in done.stderr
 
         # a dataset without provenance columns is pushed, and its card says so
         plain = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b"]})})

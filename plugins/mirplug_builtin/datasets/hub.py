@@ -10,6 +10,7 @@ validation and test stay real). The audio column is cast to
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,20 @@ def _from_hub(repo_id: str, revision: str | None) -> Any:
         return datasets.load_dataset(repo_id, revision=revision)
     except HFValidationError as exc:
         raise DataError(f"data.repo_id={repo_id}: not a valid repo id ({str(exc).splitlines()[0]})") from None
-    except (ConnectionError, FileNotFoundError, OSError, ValueError) as exc:
+    except Exception as exc:
+        from mirplug.hub import network_error
+
+        if not (network_error(exc) or isinstance(exc, ValueError)):
+            raise
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            hint = (f"offline (HF_HUB_OFFLINE=1) only datasets already in the Hugging Face cache load: run once "
+                    f"online, or download it with 'huggingface-cli download --repo-type dataset {repo_id}'")
+        else:
+            hint = ("check the repo id and data.revision, and for a private or gated dataset log in with "
+                    "'huggingface-cli login' or set HF_TOKEN")
         raise DataError(
-            f"data.repo_id={repo_id}: cannot load it ({reason}); offline (HF_HUB_OFFLINE=1) only datasets already "
-            f"in the Hugging Face cache load: run once online, or download it with "
-            f"'huggingface-cli download --repo-type dataset {repo_id}' (or use data.path=DIR for a saved folder)"
+            f"data.repo_id={repo_id}: cannot load it ({reason}); {hint} (or use data.path=DIR for a saved folder)"
         ) from None
 
 
