@@ -53,6 +53,8 @@ DATA_OPTIONS: tuple[Option, ...] = (
     Option(name="clip_seconds", type=float, default=3.0, minimum=0.05,
            help="window length: longer clips are cut into windows whose predictions are averaged"),
     Option(name="max_windows", type=int, default=10, minimum=1, help="at most this many windows per clip"),
+    Option(name="imbalance", type=float, default=1.0, minimum=1.0,
+           help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
     Option(name="per_class", type=int, default=None, minimum=1,
            help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
 )

@@ -69,6 +69,26 @@ def subsample_per_class(dataset: Any, label_column: str | None, per_class: int, 
     return dataset.select(sorted(keep)), short
 
 
+def imbalance(dataset: Any, label_column: str | None, ratio: float, seed: int) -> Any:
+    """A long-tailed training split: label ``k`` of ``C`` keeps ``ratio ** (-k / (C - 1))`` of its clips.
+
+    The first label keeps all its clips and the last (the rarest) keeps ``1 / ratio`` of them,
+    at least one; clips are drawn with ``seed``. Applied to the training split only.
+    """
+    if not label_column:
+        raise DataError("data.imbalance needs a single-label task (clips are dropped per label)")
+    labels = np.asarray(dataset[label_column])
+    present = sorted(set(labels.tolist()))
+    rng = np.random.default_rng([seed, int(ratio * 1000)])
+    keep: list[int] = []
+    for rank, label in enumerate(present):
+        members = np.flatnonzero(labels == label)
+        fraction = ratio ** (-rank / max(1, len(present) - 1))
+        count = max(1, int(round(fraction * len(members))))
+        keep.extend(rng.permutation(members)[:count].tolist())
+    return dataset.select(sorted(keep))
+
+
 def _carve(dataset: Any, label_column: str | None, fraction: float, seed: int, what: str) -> tuple[Any, Any]:
     from sklearn.model_selection import train_test_split
 

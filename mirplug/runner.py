@@ -20,9 +20,9 @@ from mirplug import __version__
 from mirplug.cache import (CachedWindows, decode_windows_cached, feature_store, featurize_cached, min_samples_of,
                            representation_settings)
 from mirplug.catalog import Catalog
-from mirplug.components import Representation, Task, Transform
+from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
-from mirplug.data import SPLITS, Windows, split_dataset, subsample_per_class
+from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError
 from mirplug.model import CentroidHead, MirModel, build_model, build_representation, embed, feature_shape
 from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
@@ -65,16 +65,27 @@ def build_task(catalog: Catalog, config: RunConfig) -> Task:
     return task
 
 
+def build_generators(catalog: Catalog, config: RunConfig) -> list[tuple[str, Generator]]:
+    """The chosen generator augmenters (fitted on the training split, then sampled), in order."""
+    generators = []
+    for selection in config.augmenters:
+        spec = catalog.get("augmenter", selection.name)
+        if isinstance(spec, AugmenterSpec) and spec.stage == "generator":
+            generator = spec.build(selection.options)
+            if not isinstance(generator, Generator):
+                raise ConfigError(f"augmenter '{selection.name}' did not build a Generator")
+            generators.append((selection.name, generator))
+    return generators
+
+
 def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Transform]]:
-    """The chosen augmenters as (name, transform), in the order given."""
+    """The chosen transform augmenters as (name, transform), in the order given."""
     transforms = []
     for selection in config.augmenters:
         spec = catalog.get("augmenter", selection.name)
         assert isinstance(spec, AugmenterSpec)
         if spec.stage == "generator":
-            raise ConfigError(
-                f"augmenter '{selection.name}' is a generator; this version of mirplug applies transforms only"
-            )
+            continue
         transform = spec.build(selection.options)
         if not isinstance(transform, Transform):
             raise ConfigError(f"augmenter '{selection.name}' did not build a Transform")
@@ -160,6 +171,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     task = build_task(catalog, config)
     representation = build_representation(catalog, config)
     transforms = build_transforms(catalog, config)
+    generators = build_generators(catalog, config)
     window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
     input_shape = feature_shape(representation, window_samples)
     if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
@@ -185,16 +197,29 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     for fold, splits in enumerate(split_sets, start=1):
         if folds > 1:
             console.print(f"fold {fold} of {folds}")
+        target = folder if folds == 1 else folder / f"fold-{fold}"
+        target.mkdir(exist_ok=True)
         if config.data.options.get("per_class"):
             splits["train"], short = subsample_per_class(splits["train"], label_column,
                                                          config.data.options["per_class"], config.seed)
             if short:
                 console.print(f"[yellow]data.per_class={config.data.options['per_class']}:[/] labels with fewer "
                               f"training clips keep them all ({', '.join(short)})")
-        target = folder if folds == 1 else folder / f"fold-{fold}"
-        target.mkdir(exist_ok=True)
+        if config.data.options.get("imbalance", 1.0) > 1.0:
+            splits["train"] = imbalance(splits["train"], label_column, config.data.options["imbalance"], config.seed)
+        if generators:
+            from mirplug.generation import synthesize
+
+            # Fitted on the training split only; synthetic rows join train, never validation or test.
+            class_column = task.label_column if task.label_kind == "single-label" else ""
+            splits["train"], reports = synthesize(generators, splits["train"], splits["test"], names,
+                                                  class_column or "", config.data.options["clip_seconds"], target,
+                                                  config.seed, console)
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
                                             names, splits, device, target))
+        if generators:
+            fold_metrics[-1]["n_synthetic"] = sum(report["kept"] for report in reports)
+            fold_metrics[-1]["generators"] = reports
     metrics = fold_metrics[0] if folds == 1 else summarize_folds(fold_metrics, task.main_metric)
     metrics.update({
         "seed": config.seed,

@@ -128,7 +128,9 @@ def test_plugin_lifecycle_in_a_fresh_venv(venv: Venv, tmp_path: Path) -> None:
     assert venv.manifest() == {"plugins": []}
     assert venv.mirplug("plugins", "--requirements").stdout == ""
     listed = json.loads(venv.mirplug("plugins", "--json").stdout)
-    assert {p["name"] for p in listed["plugins"]} == {"augmenters", "backbones", "datasets", "representations", "tasks"}
+    # what the host environment has besides (e.g. the Essentia plugin) may show too; myfeat is gone
+    names = {p["name"] for p in listed["plugins"]}
+    assert {"augmenters", "backbones", "datasets", "representations", "tasks"} <= names and "myfeat" not in names
     assert listed["failed"] == []
     missing = venv.mirplug("uninstall", "myfeat", check=False)
     assert (missing.returncode, missing.stderr) == (

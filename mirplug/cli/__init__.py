@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import augment, cache, install, listing, predict, push, run, scaffold, sweep, validate
+from mirplug.cli import ablate, augment, cache, install, listing, predict, push, run, scaffold, sweep, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ install.register(app)
 validate.register(app)
 scaffold.register(app)
 sweep.register(app)
+ablate.register(app)
 augment.register(app)
 push.register(app)
 

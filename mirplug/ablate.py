@@ -1,0 +1,107 @@
+"""``mirplug ablate``: does augmentation help? Real only vs real + the given augmenters vs real + classical.
+
+Every arm runs on the same splits and seeds (the sweep machinery), and each augmented arm is
+compared with real-only *paired by seed*: the table reports the mean difference of the main
+metric and its 95% confidence interval (t-distribution), so an interval that contains zero
+says the augmentation made no measurable difference.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+
+from mirplug.catalog import Catalog
+from mirplug.config import parse_overrides
+from mirplug.errors import ConfigError
+from mirplug.rundir import write_csv
+from mirplug.sweep import REPLICATE_KEY, run_sweep, t_interval
+
+CLASSICAL = "gain,timeshift,specaugment"
+
+
+def arms_for(overrides: Sequence[str], classical: str) -> tuple[list[str], list[str]]:
+    """Split the overrides into the common ones and the three arms (real, augmented, classical)."""
+    common, augmented = [], []
+    for key, value in parse_overrides(overrides):
+        if key == "augmenter" or key.startswith("augmenter."):
+            augmented.append(f"{key}={value}")
+        else:
+            common.append(f"{key}={value}")
+    if not any(item.startswith("augmenter=") for item in augmented):
+        raise ConfigError("mirplug ablate needs the augmenter to evaluate, e.g. augmenter=vae augmenter.per_class=20")
+    arms = ["augmenter=", " ".join(augmented), f"augmenter={classical}"]
+    return common, arms
+
+
+def paired_differences(rows: list[dict[str, Any]], arms: list[str], metric: str) -> list[dict[str, Any]]:
+    """Per augmented arm and cell: mean difference to real-only over seeds, with its 95% CI."""
+    by_key: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for row in rows:
+        cell = tuple(sorted((k, v) for k, v in row.items() if k not in {"arm", metric, "accuracy", "n_train",
+                                                                          "epochs_run", "duration_seconds",
+                                                                          "folder", "overrides"}))
+        by_key[(row["arm"], cell)] = float(row[metric])
+    table = []
+    for arm in arms[1:]:
+        cells: dict[tuple[tuple[str, str], ...], list[float]] = {}
+        for (row_arm, cell), value in by_key.items():
+            if row_arm != arm:
+                continue
+            base = by_key.get((arms[0], cell))
+            if base is not None:
+                key = tuple((k, v) for k, v in cell if k != REPLICATE_KEY)
+                cells.setdefault(key, []).append(value - base)
+        for key, diffs in cells.items():
+            mean, low, high = t_interval(diffs)
+            table.append({"arm": arm, **dict(key), "metric": metric, "n_seeds": len(diffs),
+                          "mean_difference": round(mean, 4), "ci95_low": round(low, 4) if not math.isnan(low) else "",
+                          "ci95_high": round(high, 4) if not math.isnan(high) else ""})
+    return table
+
+
+def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",
+                 console: Console | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """Run the three arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``."""
+    console = console or Console(stderr=True)
+    common, arms = arms_for(overrides, classical)
+    folder, summary = run_sweep(catalog, common, arms, out, console)
+    with open(folder / "runs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    metric = str(summary[0]["metric"])
+    table = paired_differences(rows, arms, metric)
+    write_csv(folder / "ablation.csv", table)
+    lines = [f"| arm | {' | '.join(k for k in table[0] if k not in ('arm', 'metric'))} |" if table else "",
+             "|---" * (len(table[0]) - 1) + "|" if table else ""]
+    for row in table:
+        lines.append("| " + " | ".join(str(v) for k, v in row.items() if k != "metric") + " |")
+    text = f"Difference in {metric} against real only (paired by seed; mean and 95% CI)\n\n" + "\n".join(lines)
+    (folder / "ablation.md").write_text(text + "\n")
+    _plot(folder / "ablation.png", table, metric)
+    console.print(text, highlight=False, soft_wrap=True)
+    return folder, table
+
+
+def _plot(path: Path, table: list[dict[str, Any]], metric: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [" ".join(f"{k}={v}" for k, v in row.items() if k not in ("metric", "n_seeds", "mean_difference",
+                                                                        "ci95_low", "ci95_high")) for row in table]
+    means = [row["mean_difference"] for row in table]
+    errors = [[m - row["ci95_low"] if row["ci95_low"] != "" else 0 for m, row in zip(means, table)],
+              [row["ci95_high"] - m if row["ci95_high"] != "" else 0 for m, row in zip(means, table)]]
+    figure, axes = plt.subplots(figsize=(8, 0.6 * len(table) + 1.5))
+    axes.barh(range(len(table)), means, xerr=errors, color="tab:blue", capsize=4)
+    axes.axvline(0.0, color="grey", linestyle="--")
+    axes.set_yticks(range(len(table)), labels, fontsize=8)
+    axes.set_xlabel(f"{metric}: augmented minus real only (95% CI)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

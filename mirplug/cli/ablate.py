@@ -1,0 +1,27 @@
+"""``mirplug ablate``: real only vs real + augmenters vs real + classical augmentation, paired by seed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+ABLATE_HELP = ("key=value overrides; augmenter=... names the augmentation to evaluate; comma lists expand "
+               "(seed=0,1,2,3,4), e.g. task=genre augmenter=vae augmenter.per_class=20 data.per_class=5 seed=0,1,2")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+
+    @app.command("ablate")
+    def ablate_command(
+        overrides: Annotated[Optional[list[str]], typer.Argument(help=ABLATE_HELP, show_default=False)] = None,
+        classical: Annotated[str, typer.Option("--classical", help="the classical augmentation arm")] = (
+            "gain,timeshift,specaugment"),
+        out: Annotated[str, typer.Option("--out", help="folder in which the ablation folder is created")] = "sweeps",
+    ) -> None:
+        """Measure an augmentation: mean and 95% CI of the metric difference against real only."""
+        from mirplug.ablate import run_ablation
+        from mirplug.cli.common import catalog_with_warnings, err_console
+
+        run_ablation(catalog_with_warnings(), list(overrides or []), classical, out, err_console)

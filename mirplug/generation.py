@@ -1,0 +1,147 @@
+"""Generative augmentation in a run: fit generators on the training split, sample, report quality.
+
+Synthetic clips are written as ordinary WAV files and appended to the training split as rows
+with their provenance, so every representation, the feature cache and ``mirplug augment`` treat
+them like any clip. They are added after the split and only to ``train``: validation and test
+stay real. Quality is reported per generator: the Fréchet distance between real and synthetic
+clips per class (on time-pooled log-mel statistics, FAD-style), train-on-synthetic-test-on-real
+accuracy, a grid of real and synthetic spectrograms, and how many samples the optional
+confidence filter kept.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mirplug.components import Generator
+from mirplug.data import decode_windows
+from mirplug.errors import ConfigError
+from mirplug.rundir import write_json
+
+PROVENANCE_COLUMNS = ("synthetic", "source_id", "augmenter", "augmenter_params", "generator_hash")
+
+
+def pooled(mels: torch.Tensor) -> np.ndarray:
+    """Mean and standard deviation of each mel band over time: ``(n, mels, frames)`` -> ``(n, 2 * mels)``."""
+    return torch.cat([mels.mean(dim=2), mels.std(dim=2)], dim=1).numpy()
+
+
+def with_provenance(dataset: Any) -> Any:
+    """Add the provenance columns (real rows: ``synthetic=False``) if the dataset lacks them."""
+    defaults = {"synthetic": False, "source_id": "", "augmenter": "", "augmenter_params": "{}", "generator_hash": ""}
+    for column, value in defaults.items():
+        if column not in dataset.column_names:
+            dataset = dataset.add_column(column, [value] * len(dataset))
+    return dataset
+
+
+def confidence_filter(generator: Generator, real: torch.Tensor, real_labels: torch.Tensor, synthetic: torch.Tensor,
+                      synthetic_labels: torch.Tensor, threshold: float) -> np.ndarray:
+    """Keep-mask: a classifier trained on the real clips gives the intended class at least ``threshold``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    classifier.fit(pooled(generator.log_mel(real)), real_labels.numpy())
+    probabilities = classifier.predict_proba(pooled(generator.log_mel(synthetic)))
+    columns = {label: i for i, label in enumerate(classifier.classes_)}
+    confidence = np.array([probabilities[i, columns[int(y)]] if int(y) in columns else 0.0
+                           for i, y in enumerate(synthetic_labels)])
+    return confidence >= threshold
+
+
+def quality_report(generator: Generator, name: str, real: torch.Tensor, real_labels: torch.Tensor,
+                   synthetic: torch.Tensor, synthetic_labels: torch.Tensor, test: torch.Tensor | None,
+                   test_labels: torch.Tensor | None, names: list[str], folder: Path) -> dict[str, Any]:
+    """Fréchet distance per class, train-on-synthetic-test-on-real accuracy and a spectrogram grid."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mirplug.quality import frechet_distance_per_class, spectrogram_grid
+
+    real_mels, synthetic_mels = generator.log_mel(real), generator.log_mel(synthetic)
+    report: dict[str, Any] = {
+        "augmenter": name, "architecture": generator.architecture, "checkpoint_hash": generator.checkpoint_hash,
+        "n_synthetic": int(len(synthetic)), "features": "mean and std over time of the generator's log-mel bands",
+        "frechet_distance": frechet_distance_per_class(pooled(real_mels), real_labels.numpy(), pooled(synthetic_mels),
+                                                       synthetic_labels.numpy(), names),
+    }
+    if test is not None and test_labels is not None and len(set(synthetic_labels.tolist())) > 1:
+        classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        classifier.fit(pooled(synthetic_mels), synthetic_labels.numpy())
+        report["tstr_accuracy"] = float((classifier.predict(pooled(generator.log_mel(test))) == test_labels.numpy()).mean())
+        baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        baseline.fit(pooled(real_mels), real_labels.numpy())
+        report["trtr_accuracy"] = float((baseline.predict(pooled(generator.log_mel(test))) == test_labels.numpy()).mean())
+    spectrogram_grid(real_mels, real_labels, synthetic_mels, synthetic_labels, names,
+                     folder / f"spectrograms_{name}.png")
+    report["grid"] = f"spectrograms_{name}.png"
+    return report
+
+
+def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, names: list[str], label_column: str,
+               clip_seconds: float, folder: Path, seed: int, console: Any = None) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit (or load) each generator on ``train``, sample, write WAVs, append the rows to ``train``.
+
+    Returns the training split with synthetic rows (and provenance columns) and one quality
+    report per generator. ``test`` is used only to score train-on-synthetic-test-on-real.
+    """
+    import datasets
+    import soundfile
+
+    if not label_column:
+        raise ConfigError("generator augmenters (vae, gan) need a single-label task: they sample clips per class")
+    train = with_provenance(train)
+    reports, parts = [], [train]
+    for name, generator in generators:
+        sample_rate = int(generator.options.get("sample_rate", 16000) or 16000)
+        windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)")
+        labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
+        test_windows = decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)") if test is not None else None
+        test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
+                       if test_windows is not None else None)
+        steps = int(generator.options.get("steps", 0) or 0)
+        if console is not None:
+            console.print(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)")
+        ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed, folder / "generators" / name)
+        waves, synthetic_labels = ready.sample(ready.plan_counts(labels), seed)
+        threshold = float(ready.options.get("filter_confidence", 0.0) or 0.0)
+        kept = np.ones(len(waves), dtype=bool)
+        if threshold > 0 and len(waves):
+            kept = confidence_filter(ready, windows.waves, labels, waves, synthetic_labels, threshold)
+        report = quality_report(ready, name, windows.waves, labels, waves, synthetic_labels,
+                                test_windows.waves if test_windows is not None else None, test_labels, names, folder)
+        report.update({"filter_confidence": threshold, "sampled": int(len(waves)), "kept": int(kept.sum()),
+                       "training": ready.summary})
+        reports.append(report)
+        rows: dict[str, list[Any]] = {column: [] for column in train.column_names}
+        for index in np.flatnonzero(kept):
+            label = names[int(synthetic_labels[index])]
+            path = folder / "synthetic" / name / label / f"{name}-{index:05d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(str(path), waves[index].numpy(), sample_rate, subtype="PCM_16")
+            row = {column: None for column in train.column_names}
+            row.update({
+                "audio": {"path": str(path), "bytes": None}, label_column: int(synthetic_labels[index]),
+                "id": f"synthetic/{name}/{label}/{path.name}", "synthetic": True, "source_id": "", "augmenter": name,
+                "augmenter_params": json.dumps({"seed": seed, "index": int(index), "label": label,
+                                                "architecture": ready.architecture}, sort_keys=True),
+                "generator_hash": ready.checkpoint_hash,
+            })
+            for column in train.column_names:
+                rows[column].append(row[column])
+        if rows["id"]:
+            # datasets' Audio encoder needs torchcodec: build the audio column as a plain struct, then cast.
+            plain = train.features.copy()
+            plain["audio"] = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
+            part = datasets.Dataset.from_dict(rows, features=plain)
+            parts.append(part.cast_column("audio", train.features["audio"]))
+    write_json(folder / "quality.json", reports)
+    return datasets.concatenate_datasets(parts), reports

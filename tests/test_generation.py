@@ -1,0 +1,93 @@
+"""Generators in a run: fitted on train only, synthetic rows in train only, a quality report; the ablation."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import TINY
+
+from mirplug.ablate import arms_for, paired_differences
+from mirplug.config import resolve
+from mirplug.data import imbalance
+from mirplug.errors import ConfigError
+from mirplug.runner import run
+
+FAST_VAE = ["augmenter=vae", "augmenter.steps=3", "augmenter.per_class=2", "augmenter.min_clips_per_class=2"]
+
+
+def test_synthetic_rows_join_training_only_with_provenance_and_a_quality_report(catalog, tmp_path):
+    config = resolve(catalog, [*TINY, "data.styles=3", "backbone.channels=4", *FAST_VAE, f"out={tmp_path}"])
+    result = run(config, catalog)
+    folder = result.folder
+    assert result.metrics["n_synthetic"] == 3 * 2
+    # 24 real clips: 15 train, 9 held out; the 6 synthetic ones join train only
+    assert result.metrics["n_train"] == 15 + 6
+    assert result.metrics["n_validation"] + result.metrics["n_test"] == 9
+    test_ids = [row["id"] for row in csv.DictReader(open(folder / "predictions.csv"))]
+    assert not any(i.startswith("synthetic/") for i in test_ids)
+    wavs = sorted((folder / "synthetic" / "vae").rglob("*.wav"))
+    assert len(wavs) == 6 and {w.parent.name for w in wavs} == {"rock", "electronic", "jazz"}
+    (report,) = json.loads((folder / "quality.json").read_text())
+    assert set(report["frechet_distance"]) == {"rock", "electronic", "jazz"}
+    assert 0.0 <= report["tstr_accuracy"] <= 1.0 and report["kept"] == report["sampled"] == 6
+    assert (folder / "spectrograms_vae.png").exists()
+    assert (folder / "generators" / "vae" / "generator.safetensors").exists()
+
+
+def test_a_fitted_generator_is_reused_from_its_checkpoint(catalog, tmp_path):
+    first = run(resolve(catalog, [*TINY, "data.styles=2", "backbone.channels=4", *FAST_VAE,
+                                  f"out={tmp_path / 'a'}"]), catalog)
+    checkpoint = first.folder / "generators" / "vae"
+    second = run(resolve(catalog, [*TINY, "data.styles=2", "backbone.channels=4", *FAST_VAE,
+                                   f"augmenter.checkpoint={checkpoint}", f"out={tmp_path / 'b'}"]), catalog)
+    hashes = [json.loads((r.folder / "quality.json").read_text())[0]["checkpoint_hash"] for r in (first, second)]
+    assert hashes[0] == hashes[1]
+
+
+def test_a_generator_needs_a_single_label_task(catalog, tmp_path):
+    with pytest.raises(ConfigError, match="need a single-label task"):
+        run(resolve(catalog, ["task=mood", *TINY, *FAST_VAE, f"out={tmp_path}"]), catalog)
+
+
+def test_imbalance_keeps_one_over_r_of_the_last_label():
+    import datasets
+
+    data = datasets.Dataset.from_dict({"label": [0] * 20 + [1] * 20 + [2] * 20},
+                                      features=datasets.Features({"label": datasets.ClassLabel(names=["a", "b", "c"])}))
+    counts = np.bincount(imbalance(data, "label", 4.0, seed=0)["label"])
+    assert counts.tolist() == [20, 10, 5]
+
+
+def test_ablation_arms_and_paired_differences():
+    common, arms = arms_for(["task=genre", "augmenter=vae", "augmenter.per_class=5", "seed=0,1"], "gain")
+    assert common == ["task=genre", "seed=0,1"]
+    assert arms == ["augmenter=", "augmenter=vae augmenter.per_class=5", "augmenter=gain"]
+    rows = [{"arm": arm, "seed": str(seed), "macro_f1": value}
+            for arm, values in zip(arms, ([0.5, 0.6], [0.6, 0.8], [0.5, 0.5])) for seed, value in enumerate(values)]
+    table = paired_differences(rows, arms, "macro_f1")
+    assert [(row["arm"], row["mean_difference"]) for row in table] == [(arms[1], 0.15), (arms[2], -0.05)]
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 1) * np.std([0.1, 0.2], ddof=1) / np.sqrt(2)
+    assert table[0]["ci95_low"] == round(0.15 - half, 4)
+
+
+def test_ablate_command_on_a_tiny_config(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mirplug = str(Path(sys.executable).parent / "mirplug")
+    result = subprocess.run([mirplug, "ablate", "task=genre", *TINY, "data.styles=2", "backbone.channels=4",
+                             *FAST_VAE, "seed=0,1", "--classical", "gain", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    (folder,) = list(tmp_path.iterdir())
+    table = list(csv.DictReader(open(folder / "ablation.csv")))
+    assert [row["arm"] for row in table] == [" ".join(FAST_VAE), "augmenter=gain"]
+    assert all(row["n_seeds"] == "2" for row in table)
+    assert (folder / "ablation.png").exists() and (folder / "ablation.md").exists()
+    assert len(list(csv.DictReader(open(folder / "runs.csv")))) == 6
