@@ -38,8 +38,6 @@ from mirplug.specs import AugmenterSpec
 PROVENANCE_FILE = "mirplug_provenance.json"
 QUALITY_FILE = "quality.json"
 PROVENANCE_COLUMNS = ("synthetic", "source_id", "augmenter", "augmenter_params", "generator_hash")
-# Features for the quality report: mean and standard deviation over time of a 64-band log-mel.
-QUALITY_MELS = 64
 
 
 @dataclass
@@ -86,28 +84,33 @@ def native_rate(data: bytes) -> int:
         raise DataError(f"cannot read the sample rate of a training clip: {exc}") from None
 
 
-def build_augmenters(catalog: Catalog, config: RunConfig) -> list[tuple[str, AugmenterSpec, Any]]:
-    """(name, spec, built component) for every chosen augmenter; feature-stage transforms are refused."""
+def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, AugmenterSpec, Transform]]:
+    """(name, spec, transform) for every chosen waveform transform; feature-stage transforms are refused."""
     built = []
     for selection in config.augmenters:
         spec = catalog.get("augmenter", selection.name)
         assert isinstance(spec, AugmenterSpec)
+        if spec.stage == "generator":
+            continue
         component = spec.build(selection.options)
-        if spec.stage == "features" or not isinstance(component, (Generator, Transform)):
-            raise ConfigError(f"augmenter '{selection.name}' works on features ({spec.stage}); mirplug augment writes "
-                              f"audio and takes generators (vae, gan) and waveform transforms (gain, noise, timeshift)")
+        if spec.stage != "waveform" or not isinstance(component, Transform):
+            raise ConfigError(f"augmenter '{selection.name}' works on {spec.stage}; mirplug augment writes audio "
+                              f"and takes generators (vae, gan) and waveform transforms (gain, noise, timeshift)")
         built.append((selection.name, spec, component))
-    if not built:
-        raise ConfigError("mirplug augment needs an augmenter, e.g. augmenter=vae augmenter.per_class=50 "
-                          "or augmenter=gain,noise")
     return built
 
 
 def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | None = None) -> Path:
-    """Write the augmented DatasetDict into ``out`` (plus provenance and quality); return ``out``."""
+    """Write the augmented DatasetDict into ``out`` (plus provenance and quality); return ``out``.
+
+    The training split is prepared as ``mirplug run`` prepares it (split, ``data.per_class``,
+    ``data.imbalance``), and generators go through :func:`mirplug.generation.synthesize`, so the
+    synthetic rows are those a run with the same config trains on.
+    """
     import datasets
 
-    from mirplug.runner import build_task, load_dataset
+    from mirplug.data import imbalance, subsample_per_class
+    from mirplug.runner import build_generators, build_task, load_dataset
 
     console = console or Console(stderr=True)
     datasets.disable_progress_bars()  # mirplug prints its own summary lines
@@ -116,33 +119,50 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"out={out}: the folder exists and is not empty; choose a new folder")
     task = build_task(catalog, config)
-    if task.label_kind != "single-label":
+    if task.label_kind != "single-label" or not task.label_column:
         raise ConfigError(f"task '{config.task.name}' has {task.label_kind} labels; mirplug augment writes "
                           f"single-label (ClassLabel) datasets")
-    augmenters = build_augmenters(catalog, config)
+    generators = build_generators(catalog, config)
+    transforms = build_transforms(catalog, config)
+    if not generators and not transforms:
+        raise ConfigError("mirplug augment needs an augmenter, e.g. augmenter=vae augmenter.per_class=50 "
+                          "or augmenter=gain,noise")
     dataset = load_dataset(catalog, config)
     predefined = isinstance(dataset, datasets.DatasetDict)
     names = task.label_names(dataset["train"] if predefined else dataset)
     label_column = task.label_column
     splits = split_dataset(dataset, label_column, config.split["validation"], config.split["test"], config.seed)
+    options = config.data.options
+    if options.get("per_class"):
+        splits["train"], _ = subsample_per_class(splits["train"], label_column, options["per_class"], config.seed)
+    if options.get("imbalance", 1.0) > 1.0:
+        splits["train"] = imbalance(splits["train"], label_column, options["imbalance"], config.seed)
 
     rows: dict[str, list[Row]] = {split: real_rows(splits[split], label_column, split) for split in SPLITS}
     train_real = list(rows["train"])
-    sample_rate = native_rate(train_real[0].audio["bytes"])
+    selections = {selection.name: dict(selection.options) for selection in config.augmenters}
     chain: list[dict[str, Any]] = []
-    quality: dict[str, Any] = {}
-    for position, (name, spec, component) in enumerate(augmenters):
-        if isinstance(component, Generator):
-            new, record, scores = generate(name, component, splits["train"], label_column, names, sample_rate,
-                                           config, out / "generators" / name, position, console)
-            quality[name] = scores
-        else:
-            new, record = transform_copies(name, component, train_real, sample_rate, config.seed, position)
-        record.update({"augmenter": name, "stage": spec.stage, "options": dict(config.augmenters[position].options),
-                       "license": spec.license, "rows": len(new)})
-        chain.append(record)
+    quality: list[dict[str, Any]] = []
+    if generators:
+        new, reports = generate(generators, splits, names, label_column, config, out / "generation", console)
         rows["train"].extend(new)
-        console.print(f"{name}: {len(new)} new training rows")
+        quality = reports
+        for (name, generator), report in zip(generators, reports):
+            spec = catalog.get("augmenter", name)
+            chain.append({"augmenter": name, "kind": "generator", "stage": "generator", "options": selections[name],
+                          "license": spec.license, "architecture": report["architecture"],
+                          "checkpoint_hash": report["checkpoint_hash"], "seed": config.seed,
+                          "training_steps": (report.get("training") or {}).get("steps"),
+                          "training_clips": len(train_real), "sampled": report.get("sampled"),
+                          "rows": report.get("kept")})
+    sample_rate = native_rate(train_real[0].audio["bytes"])
+    for position, (name, spec, transform) in enumerate(transforms):
+        new = transform_copies(name, transform, train_real, sample_rate, config.seed, position)
+        rows["train"].extend(new)
+        chain.append({"augmenter": name, "kind": "transform", "stage": spec.stage, "options": selections[name],
+                      "license": spec.license, "class": f"{type(transform).__module__}:{type(transform).__qualname__}",
+                      "seed": [config.seed, position, "row index"], "sample_rate": sample_rate, "rows": len(new)})
+        console.print(f"{name}: {len(new)} transformed copies of the {len(train_real)} real training clips")
 
     features = datasets.Features({
         "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
@@ -171,7 +191,6 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
         "source": {"dataset": config.data.name, "options": config.data.options, "license": data_spec.license,
                    "citation": data_spec.citation, "predefined_splits": predefined},
         "split": {"seed": config.seed, "validation": config.split["validation"], "test": config.split["test"]},
-        "sample_rate": sample_rate,
         "labels": list(names),
         "augmentation": chain,
         "counts": counts(rows, names),
@@ -179,9 +198,36 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
         "config": config.to_dict(),
     }
     (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True, default=str))
-    (out / QUALITY_FILE).write_text(json.dumps(quality, indent=2, sort_keys=True))
+    (out / QUALITY_FILE).write_text(json.dumps(quality, indent=2, sort_keys=True, default=str))
     console.print(f"wrote {out} ({', '.join(f'{s}: {len(r)} rows' for s, r in rows.items())})")
     return out
+
+
+def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], names: list[str], label_column: str,
+             config: RunConfig, work: Path, console: Console) -> tuple[list[Row], list[dict[str, Any]]]:
+    """Synthetic training rows (audio embedded) and one quality report per generator.
+
+    :func:`mirplug.generation.synthesize` writes the checkpoints, the quality report and
+    spectrogram grids into ``work``; its WAV files are deleted once their bytes are embedded.
+    """
+    import shutil
+
+    from mirplug.generation import synthesize
+
+    augmented, reports = synthesize(generators, splits["train"], splits["test"], names, label_column,
+                                    config.data.options["clip_seconds"], work, config.seed, console)
+    new = []
+    flags = augmented["synthetic"]
+    for index in (i for i, flag in enumerate(flags) if flag):
+        row = augmented.with_format(None)[index]
+        data, file_name = cell_bytes(row["audio"] or {}, str(row["id"]))
+        new.append(Row(audio={"bytes": data, "path": file_name}, label=int(row[label_column]), id=str(row["id"]),
+                       synthetic=True, source_id="", augmenter=str(row["augmenter"]),
+                       augmenter_params=str(row["augmenter_params"]), generator_hash=str(row["generator_hash"])))
+    shutil.rmtree(work / "synthetic", ignore_errors=True)
+    for report in reports:
+        console.print(f"{report['augmenter']}: {report['kept']} synthetic clips (of {report['sampled']} sampled)")
+    return new, reports
 
 
 def real_rows(split: Any, label_column: str, split_name: str) -> list[Row]:
@@ -197,7 +243,7 @@ def real_rows(split: Any, label_column: str, split_name: str) -> list[Row]:
 
 
 def transform_copies(name: str, transform: Transform, real: list[Row], sample_rate: int, seed: int,
-                     position: int) -> tuple[list[Row], dict[str, Any]]:
+                     position: int) -> list[Row]:
     """One transformed copy of every real clip the transform changed (it is applied with probability ``p``)."""
     import torch
 
@@ -216,78 +262,7 @@ def transform_copies(name: str, transform: Transform, real: list[Row], sample_ra
             label=row.label, id=f"{name}:{row.id}", synthetic=True, source_id=row.id, augmenter=name,
             augmenter_params=json.dumps({"params": params, "seed": row_seed, "sample_rate": sample_rate},
                                         sort_keys=True, default=float)))
-    return new, {"kind": "transform", "class": f"{type(transform).__module__}:{type(transform).__qualname__}",
-                 "seed": [seed, position, "row index"]}
-
-
-def generate(name: str, generator: Generator, train: Any, label_column: str, names: list[str], sample_rate: int,
-             config: RunConfig, folder: Path, position: int,
-             console: Console) -> tuple[list[Row], dict[str, Any], dict[str, Any]]:
-    """Fit (or load) the generator on the training windows, sample, and score the samples."""
-    import torch
-
-    from mirplug.data import decode_windows
-
-    windows = decode_windows(train, sample_rate, config.data.options["clip_seconds"],
-                             config.data.options["max_windows"], "train")
-    if windows.skipped:
-        console.print(f"[yellow]{len(windows.skipped)} training clip(s) could not be decoded and are not used[/]")
-    labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows])[windows.clip]
-    fit_seed = config.seed + position
-    with console.status(f"fitting generator {name} on {len(labels)} windows"):
-        ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed=fit_seed, folder=folder)
-    plan = ready.plan_counts(labels)
-    sample_seed = config.seed + 1000 + position
-    waves, sampled = ready.sample(plan, seed=sample_seed)
-    digest = ready.checkpoint_hash
-    options = {k: v for k, v in ready.options.items()}
-    new = []
-    for index, (wave, label) in enumerate(zip(waves.numpy(), sampled.tolist())):
-        new.append(Row(
-            audio={"bytes": wav_bytes(wave, sample_rate), "path": f"{name}-{index:05d}.wav"},
-            label=int(label), id=f"{name}-{index:05d}", synthetic=True, source_id="", augmenter=name,
-            augmenter_params=json.dumps({"architecture": ready.architecture, "options": options,
-                                         "sample_seed": sample_seed, "fit_seed": fit_seed, "index": index,
-                                         "counts": {names[k]: v for k, v in plan.items()}},
-                                        sort_keys=True, default=str),
-            generator_hash=digest))
-    record = {"kind": "generator", "architecture": ready.architecture, "checkpoint_hash": digest,
-              "fit_seed": fit_seed, "sample_seed": sample_seed, "options": options,
-              "representation": ready.representation(), "training_windows": int(len(labels)),
-              "training_steps": ready.summary.get("steps"),
-              "clip_samples": ready.clip_samples}
-    return new, record, quality_scores(windows.waves, labels, waves, sampled, names, sample_rate)
-
-
-def quality_scores(real: Any, real_labels: Any, synthetic: Any, synthetic_labels: Any, names: list[str],
-                   sample_rate: int) -> dict[str, Any]:
-    """Fréchet distance of synthetic to real clips over log-mel statistics, overall and per class."""
-    from mirplug.quality import frechet_distance, frechet_distance_per_class
-
-    real_features, synthetic_features = mel_statistics(real, sample_rate), mel_statistics(synthetic, sample_rate)
-    if len(real_features) < 2 or len(synthetic_features) < 2:
-        return {"features": "log-mel mean+std", "frechet_distance": None, "per_class": {}}
-    return {
-        "features": f"log-mel ({QUALITY_MELS} bands) mean and std over time",
-        "frechet_distance": round(float(frechet_distance(real_features, synthetic_features)), 4),
-        "per_class": {k: (None if v is None else round(float(v), 4)) for k, v in frechet_distance_per_class(
-            real_features, np.asarray(real_labels), synthetic_features, np.asarray(synthetic_labels), names).items()},
-    }
-
-
-def mel_statistics(waves: Any, sample_rate: int) -> np.ndarray:
-    """``(n, time)`` -> ``(n, 2 * QUALITY_MELS)``: per-band mean and std of the dB mel spectrogram."""
-    import torch
-    import torchaudio
-
-    waves = torch.as_tensor(waves, dtype=torch.float32)
-    if waves.shape[0] == 0:
-        return np.zeros((0, 2 * QUALITY_MELS))
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate=sample_rate, n_fft=1024, hop_length=256,
-                                               n_mels=QUALITY_MELS)
-    with torch.no_grad():
-        db = 10.0 * torch.log10(mel(waves).clamp_min(1e-10))
-    return torch.cat([db.mean(dim=-1), db.std(dim=-1)], dim=1).numpy()
+    return new
 
 
 def counts(rows: dict[str, list[Row]], names: list[str]) -> dict[str, dict[str, dict[str, int]]]:

@@ -190,21 +190,26 @@ def provenance_sections(provenance: dict[str, Any]) -> list[str]:
                      f"{step.get('rows')} rows")
         if step.get("kind") == "generator":
             lines.append(f"  - architecture: {step.get('architecture')}, checkpoint sha256: "
-                         f"`{step.get('checkpoint_hash')}`, fit seed {step.get('fit_seed')}, sample seed "
-                         f"{step.get('sample_seed')}, trained {step.get('training_steps')} steps on "
-                         f"{step.get('training_windows')} windows")
+                         f"`{step.get('checkpoint_hash')}`, seed {step.get('seed')}, trained "
+                         f"{step.get('training_steps')} steps on {step.get('training_clips')} real training clips, "
+                         f"{step.get('rows')} of {step.get('sampled')} sampled clips kept")
     lines += ["", "## Counts (real / synthetic)", "", "| split | class | real | synthetic |", "|---|---|---|---|"]
     for split_name, table in provenance.get("counts", {}).items():
         for label, count in table.items():
             lines.append(f"| {split_name} | {label} | {count['real']} | {count['synthetic']} |")
     lines += ["", "## Quality", ""]
-    quality = provenance.get("quality") or {}
+    quality = provenance.get("quality") or []
     if not quality:
         lines.append("No quality metrics (no generator in the chain).")
-    for name, scores in quality.items():
-        per_class = ", ".join(f"{k}: {v}" for k, v in (scores.get("per_class") or {}).items())
-        lines.append(f"- `{name}`: Fréchet distance to the real training clips {scores.get('frechet_distance')} "
-                     f"({scores.get('features')}); per class: {per_class}")
+    for report in quality:
+        distances = ", ".join(f"{label}: {'n/a' if value is None else round(float(value), 2)}"
+                              for label, value in (report.get("frechet_distance") or {}).items())
+        lines.append(f"- `{report.get('augmenter')}`: Fréchet distance to the real training clips per class "
+                     f"({report.get('features')}): {distances}")
+        if "tstr_accuracy" in report:
+            lines.append(f"  - train on synthetic, test on real accuracy: {report['tstr_accuracy']:.3f} "
+                         f"(train on real: {report.get('trtr_accuracy', float('nan')):.3f}; a linear probe on "
+                         f"log-mel statistics)")
     return lines + [""]
 
 

@@ -75,14 +75,15 @@ def test_augment_writes_real_and_synthetic_rows_with_provenance(augmented: Path)
     assert len(vae) == PER_CLASS * 3 and len(gain) == len(real) == len(train) - len(vae) - len(gain)
     assert not any(saved["validation"]["synthetic"]) and not any(saved["test"]["synthetic"])
     # generated rows: no source, the checkpoint's sha256; transformed copies: the source clip and the drawn gain
-    weights = augmented / "generators" / "vae" / "generator.safetensors"
+    weights = augmented / "generation" / "generators" / "vae" / "generator.safetensors"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     assert {row["generator_hash"] for row in vae} == {digest}
     assert {row["source_id"] for row in vae} == {""}
     assert sorted(row["source_id"] for row in gain) == sorted(row["id"] for row in real)
     params = json.loads(gain[0]["augmenter_params"])
     assert set(params) == {"params", "seed", "sample_rate"} and set(params["params"]) == {"gain_db"}
-    assert json.loads(vae[0]["augmenter_params"])["sample_seed"] == 1000
+    assert json.loads(vae[0]["augmenter_params"])["seed"] == 0
+    assert not (augmented / "generation" / "synthetic").exists()  # the WAVs are embedded, not kept twice
     samples, rate = soundfile.read(io.BytesIO(vae[0]["audio"]["bytes"]))
     assert rate == 16000 and samples.shape == (16000,)
     counts = provenance["counts"]
@@ -91,7 +92,9 @@ def test_augment_writes_real_and_synthetic_rows_with_provenance(augmented: Path)
     chain = {step["augmenter"]: step for step in provenance["augmentation"]}
     assert chain["vae"]["checkpoint_hash"] == digest and chain["vae"]["architecture"] == "vae"
     quality = json.loads((augmented / "quality.json").read_text())
-    assert set(quality["vae"]["per_class"]) == set(provenance["labels"])
+    assert [report["augmenter"] for report in quality] == ["vae"]
+    assert set(quality[0]["frechet_distance"]) == set(provenance["labels"])
+    assert quality[0]["checkpoint_hash"] == digest and 0.0 <= quality[0]["tstr_accuracy"] <= 1.0
 
 
 def test_run_on_saved_folder_selects_rows(augmented: Path, tmp_path: Path) -> None:
@@ -138,6 +141,7 @@ def test_push_dry_run_writes_what_would_be_uploaded(augmented: Path, tmp_path: P
     provenance = json.loads((augmented / "mirplug_provenance.json").read_text())
     digest = provenance["augmentation"][0]["checkpoint_hash"]
     for text in ("license: mit", "## Augmentation chain", f"`{digest}`", "| train | rock |", "Fréchet distance",
+                 "train on synthetic, test on real accuracy",
                  'filter(lambda row: not row["synthetic"])', "data.synthetic=exclude", "Made with mirplug",
                  "- split: seed 0, validation 0.15, test 0.2"):
         assert text in card, text
