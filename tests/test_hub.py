@@ -112,20 +112,24 @@ def test_run_on_saved_folder_selects_rows(augmented: Path, tmp_path: Path) -> No
 
 def test_hub_dataset_bad_input(tmp_path: Path) -> None:
     import datasets
+    from mirplug_builtin.datasets.hub import load
+
+    from mirplug.errors import DataError
 
     done = mirplug("run", "task=genre", "data=hub", f"data.path={tmp_path}", check=False)
     assert done.returncode == 2 and "not a dataset saved with save_to_disk" in done.stderr
     plain = datasets.Dataset.from_dict({"audio": [{"bytes": b"", "path": "a.wav"}], "label": [0]})
     plain.save_to_disk(str(tmp_path / "int-label"))
-    done = mirplug("run", "task=genre", "data=hub", f"data.path={tmp_path / 'int-label'}", check=False)
-    assert done.returncode == 2 and "column 'label' is Value('int64'), not a ClassLabel" in done.stderr
+    with pytest.raises(DataError, match=r"column 'label' is Value\('int64'\), not a ClassLabel"):
+        load(path=str(tmp_path / "int-label"))
     plain = plain.cast_column("label", datasets.ClassLabel(names=["a", "b"]))
     datasets.DatasetDict({"train": plain}).save_to_disk(str(tmp_path / "plain"))
-    done = mirplug("run", "task=genre", "data=hub", f"data.path={tmp_path / 'plain'}", "data.synthetic=only",
-                   check=False)
-    assert done.returncode == 2 and "has no 'synthetic' column" in done.stderr
-    done = mirplug("run", "task=genre", "data=hub", check=False)
-    assert done.returncode == 2 and "needs exactly one of data.repo_id" in done.stderr
+    with pytest.raises(DataError, match="data.synthetic=only but the dataset has no 'synthetic' column"):
+        load(path=str(tmp_path / "plain"), synthetic="only")
+    # without the column, exclude and include keep every row
+    assert load(path=str(tmp_path / "plain"), synthetic="exclude")["train"].num_rows == 1
+    with pytest.raises(DataError, match="needs exactly one of data.repo_id"):
+        load()
 
 
 def test_push_dry_run_writes_what_would_be_uploaded(augmented: Path, tmp_path: Path) -> None:
