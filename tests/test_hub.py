@@ -135,7 +135,7 @@ def test_hub_dataset_bad_input(tmp_path: Path) -> None:
 def test_push_dry_run_writes_what_would_be_uploaded(augmented: Path, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    done = mirplug("push", str(augmented), "me/genre-aug", "--dry-run", str(tmp_path / "dry"))
+    done = mirplug("push", str(augmented), "me/genre-aug", "--dry-run", "--dry-run-dir", str(tmp_path / "dry"))
     files = sorted(str(p.relative_to(tmp_path / "dry")) for p in (tmp_path / "dry").rglob("*") if p.is_file())
     assert files == ["README.md", "data/test-00000-of-00001.parquet", "data/train-00000-of-00001.parquet",
                      "data/validation-00000-of-00001.parquet"]
@@ -150,6 +150,12 @@ def test_push_dry_run_writes_what_would_be_uploaded(augmented: Path, tmp_path: P
                  "- split: seed 0, validation 0.15, test 0.2"):
         assert text in card, text
     assert "License warning" not in card
+    # the bare flag writes beside the dataset folder
+    mirplug("push", str(augmented), "me/genre-aug", "--dry-run")
+    beside = augmented.with_name(f"{augmented.name}-dry-run")
+    assert (beside / "README.md").read_text() == card
+    assert (beside / "data/train-00000-of-00001.parquet").read_bytes() == (
+        tmp_path / "dry" / "data/train-00000-of-00001.parquet").read_bytes()
 
 
 def test_push_load_back_and_train_over_http(augmented: Path, tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ def register(app: typer.Typer) -> None:
         folder: Annotated[Path, typer.Argument(help="a folder written by 'mirplug augment ... out=DIR'")],
         repo_id: Annotated[str, typer.Argument(help="the Hub dataset repo, OWNER/NAME")],
         private: Annotated[bool, typer.Option("--private", help="create the repo as private")] = False,
-        dry_run: Annotated[Optional[Path], typer.Option(
-            "--dry-run", help="write exactly what would be uploaded into this folder; upload nothing")] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="write exactly what would be uploaded into a local folder; upload nothing")] = False,
+        dry_run_dir: Annotated[Optional[Path], typer.Option(
+            "--dry-run-dir", help="where --dry-run writes the files (default: FOLDER-dry-run beside FOLDER)")] = None,
         revision: Annotated[Optional[str], typer.Option("--revision", help="branch to push to")] = None,
         token: Annotated[Optional[str], typer.Option(
             "--token", help="Hub token (default: HF_TOKEN, then the huggingface_hub login)")] = None,
@@ -27,8 +29,10 @@ def register(app: typer.Typer) -> None:
 
         from mirplug.hub import push
 
-        summary = push(folder, repo_id, private=private, dry_run=str(dry_run) if dry_run else None,
-                       revision=revision, token=token)
+        preview = None
+        if dry_run or dry_run_dir:
+            preview = str(dry_run_dir or folder.resolve().with_name(f"{folder.resolve().name}-dry-run"))
+        summary = push(folder, repo_id, private=private, dry_run=preview, revision=revision, token=token)
         console = Console()
         if summary["dry_run"]:
             console.print(f"dry run: {len(summary['files'])} files that would be uploaded to {repo_id} "
