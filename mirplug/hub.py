@@ -101,7 +101,7 @@ def stage(dataset: Any, provenance: dict[str, Any] | None, repo_id: str, folder:
     datasets.disable_progress_bars()
     # Loaders of the pushed dataset get a decoding Audio feature (the bytes are embedded either way);
     # casting the feature only changes the schema metadata, not the stored bytes.
-    if all("audio" in part.column_names for part in dataset.values()):
+    if all(isinstance(part.features.get("audio"), datasets.Audio) for part in dataset.values()):
         dataset = datasets.DatasetDict({split: part.cast_column("audio", datasets.Audio())
                                         for split, part in dataset.items()})
     folder.mkdir(parents=True, exist_ok=True)
