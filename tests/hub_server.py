@@ -146,6 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         routes = [
             ("POST", r"/api/repos/create", self.create_repo),
             ("POST", r"/api/validate-yaml", self.validate_yaml),
+            ("GET", r"/api/agent-harnesses", self.agent_harnesses),
             ("GET", rf"/api/datasets/{REPO}(?:/revision/(?P<rev>[^/]+))?", self.repo_info),
             ("POST", rf"/api/datasets/{REPO}/branch/(?P<rev>[^/]+)", self.create_branch),
             ("POST", rf"/api/datasets/{REPO}/preupload/(?P<rev>[^/]+)", self.preupload),
@@ -221,6 +222,10 @@ class Handler(BaseHTTPRequestHandler):
         """``POST /api/validate-yaml``: accept any card."""
         self._body()
         self._send(200, {"errors": [], "warnings": []})
+
+    def agent_harnesses(self, query: dict[str, list[str]]) -> None:
+        """``GET /api/agent-harnesses`` (huggingface_hub's user-agent detection): an empty registry."""
+        self._send(200, {"standardEnvVars": [], "harnesses": {}})
 
     def repo_info(self, query: dict[str, list[str]], repo: str, rev: str | None) -> None:
         """``GET /api/datasets/REPO[/revision/REV]``."""

@@ -50,8 +50,7 @@ def augmented(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hub_env(server: HubServer, home: Path, token: str | None = TOKEN) -> dict[str, str]:
     """Environment pointing the clients at the local server, online, with a private HF_HOME."""
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_OFFLINE")}
-    env.update({"HF_ENDPOINT": server.url, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(home),
-                "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0"})
+    env.update({"HF_ENDPOINT": server.url, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(home), "HF_HUB_OFFLINE": "0"})
     if token:
         env["HF_TOKEN"] = token
     return env
