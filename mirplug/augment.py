@@ -3,9 +3,11 @@
 The dataset is loaded and split exactly as ``mirplug run`` does (same seed -> same split).
 The ``train`` split gets the real clips plus, per chosen augmenter,
 
-* generators (``vae``, ``gan``): fitted on the training windows, then sampled
-  (``augmenter.per_class`` / ``balance``); rows have ``synthetic=True``, an empty
-  ``source_id`` and the checkpoint's sha256 in ``generator_hash``;
+* generators (``vae``, ``gan``): fitted on the training split and sampled by
+  :func:`mirplug.generation.synthesize`, exactly as in ``mirplug run`` (``augmenter.per_class`` /
+  ``balance`` / ``filter_confidence``); rows have ``synthetic=True``, an empty ``source_id`` and
+  the checkpoint's sha256 in ``generator_hash``; checkpoints, ``quality.json`` and spectrogram
+  grids stay in ``DIR/generation/``;
 * waveform transforms (``gain``, ``noise``, ``timeshift``): one transformed copy of every
   real training clip the chain changed; ``source_id`` names the original clip and
   ``augmenter_params`` records the drawn parameters and the seed.

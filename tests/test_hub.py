@@ -265,3 +265,21 @@ def test_push_to_a_branch_of_a_private_repo(tmp_path: Path) -> None:
         assert repo.private is True
         assert sorted(server.files("me/branched", "dev")) == ["README.md", "data/train-00000-of-00001.parquet"]
         assert server.files("me/branched", "main") == {}
+
+
+def test_augment_bad_input(tmp_path: Path, catalog: object) -> None:
+    from mirplug.augment import augment
+    from mirplug.config import resolve
+    from mirplug.errors import ConfigError
+
+    done = mirplug("augment", "task=genre", "augmenter=gain", check=False)
+    assert done.returncode == 2 and "mirplug augment needs out=DIR" in done.stderr
+    with pytest.raises(ConfigError, match="augmenter 'specaugment' works on features"):
+        augment(resolve(catalog, ["task=genre", "augmenter=specaugment"]), catalog, tmp_path / "a")
+    with pytest.raises(ConfigError, match="mirplug augment needs an augmenter"):
+        augment(resolve(catalog, ["task=genre"]), catalog, tmp_path / "b")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="the folder exists and is not empty"):
+        augment(resolve(catalog, ["task=genre", "augmenter=gain"]), catalog, tmp_path / "full")
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
