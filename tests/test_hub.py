@@ -258,7 +258,10 @@ def test_push_to_a_branch_of_a_private_repo(tmp_path: Path) -> None:
     plain = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a", "b", "c"]})})
     plain.save_to_disk(str(tmp_path / "plain"))
     with HubServer(TOKEN) as server:
-        env = hub_env(server, tmp_path / "hf-home")
+        # the token of 'huggingface-cli login' (HF_HOME/token), with no HF_TOKEN set
+        (tmp_path / "hf-home").mkdir()
+        (tmp_path / "hf-home" / "token").write_text(TOKEN)
+        env = hub_env(server, tmp_path / "hf-home", token=None)
         done = mirplug("push", str(tmp_path / "plain"), "me/branched", "--private", "--revision", "dev", env=env)
         assert "pushed 2 files to me/branched" in done.stdout
         repo = server.state.repos["me/branched"]
