@@ -68,6 +68,13 @@ def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: P
         rows = [f"{p.relative_to(root)},{p.parent.name}" for p in sorted(root.rglob("*.wav"))]
         (root / "manifest.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
         options = {"path": str(root / "manifest.csv")}
+    if (kind, name) == ("dataset", "hub"):
+        from mirplug_builtin.datasets.audiofolder import load as load_folder
+
+        saved = load_folder(str(audio_folder(tmp_path / "audio")))
+        saved = saved.add_column("synthetic", [index % 6 == 5 for index in range(len(saved))])
+        saved.save_to_disk(str(tmp_path / "saved"))
+        options = {"path": str(tmp_path / "saved"), "synthetic": "include"}
     results = assert_component_passes(kind, name, CATALOG, options, tmp_path)
     assert [r for r in results if r.status == "skip"] == []
     checks = {r.check for r in results}

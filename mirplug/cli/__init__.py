@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mirplug.cli import ablate, cache, install, listing, predict, run, scaffold, sweep, validate
+from mirplug.cli import ablate, augment, cache, install, listing, predict, push, run, scaffold, sweep, validate
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ validate.register(app)
 scaffold.register(app)
 sweep.register(app)
 ablate.register(app)
+augment.register(app)
+push.register(app)
 
 
 _plugin_commands_added = False

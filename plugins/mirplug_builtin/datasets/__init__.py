@@ -1,4 +1,4 @@
-"""Built-in datasets: ``synthetic`` (the default, generated offline), ``audiofolder`` and ``manifest``."""
+"""Built-in datasets: ``synthetic`` (the default, generated offline), ``audiofolder``, ``manifest`` and ``hub``."""
 
 from __future__ import annotations
 
@@ -40,5 +40,19 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="events_column", type=str, default="beats", help="column the annotation times go to"),
             ),
             license="as the audio",
+        ),
+        DatasetSpec(
+            name="hub",
+            summary="a Hugging Face Hub dataset (data.repo_id) or a save_to_disk folder (data.path), e.g. from "
+                    "'mirplug augment'; data.synthetic selects real/synthetic rows",
+            factory="mirplug_builtin.datasets.hub:load",
+            options=(
+                Option(name="repo_id", type=str, default=None, help="Hub dataset id, OWNER/NAME"),
+                Option(name="revision", type=str, default=None, help="branch, tag or commit of the Hub dataset"),
+                Option(name="path", type=str, default=None, help="a folder written by save_to_disk"),
+                Option(name="synthetic", type=str, default="exclude", choices=("exclude", "include", "only"),
+                       help="exclude, include or only the synthetic rows (training split)"),
+            ),
+            license="as the source dataset",
         ),
     ]
