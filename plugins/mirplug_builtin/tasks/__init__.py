@@ -38,8 +38,9 @@ def mirplug_register_tasks() -> list[TaskSpec]:
             factory="mirplug_builtin.tasks.key:KeyTask", options=(_stratify(False),),
             label_kind="single-label", metrics=("weighted_score (MIREX)", *CLASSIFICATION_METRICS),
             main_metric="weighted_score", default_dataset="synthetic",
-            defaults={"representation": "stft", "backbone": "cnn", "representation.n_fft": "2048",
-                      "representation.hop_length_ms": "64"},
+            # Key is a pitch-class question: chroma (from the CQT) with an MLP over its time statistics
+            # scored 0.33 against 0.07 for an STFT + CNN on the synthetic data.
+            defaults={"representation": "chroma", "backbone": "mlp"},
             license="MIT",
         ),
         TaskSpec(
