@@ -88,17 +88,16 @@ def native_rate(data: bytes) -> int:
 
 def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, AugmenterSpec, Transform]]:
     """(name, spec, transform) for every chosen waveform transform; feature-stage transforms are refused."""
+    from mirplug.runner import build_transforms as run_transforms
+
     built = []
-    for selection in config.augmenters:
-        spec = catalog.get("augmenter", selection.name)
+    for name, transform in run_transforms(catalog, config):
+        spec = catalog.get("augmenter", name)
         assert isinstance(spec, AugmenterSpec)
-        if spec.stage == "generator":
-            continue
-        component = spec.build(selection.options)
-        if spec.stage != "waveform" or not isinstance(component, Transform):
-            raise ConfigError(f"augmenter '{selection.name}' works on {spec.stage}; mirplug augment writes audio "
+        if transform.stage != "waveform":
+            raise ConfigError(f"augmenter '{name}' works on {transform.stage}; mirplug augment writes audio "
                               f"and takes generators (vae, gan) and waveform transforms (gain, noise, timeshift)")
-        built.append((selection.name, spec, component))
+        built.append((name, spec, transform))
     return built
 
 

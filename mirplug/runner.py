@@ -24,7 +24,7 @@ from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
 from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError
-from mirplug.model import CentroidHead, MirModel, build_model, build_representation, embed, feature_shape
+from mirplug.model import CentroidHead, build_model, build_representation, embed, feature_shape
 from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
 from mirplug.specs import AugmenterSpec
 

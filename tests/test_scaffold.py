@@ -54,7 +54,7 @@ def test_scaffolded_plugin_passes_validation(kind: str, tmp_path: Path, monkeypa
         f"tests/test_{name}.py"]
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     assert pyproject["project"]["entry-points"]["mirplug"] == {name: f"mirplug_{name}"}
-    assert f"from mirplug.testing import" in (root / "tests" / f"test_{name}.py").read_text()
+    assert "from mirplug.testing import" in (root / "tests" / f"test_{name}.py").read_text()
     assert f"mirplug validate {name}" in (root / "README.md").read_text()
 
     host = load_plugins([ep for ep in metadata.entry_points(group="mirplug") if ep.dist.metadata["Name"] == "mirplug"]
