@@ -140,6 +140,18 @@ def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> Ent
     return EntryStore("windows", {"sample_rate": sample_rate, "window_samples": length, "max_windows": max_windows})
 
 
+def _remembered_hash(memo: Path, stamp: list[int]) -> str | None:
+    """The content hash remembered for a file of this size and modification time, if any.
+
+    No memo yet, a garbled one or a stale stamp all give ``None``: the caller hashes the content.
+    """
+    try:
+        remembered = json.loads(memo.read_text())
+        return str(remembered["hash"]) if remembered["stamp"] == stamp else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
     """The content hash of a dataset cell's audio, and its bytes when they had to be read.
 
@@ -161,12 +173,9 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
         status = os.stat(cell)
         memo = features_root() / "paths" / f"{hashlib.sha256(os.path.abspath(cell).encode()).hexdigest()[:32]}.json"
         stamp = [status.st_size, status.st_mtime_ns]
-        try:
-            remembered = json.loads(memo.read_text())
-            if remembered["stamp"] == stamp:
-                return str(remembered["hash"]), None
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # no memo yet, or a garbled one: hash the content
+        remembered = _remembered_hash(memo, stamp)
+        if remembered is not None:
+            return remembered, None
         data = Path(cell).read_bytes()
     except OSError:
         return None, None
@@ -179,7 +188,7 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
                  split: str, min_samples: int = 1, progress: Any = None,
                  features: EntryStore | None = None) -> CachedWindows:
-    """Like :func:`mirplug.data.decode_windows`, reusing cached windows by audio content.
+    """Decode clips into windows (see :func:`mirplug.data.decode_windows`), reusing cached windows by content.
 
     A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
     the representation) is skipped with that reason, like an undecodable one. With the

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from mirplug.audio import BadClip, decode
 from mirplug.errors import DataError
 
 SPLITS = ("train", "validation", "test")
@@ -128,37 +127,13 @@ def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_wind
     """Decode every clip to mono at ``sample_rate`` and cut it into windows.
 
     A clip shorter than a window is zero-padded; a longer one gives up to ``max_windows``
-    evenly spaced windows. Clips that fail to decode are reported in ``skipped``.
+    evenly spaced windows. Clips that fail to decode are reported in ``skipped``. Decoded
+    windows are reused from the cache by audio content (:mod:`mirplug.cache`), the one
+    decoding path of mirplug.
     """
-    import torch
+    from mirplug.cache import decode_windows_cached  # the cache module imports this one
 
-    length = max(1, int(round(clip_seconds * sample_rate)))
-    waves: list[np.ndarray] = []
-    owners: list[int] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    skipped: list[dict[str, str]] = []
-    audio = dataset.with_format(None)["audio"] if len(dataset) else []
-    ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
-    task_id = progress.add_task(f"decoding {split}", total=len(dataset)) if progress is not None else None
-    for index, cell in enumerate(audio):
-        where = (cell or {}).get("path") or ids[index]
-        try:
-            samples = decode(cell, sample_rate).samples
-        except BadClip as exc:
-            skipped.append({"split": split, "id": ids[index], "path": str(where), "reason": str(exc)})
-        else:
-            position = len(rows)
-            rows.append(index)
-            for start, window in window_starts(samples, length, max_windows):
-                waves.append(window)
-                owners.append(position)
-                starts.append(start / sample_rate)
-        if task_id is not None:
-            progress.advance(task_id)
-    stacked = torch.from_numpy(np.stack(waves)) if waves else torch.zeros((0, length))
-    return Windows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped,
-                   torch.as_tensor(starts, dtype=torch.float32))
+    return decode_windows_cached(dataset, sample_rate, clip_seconds, max_windows, split, progress)
 
 
 def window_offsets(n_samples: int, length: int, max_windows: int) -> list[int]:
