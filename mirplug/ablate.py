@@ -24,17 +24,29 @@ from mirplug.sweep import REPLICATE_KEY, run_sweep, t_interval
 CLASSICAL = "gain,timeshift,specaugment"
 
 
-def arms_for(overrides: Sequence[str], classical: str) -> tuple[list[str], list[str]]:
-    """Split the overrides into the common ones and the three arms (real, augmented, classical)."""
+def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Split the overrides into the common ones and the arms: real only, each augmented arm, classical.
+
+    The ``augmenter`` keys among ``overrides`` form one augmented arm; every ``extra_arms``
+    entry (a space-separated group such as ``"augmenter=gan augmenter.per_class=20"``) is another.
+    """
     common, augmented = [], []
     for key, value in parse_overrides(overrides):
         if key == "augmenter" or key.startswith("augmenter."):
             augmented.append(f"{key}={value}")
         else:
             common.append(f"{key}={value}")
-    if not any(item.startswith("augmenter=") for item in augmented):
+    groups = [" ".join(augmented)] if augmented else []
+    for arm in extra_arms:
+        keys = [key for key, _ in parse_overrides(arm.split())]
+        if not any(key == "augmenter" for key in keys):
+            raise ConfigError(f"ablation arm '{arm}' names no augmenter; e.g. --arm \"augmenter=gan augmenter.per_class=20\"")
+        groups.append(" ".join(arm.split()))
+    if not groups or not any(part.startswith("augmenter=") for part in groups[0].split()):
         raise ConfigError("mirplug ablate needs the augmenter to evaluate, e.g. augmenter=vae augmenter.per_class=20")
-    arms = ["augmenter=", " ".join(augmented), f"augmenter={classical}"]
+    arms = ["augmenter=", *groups]
+    if classical:
+        arms.append(f"augmenter={classical}")
     return common, arms
 
 
@@ -65,10 +77,10 @@ def paired_differences(rows: list[dict[str, Any]], arms: list[str], metric: str)
 
 
 def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",
-                 console: Console | None = None) -> tuple[Path, list[dict[str, Any]]]:
-    """Run the three arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``."""
+                 console: Console | None = None, extra_arms: Sequence[str] = ()) -> tuple[Path, list[dict[str, Any]]]:
+    """Run the arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``."""
     console = console or Console(stderr=True)
-    common, arms = arms_for(overrides, classical)
+    common, arms = arms_for(overrides, classical, extra_arms)
     folder, summary = run_sweep(catalog, common, arms, out, console)
     with open(folder / "runs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -11,6 +11,8 @@ import abc
 import hashlib
 import importlib
 import json
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,9 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def prediction_rows(self, probabilities: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
         """One dict per example for ``predictions.csv`` and ``mirplug predict``."""
+
+
+SAMPLING_OPTIONS = ("per_class", "balance", "filter_confidence")
 
 
 class Generator(abc.ABC):
@@ -400,16 +405,52 @@ class Generator(abc.ABC):
         ``folder`` (the run folder's copy), so the run can be reproduced from it alone.
         """
         checkpoint = str(self.options.get("checkpoint") or "")
+        keep = {k: v for k, v in self.options.items() if k in SAMPLING_OPTIONS}
+        clip_samples = int(torch.as_tensor(waves).shape[-1])
+        cached = None if checkpoint else self.cache_folder(waves, labels, label_names, sample_rate, seed)
         if checkpoint:
-            keep = {k: v for k, v in self.options.items() if k in ("per_class", "balance", "filter_confidence")}
-            generator = type(self).load(checkpoint, label_names, sample_rate,
-                                        clip_samples=int(torch.as_tensor(waves).shape[-1]),
+            generator = type(self).load(checkpoint, label_names, sample_rate, clip_samples=clip_samples,
                                         options={**keep, "checkpoint": checkpoint})
+        elif cached is not None and (cached / self.WEIGHTS_FILE).is_file():
+            try:
+                generator = type(self).load(cached, label_names, sample_rate, clip_samples=clip_samples,
+                                            options={**self.options})
+                generator.summary = {**generator.summary, "reused_from_cache": str(cached)}
+            except ConfigError:  # a damaged cache entry: fit again and overwrite it
+                shutil.rmtree(cached, ignore_errors=True)
+                return self.fit_or_load(waves, labels, label_names, sample_rate, seed, folder, progress)
         else:
             self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress, save_folder=folder)
             generator = self
+            if cached is not None:
+                generator.save(cached)
         generator.save(folder)
         return generator
+
+    def cache_folder(self, waves: torch.Tensor, labels: torch.Tensor, label_names: Sequence[str], sample_rate: int,
+                     seed: int) -> Path | None:
+        """Where the fitted generator for exactly these inputs is cached, or None when caching is off.
+
+        The key covers the class, every option that affects fitting (not the sampling options
+        ``per_class``, ``balance``, ``filter_confidence``), the training waveforms and labels,
+        the label names, sample rate, seed and mirplug's version, so an ablation that varies
+        only how many clips are sampled or filtered fits each generator once. ``MIRPLUG_NO_CACHE=1``
+        or ``augmenter.cache=false`` turns it off.
+        """
+        from mirplug import __version__
+        from mirplug.paths import cache_dir
+
+        if os.environ.get("MIRPLUG_NO_CACHE") or str(self.options.get("cache", True)).lower() in ("false", "0"):
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(torch.as_tensor(waves, dtype=torch.float32).contiguous().numpy().tobytes())
+        digest.update(torch.as_tensor(labels, dtype=torch.long).contiguous().numpy().tobytes())
+        fit_options = {k: v for k, v in self.options.items() if k not in SAMPLING_OPTIONS + ("checkpoint", "cache")}
+        key = json.dumps({"factory": f"{type(self).__module__}:{type(self).__qualname__}", "options": fit_options,
+                          "labels": [str(n) for n in label_names], "sample_rate": int(sample_rate), "seed": int(seed),
+                          "data": digest.hexdigest(), "version": __version__}, sort_keys=True, default=str)
+        name = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+        return cache_dir() / "generators" / f"{self.architecture or type(self).__name__.lower()}-{name}"
 
     def _require_fitted(self, action: str) -> None:
         if not self.fitted:

@@ -16,6 +16,7 @@ from mirplug.errors import ConfigError
 from mirplug.runner import run
 
 FAST_VAE = ["augmenter=vae", "augmenter.steps=3", "augmenter.per_class=2", "augmenter.min_clips_per_class=2"]
+FAST_VAE_ARM = " ".join(FAST_VAE)
 
 
 def test_synthetic_rows_join_training_only_with_provenance_and_a_quality_report(catalog, tmp_path):
@@ -75,19 +76,29 @@ def test_ablation_arms_and_paired_differences():
     assert table[0]["ci95_low"] == round(0.15 - half, 4)
 
 
-def test_ablate_command_on_a_tiny_config(tmp_path):
+def test_ablate_command_on_a_tiny_config_fits_each_generator_once(tmp_path, monkeypatch):
     import subprocess
     import sys
     from pathlib import Path
 
+    monkeypatch.setenv("MIRPLUG_CACHE_DIR", str(tmp_path / "cache"))  # no generator fitted by other tests
+    more = " ".join(FAST_VAE).replace("augmenter.per_class=2", "augmenter.per_class=3")
     mirplug = str(Path(sys.executable).parent / "mirplug")
     result = subprocess.run([mirplug, "ablate", "task=genre", *TINY, "data.styles=2", "backbone.channels=4",
-                             *FAST_VAE, "seed=0,1", "--classical", "gain", "--out", str(tmp_path)],
+                             *FAST_VAE, "seed=0,1", "--arm", more, "--classical", "gain", "--out", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    (folder,) = list(tmp_path.iterdir())
+    (folder,) = list((tmp_path / "out").iterdir())
     table = list(csv.DictReader(open(folder / "ablation.csv")))
-    assert [row["arm"] for row in table] == [" ".join(FAST_VAE), "augmenter=gain"]
+    assert [row["arm"] for row in table] == [" ".join(FAST_VAE), more, "augmenter=gain"]
     assert all(row["n_seeds"] == "2" for row in table)
     assert (folder / "ablation.png").exists() and (folder / "ablation.md").exists()
-    assert len(list(csv.DictReader(open(folder / "runs.csv")))) == 6
+    runs = list(csv.DictReader(open(folder / "runs.csv")))
+    assert len(runs) == 8
+    # the second VAE arm differs only in how many clips it samples: it reuses the first arm's fit per seed
+    for seed in ("0", "1"):
+        first, second = ([json.loads((folder / row["folder"] / "generators" / "vae" / "generator.json").read_text())
+                          for row in runs if row["arm"] == arm and row["seed"] == seed] for arm in (FAST_VAE_ARM, more))
+        assert "reused_from_cache" not in first[0]["training"] and "reused_from_cache" in second[0]["training"]
+        assert first[0]["sha256"] == second[0]["sha256"]
+    assert len(list((tmp_path / "cache" / "generators").iterdir())) == 2  # one fit per seed

@@ -55,7 +55,7 @@ def test_registered_as_generators():
         spec = catalog.get("augmenter", kind)
         assert spec.stage == "generator"
         assert {o.name for o in spec.options} == {"per_class", "balance", "steps", "latent_dim", "lr", "batch_size",
-                                                  "checkpoint", "min_clips_per_class", "filter_confidence"}
+                                                  "checkpoint", "min_clips_per_class", "filter_confidence", "cache"}
         built = spec.build(spec.option_defaults())
         assert isinstance(built, Generator) and built.architecture == kind
         # The class defaults equal the registered ones, so a loaded checkpoint trains alike.
@@ -236,3 +236,31 @@ def test_fitting_runs_on_one_thread_and_restores_the_setting():
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_fitted_generator_is_cached_by_its_inputs_and_fitting_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIRPLUG_CACHE_DIR", str(tmp_path / "cache"))
+    waves, labels = _data()
+    first = _build("vae", steps=2, per_class=1)
+    first.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run1")
+    (entry,) = list((tmp_path / "cache" / "generators").iterdir())
+    # another sampling option: the same fit, loaded from the cache
+    again = _build("vae", steps=2, per_class=3, filter_confidence=0.5)
+    reused = again.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run2")
+    assert reused is not again and reused.checkpoint_hash == first.checkpoint_hash
+    assert reused.summary["reused_from_cache"] == str(entry) and reused.options["per_class"] == 3
+    assert torch.equal(reused.sample({0: 1, 1: 1}, seed=4)[0], first.sample({0: 1, 1: 1}, seed=4)[0])
+    # another seed, fitting option or training set: a new fit
+    for changed, seed, data in ((_build("vae", steps=2), 1, waves), (_build("vae", steps=3), 0, waves),
+                                (_build("vae", steps=2), 0, waves.flip(0))):
+        result = changed.fit_or_load(data, labels, NAMES, SAMPLE_RATE, seed=seed, folder=tmp_path / "other")
+        assert result is changed and "reused_from_cache" not in result.summary
+    assert len(list((tmp_path / "cache" / "generators").iterdir())) == 4
+    # a damaged entry is refitted, and augmenter.cache=false neither reads nor writes the cache
+    (entry / "generator.safetensors").write_bytes(b"garbage")
+    refit = _build("vae", steps=2, per_class=1)
+    assert refit.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run3") is refit
+    assert refit.checkpoint_hash == first.checkpoint_hash  # the same seeded fit, stored again
+    off = _build("vae", steps=2, cache=False)
+    assert off.cache_folder(waves, labels, NAMES, SAMPLE_RATE, 0) is None
+    assert off.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run4") is off

@@ -16,12 +16,14 @@ def register(app: typer.Typer) -> None:
     @app.command("ablate")
     def ablate_command(
         overrides: Annotated[Optional[list[str]], typer.Argument(help=ABLATE_HELP, show_default=False)] = None,
-        classical: Annotated[str, typer.Option("--classical", help="the classical augmentation arm")] = (
+        classical: Annotated[str, typer.Option("--classical", help="the classical augmentation arm ('' for none)")] = (
             "gain,timeshift,specaugment"),
+        arm: Annotated[Optional[list[str]], typer.Option(
+            "--arm", help="another augmented arm, e.g. --arm \"augmenter=gan augmenter.per_class=20\" (repeatable)")] = None,
         out: Annotated[str, typer.Option("--out", help="folder in which the ablation folder is created")] = "sweeps",
     ) -> None:
         """Measure an augmentation: mean and 95% CI of the metric difference against real only."""
         from mirplug.ablate import run_ablation
         from mirplug.cli.common import catalog_with_warnings, err_console
 
-        run_ablation(catalog_with_warnings(), list(overrides or []), classical, out, err_console)
+        run_ablation(catalog_with_warnings(), list(overrides or []), classical, out, err_console, list(arm or []))

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from mirplug.cache import cache_info, features_root, remembered_hashes
+        from mirplug.cache import cache_info, features_root, generator_info, generators_root, remembered_hashes
 
         folders = cache_info()
         console = Console(width=160)
@@ -70,10 +70,12 @@ def register(app: typer.Typer) -> None:
         total = sum(f.size_bytes for f in folders)
         typer.echo(f"{len(folders)} folders, {sum(f.entries for f in folders)} entries, {_size(total)}; "
                    f"content hashes remembered for {remembered_hashes()} files")
+        generators, generator_bytes = generator_info()
+        typer.echo(f"{generators} fitted generators ({_size(generator_bytes)}) in {generators_root()}")
 
     @cache_app.command("clear")
     def clear_command() -> None:
-        """Delete every cached feature, decoded window and remembered hash (datasets are kept)."""
+        """Delete every cached feature, decoded window, remembered hash and fitted generator (datasets are kept)."""
         from mirplug.cache import cache_clear, features_root
 
         entries, n_bytes = cache_clear()

@@ -27,6 +27,8 @@ def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, .
         Option(name="filter_confidence", type=float, default=0.0, minimum=0.0, maximum=1.0,
                help="keep synthetic clips a real-data classifier assigns to their class with at least this "
                     "confidence (0 = keep all)"),
+        Option(name="cache", type=bool, default=True,
+               help="reuse a generator already fitted on the same clips with the same options and seed"),
     )
 
 

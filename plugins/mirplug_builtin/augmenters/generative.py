@@ -194,7 +194,7 @@ class MelGenerator(Generator):
 
     def __init__(self, per_class: int = 0, balance: bool = False, steps: int | None = None,
                  latent_dim: int | None = None, lr: float | None = None, batch_size: int = 16, checkpoint: str = "",
-                 min_clips_per_class: int = 4, filter_confidence: float = 0.0) -> None:
+                 min_clips_per_class: int = 4, filter_confidence: float = 0.0, cache: bool = True) -> None:
         steps = self.default_steps if steps is None else steps
         latent_dim = self.default_latent_dim if latent_dim is None else latent_dim
         lr = self.default_lr if lr is None else lr
@@ -210,7 +210,7 @@ class MelGenerator(Generator):
         super().__init__(per_class=int(per_class), balance=bool(balance), steps=int(steps),
                          latent_dim=int(latent_dim), lr=float(lr), batch_size=int(batch_size),
                          checkpoint=str(checkpoint or ""), min_clips_per_class=int(min_clips_per_class),
-                         filter_confidence=float(filter_confidence))
+                         filter_confidence=float(filter_confidence), cache=bool(cache))
         self.front: MelFrontEnd | None = None
         self.networks: dict[str, nn.Module] = {}
 
