@@ -2,7 +2,8 @@
 
 Writes N music-like audio files (mirplug's procedural generator, varied lengths, 44.1 kHz
 WAV and FLAC, at least ``--minutes`` of audio in all) to a temporary folder, then times each
-path from file to 64-band log-mel at 16 kHz (n_fft 512, hop 20 ms) on one thread, and prints
+path from file to 64-band log-mel at 16 kHz (n_fft 512, hop 20 ms), each on one core and then on
+both cores (mirplug: decode threads + torch threads; librosa: two worker processes), and prints
 realtime factors (seconds of audio per wall second) and ratios. It then times
 ``mirplug run task=genre`` (subprocesses, fresh ``MIRPLUG_CACHE_DIR``) cold and warm, for the
 default mel + CNN and for ``representation=essentia backbone=linear`` when Essentia is installed.
@@ -58,8 +59,14 @@ def write_files(folder: Path, n_files: int, minutes: float) -> float:
     return total
 
 
-def mirplug_batched(paths: list[Path]) -> int:
-    """mirplug: decode (soundfile + torchaudio resample), cut into 3 s windows, LogMel in batches of 64."""
+def mirplug_batched(paths: list[Path], threads: int = 1) -> int:
+    """mirplug: decode (soundfile + soxr), cut into 3 s windows, LogMel in batches of 64.
+
+    With ``threads`` > 1 clips are decoded in a thread pool (as ``mirplug.cache.decode_cells``
+    does) and torch computes the mel with that many threads.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from mirplug.audio import decode
@@ -67,14 +74,35 @@ def mirplug_batched(paths: list[Path]) -> int:
     from mirplug.model import featurize
     from mirplug_builtin.representations.mel import LogMel
 
+    torch.set_num_threads(threads)
     mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
     length = 3 * SAMPLE_RATE
-    windows = []
-    for path in paths:
+
+    def windows_of(path: Path) -> list[np.ndarray]:
         samples = decode(str(path), SAMPLE_RATE).samples
-        windows += [w for _, w in window_starts(samples, length, math.ceil(len(samples) / length))]
+        return [w for _, w in window_starts(samples, length, math.ceil(len(samples) / length))]
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        windows = [w for clip in pool.map(windows_of, paths) for w in clip]
     features = featurize(mel, torch.from_numpy(np.stack(windows)), "cpu")
+    torch.set_num_threads(1)
     return int(features.shape[0] * features.shape[2])
+
+
+def _librosa_file(path: Path) -> int:
+    import librosa
+
+    samples, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
+    mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
+    return int(librosa.power_to_db(mel).shape[1])
+
+
+def librosa_processes(paths: list[Path], processes: int = 2) -> int:
+    """The librosa loop split over ``processes`` worker processes (started before timing by a warm-up)."""
+    return sum(_POOL.map(_librosa_file, paths, chunksize=1)) if _POOL is not None else 0
+
+
+_POOL = None
 
 
 def mirplug_cached(paths: list[Path]) -> int:
@@ -92,14 +120,7 @@ def mirplug_cached(paths: list[Path]) -> int:
 
 def librosa_loop(paths: list[Path]) -> int:
     """librosa: load (soxr resampling) and melspectrogram + power_to_db, one file at a time."""
-    import librosa
-
-    frames = 0
-    for path in paths:
-        samples, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
-        mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
-        frames += librosa.power_to_db(mel).shape[1]
-    return frames
+    return sum(_librosa_file(path) for path in paths)
 
 
 def essentia_loop(paths: list[Path]) -> int:
@@ -148,15 +169,20 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(1)  # every path on one core, so the ratios compare implementations
+    torch.set_num_threads(1)  # one core unless a row says otherwise, so the ratios compare implementations
     folder = Path(tempfile.mkdtemp(prefix="mirplug-bench-"))
     try:
         audio_seconds = write_files(folder / "audio", args.files, args.minutes)
         paths = sorted((folder / "audio").glob("*/clip*"))
         print(f"{len(paths)} files, {audio_seconds / 60:.1f} min of audio at {FILE_RATE} Hz (WAV and FLAC), "
-              f"decode + resample to {SAMPLE_RATE} Hz + {N_MELS}-band log-mel, one thread")
+              f"decode + resample to {SAMPLE_RATE} Hz + {N_MELS}-band log-mel")
+        global _POOL
+        import multiprocessing
+
+        _POOL = multiprocessing.get_context("spawn").Pool(2)
         contenders: list[tuple[str, Callable[[list[Path]], int]]] = [
-            ("mirplug batched", mirplug_batched), ("librosa per file", librosa_loop)]
+            ("mirplug batched", mirplug_batched), ("librosa per file", librosa_loop),
+            ("mirplug 2 threads", lambda p: mirplug_batched(p, 2)), ("librosa 2 processes", librosa_processes)]
         try:
             import essentia  # noqa: F401
 
@@ -165,7 +191,7 @@ def main() -> None:
             print("essentia is not installed: its row is skipped (pip install essentia)")
         timings = {}
         for name, function in contenders:
-            function(paths[:1])  # warm up imports and caches outside the timing
+            function(paths[:2])  # warm up imports, caches and both workers outside the timing
             seconds, frames = timed(function, paths)
             timings[name] = seconds
             print(f"  {name:18s} {seconds:7.2f} s  realtime x{audio_seconds / seconds:7.0f}  ({frames} frames)")
@@ -175,10 +201,12 @@ def main() -> None:
             timings[f"mirplug cache {label}"] = seconds
             print(f"  {'mirplug cache ' + label:18s} {seconds:7.2f} s  realtime x{audio_seconds / seconds:7.0f}  "
                   f"({frames} frames)")
-        for ours in ("mirplug batched", "mirplug cache warm"):
-            for name, seconds in timings.items():
-                if not name.startswith("mirplug"):
-                    print(f"  {ours} / {name}: {seconds / timings[ours]:.1f}x faster")
+        _POOL.close()
+        for ours, theirs in (("mirplug batched", "librosa per file"), ("mirplug 2 threads", "librosa per file"),
+                             ("mirplug 2 threads", "librosa 2 processes"), ("mirplug batched", "essentia per file"),
+                             ("mirplug cache warm", "librosa per file")):
+            if ours in timings and theirs in timings:
+                print(f"  {ours} vs {theirs}: {timings[theirs] / timings[ours]:.2f}x faster")
 
         extract = [str(Path(sys.executable).parent / "mirplug"), "extract", "data=audiofolder",
                    f"data.path={folder / 'audio'}", "representation=mel", "data.max_windows=1000", "--workers", "2"]

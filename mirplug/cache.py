@@ -23,7 +23,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,13 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache
 
 FORMAT_VERSION = "1"
 STATS: Counter[str] = Counter()
+_STATS_LOCK = threading.Lock()
+
+
+def record(key: str, n: int = 1) -> None:
+    """Add ``n`` to ``STATS[key]`` (thread-safe: clips are decoded in worker threads)."""
+    with _STATS_LOCK:
+        STATS[key] += n
 
 
 def features_root() -> Path:
@@ -86,7 +95,7 @@ class EntryStore:
         except Exception:  # safetensors raises several types for truncated or garbled files
             tensor, metadata = None, {}
         if tensor is None or metadata.get("sha256") != _tensor_digest(tensor):
-            STATS["corrupt"] += 1
+            record("corrupt")
             path.unlink(missing_ok=True)
             return None
         return tensor, metadata
@@ -185,6 +194,15 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
     return digest, data
 
 
+def decode_threads() -> int:
+    """Threads that decode clips: ``$MIRPLUG_DECODE_THREADS``, else one per available core (at most 8)."""
+    configured = os.environ.get("MIRPLUG_DECODE_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, cores))
+
+
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
                  split: str, min_samples: int = 1, progress: Any = None,
                  features: EntryStore | None = None) -> CachedWindows:
@@ -208,46 +226,54 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     preloaded: list[torch.Tensor | None] = []
     skipped: list[dict[str, str]] = []
     task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
-    for index, cell in enumerate(cells):
-        where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
+
+    def load_or_decode(index: int) -> tuple[str | None, Any, int, Any, str | None]:
+        """(digest, waves, n_samples, cached features, skip reason) of one clip; runs in a worker thread."""
+        cell = cells[index]
         digest, data = clip_digest(cell)
         cached = features.load(digest) if features is not None and digest is not None else None
         if cached is not None and "samples" not in cached[1]:
             cached = None  # without the clip's length the short-clip check cannot be made
         entry = store.load(digest) if digest is not None and cached is None else None
         if cached is not None:
-            STATS["windows_not_needed"] += 1
+            record("windows_not_needed")
             n_samples = int(cached[1].get("samples", "0"))
-            waves = torch.zeros(1, length).expand(len(cached[0]), length)  # a view: no memory, never read
-        elif entry is not None:
-            STATS["windows_loaded"] += 1
-            waves, n_samples = entry[0], int(entry[1]["samples"])
-        else:
-            try:
-                samples = decode(data if data is not None else cell, sample_rate).samples
-            except BadClip as exc:
-                skipped.append({"split": split, "id": ids[index], "path": where, "reason": str(exc)})
-                _advance(progress, task_id)
-                continue
-            waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
-            n_samples = len(samples)
-            STATS["windows_decoded"] += 1
-            if digest is not None:
-                store.save(digest, waves, {"samples": str(n_samples)})
-        if n_samples < min_samples:
-            skipped.append({"split": split, "id": ids[index], "path": where,
-                            "reason": f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
-                                      f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)"})
-        else:
-            position = len(rows)
-            rows.append(index)
-            hashes.append(digest or "")
-            seconds.append(n_samples / sample_rate)
-            parts.append(waves)
-            preloaded.append(cached[0] if cached is not None else None)
-            owners += [position] * len(waves)
-            starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
-        _advance(progress, task_id)
+            return digest, torch.zeros(1, length).expand(len(cached[0]), length), n_samples, cached, None
+        if entry is not None:
+            record("windows_loaded")
+            return digest, entry[0], int(entry[1]["samples"]), None, None
+        try:
+            samples = decode(data if data is not None else cell, sample_rate).samples
+        except BadClip as exc:
+            return digest, None, 0, None, str(exc)
+        waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
+        record("windows_decoded")
+        if digest is not None:
+            store.save(digest, waves, {"samples": str(len(samples))})
+        return digest, waves, len(samples), None, None
+
+    # libsndfile, soxr, hashing and file I/O release the GIL: threads decode clips in parallel.
+    with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
+        for index, (digest, waves, n_samples, cached, failure) in enumerate(pool.map(load_or_decode,
+                                                                                     range(len(cells)))):
+            cell = cells[index]
+            where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
+            if failure is not None:
+                skipped.append({"split": split, "id": ids[index], "path": where, "reason": failure})
+            elif n_samples < min_samples:
+                skipped.append({"split": split, "id": ids[index], "path": where,
+                                "reason": f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
+                                          f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)"})
+            else:
+                position = len(rows)
+                rows.append(index)
+                hashes.append(digest or "")
+                seconds.append(n_samples / sample_rate)
+                parts.append(waves)
+                preloaded.append(cached[0] if cached is not None else None)
+                owners += [position] * len(waves)
+                starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
+            _advance(progress, task_id)
     if parts and all(tensor is not None for tensor in preloaded):
         stacked = torch.zeros(1, length).expand(len(owners), length)  # every feature is cached
     else:
@@ -304,7 +330,7 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
         entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
         loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
     missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    STATS["features_loaded"] += len(loaded) - len(missing)
+    record("features_loaded", len(loaded) - len(missing))
     if missing:
         mask = torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long))
         computed = featurize(representation, windows.waves[mask], device, batch_size)
@@ -314,7 +340,7 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
             if windows.hashes[position]:
                 samples = round(windows.seconds[position] * representation.sample_rate)
                 store.save(windows.hashes[position], tensor, {"samples": str(samples)})
-        STATS["features_computed"] += len(missing)
+        record("features_computed", len(missing))
     ready = [tensor for tensor in loaded if tensor is not None]
     return torch.cat(ready) if ready else torch.zeros(0)
 
@@ -347,8 +373,22 @@ def remembered_hashes() -> int:
     return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
 
 
+def generators_root() -> Path:
+    """The folder of fitted generators reused by later runs (see ``Generator.cache_folder``)."""
+    return cache_dir() / "generators"
+
+
+def generator_info() -> tuple[int, int]:
+    """(fitted generators, bytes) in the generator cache."""
+    root = generators_root()
+    folders = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
+    return len(folders), sum(f.stat().st_size for folder in folders for f in folder.glob("*") if f.is_file())
+
+
 def cache_clear() -> tuple[int, int]:
-    """Remove the feature cache; returns (entries, bytes) removed."""
+    """Remove the feature cache and the fitted generators; returns (entries, bytes) removed."""
     folders = cache_info()
+    generators, generator_bytes = generator_info()
     shutil.rmtree(features_root(), ignore_errors=True)
-    return sum(f.entries for f in folders), sum(f.size_bytes for f in folders)
+    shutil.rmtree(generators_root(), ignore_errors=True)
+    return sum(f.entries for f in folders) + generators, sum(f.size_bytes for f in folders) + generator_bytes

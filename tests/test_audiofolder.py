@@ -24,6 +24,20 @@ def test_each_format_decodes_to_mono_at_the_requested_rate(tmp_path, extension):
     assert abs(peak_hz - 440.0) < 3.0
 
 
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT"])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_integer_reads_give_exactly_libsndfiles_float_samples(tmp_path, subtype, channels):
+    """decode() reads PCM as integers and scales them itself (faster); the samples must not change."""
+    import soundfile
+
+    rng = np.random.default_rng(channels)
+    noise = (0.4 * rng.standard_normal((8000, channels))).clip(-1, 1).astype(np.float32)
+    path = tmp_path / f"x-{subtype}.wav"
+    soundfile.write(str(path), noise, 16000, subtype=subtype)
+    reference = soundfile.read(str(path), dtype="float32", always_2d=True)[0].mean(axis=1)
+    assert np.allclose(decode(str(path), 16000).samples, reference, atol=1e-7, rtol=0)
+
+
 def test_gtzan_layout_gives_one_label_per_folder(tmp_path):
     for label, freq in (("blues", 220.0), ("rock", 880.0)):
         for i, extension in enumerate(["wav", "flac", "ogg", "mp3"]):
