@@ -5,8 +5,10 @@ WAV and FLAC, at least ``--minutes`` of audio in all) to a temporary folder, the
 path from file to 64-band log-mel at 16 kHz (n_fft 512, hop 20 ms), each on one core and then on
 both cores (mirplug: decode threads + torch threads; librosa: two worker processes), and prints
 realtime factors (seconds of audio per wall second) and ratios. It then times
-``mirplug run task=genre`` (subprocesses, fresh ``MIRPLUG_CACHE_DIR``) cold and warm, for the
-default mel + CNN and for ``representation=essentia backbone=linear`` when Essentia is installed.
+``mirplug run task=genre`` (subprocesses, fresh ``MIRPLUG_CACHE_DIR``) cold, warm, and with the
+dataset on disk but the feature cache cleared, for the default mel + CNN (training dominates: the
+cache cannot remove it), ``backbone=musicnn`` (frozen: features and embeddings are cached) and
+``representation=essentia backbone=linear`` when musicnn / Essentia are installed.
 
     python benchmarks/representations.py [--files 40] [--minutes 10] [--skip-runs]
 """
@@ -24,6 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# The in-process rows run on one thread unless they say otherwise; `mirplug run` and `mirplug extract`
+# subprocesses get the caller's environment, as a user's command would.
+USER_ENV = dict(os.environ)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
@@ -151,7 +156,7 @@ def timed(function: Callable[[list[Path]], int], paths: list[Path]) -> tuple[flo
 def mirplug_run(overrides: list[str], cache: Path, out: Path) -> float:
     """Wall seconds of one ``mirplug run`` subprocess with ``cache`` as its cache folder."""
     command = [str(Path(sys.executable).parent / "mirplug"), "run", *overrides, f"out={out}"]
-    env = {**os.environ, "MIRPLUG_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    env = {**USER_ENV, "MIRPLUG_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -210,21 +215,32 @@ def main() -> None:
 
         extract = [str(Path(sys.executable).parent / "mirplug"), "extract", "data=audiofolder",
                    f"data.path={folder / 'audio'}", "representation=mel", "data.max_windows=1000", "--workers", "2"]
-        env = {**os.environ, "MIRPLUG_CACHE_DIR": str(folder / "cache-extract")}
+        env = {**USER_ENV, "MIRPLUG_CACHE_DIR": str(folder / "cache-extract")}
         for label in ("cold", "warm"):
             done = subprocess.run(extract, env=env, capture_output=True, text=True)
             print(f"  mirplug extract, 2 worker processes, {label} cache: {done.stdout.strip() or done.stderr[-500:]}")
 
         if not args.skip_runs:
             runs = [("mel + cnn (default)", ["task=genre"])]
+            try:
+                import musicnn  # noqa: F401  (the pretrained weights ship in this package)
+
+                runs.append(("musicnn frozen + linear head", ["task=genre", "backbone=musicnn"]))
+            except ImportError:
+                print("musicnn is not installed: its run is skipped (pip install --no-deps musicnn==0.1.0)")
             if "essentia per file" in timings:
                 runs.append(("essentia + linear", ["task=genre", "representation=essentia", "backbone=linear"]))
             for name, overrides in runs:
-                cache = folder / f"cache-{len(name)}"
+                cache = folder / f"cache-run-{name.split()[0]}"
                 cold = mirplug_run(overrides, cache, folder / "runs")
                 warm = mirplug_run(overrides, cache, folder / "runs")
+                # the feature cache emptied, the generated dataset kept: what the features alone cost
+                subprocess.run([str(Path(sys.executable).parent / "mirplug"), "cache", "clear"],
+                               env={**USER_ENV, "MIRPLUG_CACHE_DIR": str(cache)}, capture_output=True, check=True)
+                features_cold = mirplug_run(overrides, cache, folder / "runs")
                 print(f"  mirplug run {' '.join(overrides)}: cold {cold:.1f} s (fresh cache, dataset generated), "
-                      f"warm {warm:.1f} s, ratio {cold / warm:.1f}x  [{name}]")
+                      f"warm {warm:.1f} s, ratio {cold / warm:.1f}x; with the dataset on disk but no cached "
+                      f"features {features_cold:.1f} s, ratio {features_cold / warm:.1f}x  [{name}]")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

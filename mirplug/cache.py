@@ -345,6 +345,62 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
     return torch.cat(ready) if ready else torch.zeros(0)
 
 
+def module_digest(module: torch.nn.Module) -> str:
+    """A hash of every parameter and buffer of ``module`` (names, shapes, dtypes and values)."""
+    import torch
+
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: Any,
+                       feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
+    standardisation, fitted on the training split, when the backbone uses it) and the features."""
+    kind = type(model.backbone)
+    weights = module_digest(model.backbone)
+    if model.backbone.standardize_input:
+        weights += "+" + module_digest(model.standardize)
+    options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
+    return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+            "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
+
+
+def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor, windows: CachedWindows,
+                 device: Any) -> torch.Tensor:
+    """Frozen-backbone embeddings of every window: cached clips are loaded, the others computed and stored.
+
+    Like features, entries are per clip content, so a second run with the same frozen backbone
+    (another head, seed or split of the same audio) skips the backbone's forward pass.
+    """
+    import torch
+
+    from mirplug.model import embed
+
+    store = EntryStore(f"embeddings-{str(settings['embeddings']).replace('/', '_').replace(':', '_')}", settings)
+    counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
+    loaded: list[torch.Tensor | None] = []
+    for digest, count in zip(windows.hashes, counts):
+        entry = store.load(digest) if digest else None
+        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
+    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
+    record("embeddings_loaded", len(loaded) - len(missing))
+    if missing:
+        mask = torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long))
+        computed = embed(model, features[mask], device)
+        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
+            loaded[position] = tensor
+            if windows.hashes[position]:
+                store.save(windows.hashes[position], tensor)
+        record("embeddings_computed", len(missing))
+    ready = [tensor for tensor in loaded if tensor is not None]
+    return torch.cat(ready) if ready else torch.zeros(0)
+
+
 @dataclass
 class CacheFolder:
     """One settings folder of the cache, for ``mirplug cache info``."""

@@ -49,6 +49,7 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)  # one core per worker; the workers share the machine's cores
+    os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # likewise for decoding (mirplug.cache.decode_threads)
 
 
 def _prepare(overrides: tuple[str, ...]) -> Any:

@@ -17,8 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
-from mirplug.cache import (CachedWindows, decode_windows_cached, feature_store, featurize_cached, min_samples_of,
-                           representation_settings)
+from mirplug.cache import (CachedWindows, decode_windows_cached, embed_cached, embedding_settings, feature_store,
+                           featurize_cached, min_samples_of, representation_settings)
 from mirplug.catalog import Catalog
 from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
@@ -291,8 +291,10 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     if model.backbone.frozen and not transforms and not task.frame_level:
         with progress_bar(console) as progress:
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
+            # cached per clip like features: another head, seed or split of the same audio skips the backbone
+            settings = embedding_settings(config.backbone.name, config.backbone.options, model, feature_settings)
             for split in SPLITS:
-                features[split] = embed(model, features[split], device)
+                features[split] = embed_cached(model, settings, features[split], windows[split], device)
                 progress.advance(bar)
         net = model.head
     if isinstance(model.head, CentroidHead):

@@ -132,3 +132,16 @@ def test_run_with_musicnn_few_labels_and_centroid_head(tmp_path: Path) -> None:
                                f"out={tmp_path}", "name=linear"])
     trained = run(linear, catalog)
     assert trained.metrics["epochs_run"] == 2
+    # the frozen backbone's embeddings are cached per clip: another head and seed skip the backbone...
+    from mirplug import cache
+
+    cache.STATS.clear()
+    again = run(resolve(catalog, ["task=genre", "backbone=musicnn", "data.clips_per_class=6", "train.epochs=2",
+                                  "seed=1", f"out={tmp_path}", "name=again"]), catalog)
+    assert cache.STATS["embeddings_computed"] == 0 and cache.STATS["embeddings_loaded"] == 6 * 6
+    assert again.metrics["epochs_run"] == 2
+    # ...and other backbone settings compute them again
+    cache.STATS.clear()
+    run(resolve(catalog, ["task=genre", "backbone=musicnn", "backbone.layer=penultimate", "data.clips_per_class=6",
+                          "train.epochs=1", f"out={tmp_path}", "name=penultimate"]), catalog)
+    assert cache.STATS["embeddings_computed"] == 6 * 6 and cache.STATS["embeddings_loaded"] == 0
