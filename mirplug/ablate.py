@@ -55,7 +55,8 @@ def paired_differences(rows: list[dict[str, Any]], arms: list[str], metric: str)
     by_key: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for row in rows:
         cell = tuple(sorted((k, v) for k, v in row.items() if k not in {"arm", metric, "accuracy", "n_train",
-                                                                          "epochs_run", "duration_seconds",
+                                                                          "epochs_run", "optimizer_steps",
+                                                                          "duration_seconds",
                                                                           "folder", "overrides"}))
         by_key[(row["arm"], cell)] = float(row[metric])
     table = []

@@ -236,6 +236,9 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     return RunResult(folder, metrics)
 
 
+FEW_STEPS = 100  # early stopping before this many optimizer steps gets a note (see _train_evaluate)
+
+
 def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task: Task, representation: Representation,
                     transforms: list[tuple[str, Transform]], input_shape: tuple[int, ...], names: list[str],
                     splits: dict[str, Any], device: torch.device, folder: Path) -> dict[str, Any]:
@@ -311,6 +314,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     n_windows = len(windows["train"].clip)
     batch_size = config.train["batch_size"]
     generator = torch.Generator().manual_seed(config.seed)
+    steps, stopped_early = 0, False
     with progress_bar(console) as progress:
         # the centroid head has nothing to train: no epochs
         epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
@@ -332,6 +336,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                steps += 1
                 total_loss += loss.item() * len(indices)
             val_predictions, val_outputs = predict_clips(net, task, features["validation"], windows["validation"],
                                                          device, model.backbone.frame_rate)
@@ -347,7 +352,15 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                 waited += 1
             progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, best epoch {best_epoch})")
             if waited >= config.train["patience"]:
+                stopped_early = True
                 break
+    if stopped_early and steps < FEW_STEPS:
+        # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops
+        # training before it has started; the few-label ablations measured this.
+        console.print(f"[yellow]note:[/] early stopping after {steps} optimizer steps ({len(history)} epochs of "
+                      f"{n_windows} windows at train.batch_size={batch_size}); with this few examples the model is "
+                      f"likely under-trained: try train.epochs=200 train.patience=40 or a smaller train.batch_size",
+                      soft_wrap=True, highlight=False)
 
     net.load_state_dict(best_state)
     results = {}
@@ -365,6 +378,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         "n_skipped": len(skipped),
         "validation": results["validation"],
         "epochs_run": len(history),
+        "optimizer_steps": steps,
         "best_epoch": best_epoch,
     }
     write_json(folder / "metrics.json", metrics)

@@ -179,6 +179,7 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
         rows.append({"arm": point.arm, **dict(point.values), metric: result.metrics[metric],
                      "accuracy": result.metrics.get("accuracy"), "n_train": result.metrics["n_train"],
                      "epochs_run": result.metrics["epochs_run"],
+                     "optimizer_steps": result.metrics.get("optimizer_steps", ""),
                      "duration_seconds": result.metrics["duration_seconds"],
                      "folder": str(result.folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
         console.print(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "

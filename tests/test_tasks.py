@@ -135,3 +135,23 @@ def test_k_fold_cross_validation_reports_mean_and_ci_and_predict_uses_the_ensemb
     path = write_audio(tmp_path / "x.wav", tone(440.0, 1.0))
     (row,) = predict_files(loaded, [str(path)])
     assert row["prediction"] in ["rock", "electronic"]
+
+
+def test_early_stopping_after_few_optimizer_steps_says_the_model_may_be_under_trained(catalog, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    # 8 clips per class, 3 styles: 15 training windows, two optimizer steps per epoch
+    overrides = [*TINY, "data.styles=3", "backbone.channels=4", "train.epochs=20", "train.patience=1",
+                 "train.lr=0.0", f"out={tmp_path}"]  # lr 0: validation never improves, so patience stops it
+    output = io.StringIO()
+    result = run(resolve(catalog, ["task=genre", *overrides]), catalog, Console(file=output, width=400))
+    epochs, steps = result.metrics["epochs_run"], result.metrics["optimizer_steps"]
+    assert epochs < 20 and steps == 2 * epochs
+    assert f"early stopping after {steps} optimizer steps ({epochs} epochs of 15 windows" in output.getvalue()
+    assert "train.epochs=200 train.patience=40" in output.getvalue()
+    output = io.StringIO()
+    run(resolve(catalog, ["task=genre", *TINY, "data.styles=3", "backbone.channels=4", f"out={tmp_path}"]), catalog,
+        Console(file=output, width=400))  # no early stop (train.epochs=2): no note
+    assert "optimizer steps" not in output.getvalue()

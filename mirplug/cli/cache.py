@@ -62,9 +62,13 @@ def register(app: typer.Typer) -> None:
             table.add_column(column, justify="right" if column in {"clips", "size"} else "left")
         for folder in folders:
             settings = folder.settings
-            what = (f"{settings.get('representation')} {settings.get('options', {})}" if "representation" in settings
-                    else f"decoded windows at {settings.get('sample_rate')} Hz, {settings.get('window_samples')} "
-                         f"samples, up to {settings.get('max_windows')}")
+            if "embeddings" in settings:
+                what = f"{settings['embeddings']} embeddings (frozen) {settings.get('options', {})}"
+            elif "representation" in settings:
+                what = f"{settings.get('representation')} {settings.get('options', {})}"
+            else:
+                what = (f"decoded windows at {settings.get('sample_rate')} Hz, {settings.get('window_samples')} "
+                        f"samples, up to {settings.get('max_windows')}")
             table.add_row(folder.name, str(folder.entries), _size(folder.size_bytes), what)
         console.print(table)
         total = sum(f.size_bytes for f in folders)
