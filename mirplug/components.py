@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -268,8 +269,10 @@ class Generator(abc.ABC):
         self.label_names, self.sample_rate, self.clip_samples = names, int(sample_rate), int(waves.shape[1])
         self._checkpoint_hash = None
         self.summary = {}
+        started = time.perf_counter()
         try:
             self.summary = self._fit(waves, labels, seed, progress, save_folder)
+            self.summary["fit_seconds"] = round(time.perf_counter() - started, 2)
         except Exception:
             # A subclass that keeps usable weights on failure (e.g. divergence) records a
             # summary first; otherwise the generator must not look fitted.
