@@ -145,7 +145,8 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     chain: list[dict[str, Any]] = []
     quality: list[dict[str, Any]] = []
     if generators:
-        new, reports = generate(generators, splits, names, label_column, config, out / "generation", console)
+        new, reports = generate(generators, splits, names, label_column, config, out / "generation", console,
+                                catalog)
         rows["train"].extend(new)
         quality = reports
         for (name, generator), report in zip(generators, reports):
@@ -205,7 +206,8 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
 
 
 def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], names: list[str], label_column: str,
-             config: RunConfig, work: Path, console: Console) -> tuple[list[Row], list[dict[str, Any]]]:
+             config: RunConfig, work: Path, console: Console,
+             catalog: Catalog | None = None) -> tuple[list[Row], list[dict[str, Any]]]:
     """Synthetic training rows (audio embedded) and one quality report per generator.
 
     :func:`mirplug.generation.synthesize` writes the checkpoints, the quality report and
@@ -213,10 +215,11 @@ def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], na
     """
     import shutil
 
-    from mirplug.generation import synthesize
+    from mirplug.generation import LOGMEL_FEATURES, fad_embedder, synthesize
 
+    embedder = fad_embedder(catalog, config) if catalog is not None else (None, LOGMEL_FEATURES)
     augmented, reports = synthesize(generators, splits["train"], splits["test"], names, label_column,
-                                    config.data.options["clip_seconds"], work, config.seed, console)
+                                    config.data.options["clip_seconds"], work, config.seed, console, embedder)
     new = []
     flags = augmented["synthetic"]
     for index in (i for i, flag in enumerate(flags) if flag):

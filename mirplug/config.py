@@ -42,6 +42,10 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
     "eval": (
         Option(name="folds", type=int, default=1, minimum=1,
                help="k-fold cross-validation: each fold is the test set once (1: one train/validation/test split)"),
+        Option(name="fad_backbone", type=str, default="auto",
+               help="embeddings for the Fréchet distance of synthetic clips: a frozen pretrained backbone (e.g. "
+                    "musicnn), 'logmel' (time-pooled log-mel statistics) or 'auto' (the run's backbone when it "
+                    "is frozen, else logmel)"),
     ),
     "split": (
         Option(name="validation", type=float, default=0.15, minimum=0.0, maximum=0.5, help="validation fraction"),

@@ -4,7 +4,8 @@ Synthetic clips are written as ordinary WAV files and appended to the training s
 with their provenance, so every representation, the feature cache and ``mirplug augment`` treat
 them like any clip. They are added after the split and only to ``train``: validation and test
 stay real. Quality is reported per generator: the Fréchet distance between real and synthetic
-clips per class (on time-pooled log-mel statistics, FAD-style), train-on-synthetic-test-on-real
+clips per class (FAD-style, on the embeddings of a frozen pretrained backbone chosen with
+``eval.fad_backbone``, or on time-pooled log-mel statistics), train-on-synthetic-test-on-real
 accuracy, a grid of real and synthetic spectrograms, and how many samples the optional
 confidence filter kept.
 """
@@ -12,12 +13,14 @@ confidence filter kept.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from mirplug.audio import resample
 from mirplug.components import Generator
 from mirplug.data import decode_windows
 from mirplug.errors import ConfigError
@@ -29,6 +32,54 @@ PROVENANCE_COLUMNS = ("synthetic", "source_id", "augmenter", "augmenter_params",
 def pooled(mels: torch.Tensor) -> np.ndarray:
     """Mean and standard deviation of each mel band over time: ``(n, mels, frames)`` -> ``(n, 2 * mels)``."""
     return torch.cat([mels.mean(dim=2), mels.std(dim=2)], dim=1).numpy()
+
+
+LOGMEL_FEATURES = "mean and std over time of the generator's log-mel bands"
+Embedder = Callable[[torch.Tensor, int], np.ndarray]
+
+
+def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
+    """The embedding function for the Fréchet distance chosen by ``eval.fad_backbone``, and its description.
+
+    ``logmel`` gives ``(None, ...)``: :func:`quality_report` then uses time-pooled log-mel
+    statistics. A backbone name builds that backbone (with the run's options when it is the
+    run's backbone, else its defaults) and refuses one that is not frozen, since the
+    embeddings of an untrained network say little about realism. ``auto`` picks the run's
+    backbone when it runs with ``mode=frozen``, else ``logmel``.
+    """
+    import copy
+
+    from mirplug.config import Selection
+    from mirplug.model import build_representation, feature_shape
+
+    choice = str(config.eval.get("fad_backbone", "auto") or "auto")
+    if choice == "auto":
+        choice = config.backbone.name if config.backbone.options.get("mode") == "frozen" else "logmel"
+    if choice == "logmel":
+        return None, LOGMEL_FEATURES
+    spec = catalog.get("backbone", choice)
+    options = dict(config.backbone.options) if choice == config.backbone.name else spec.option_defaults()
+    chosen = copy.copy(config)
+    chosen.backbone = Selection(choice, options)
+    representation = build_representation(catalog, chosen)
+    window = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
+    backbone = spec.build(options, input_shape=feature_shape(representation, window),
+                          frame_rate=representation.frame_rate)
+    if not getattr(backbone, "frozen", False) or getattr(backbone, "standardize_input", True):
+        raise ConfigError(f"eval.fad_backbone={choice}: not a frozen pretrained backbone, so its embeddings do not "
+                          f"measure realism; choose one such as musicnn, or eval.fad_backbone=logmel")
+    backbone.eval()
+
+    @torch.no_grad()
+    def embed(waves: torch.Tensor, sample_rate: int) -> np.ndarray:
+        audio = torch.as_tensor(waves, dtype=torch.float32)
+        if sample_rate != representation.sample_rate:
+            audio = torch.from_numpy(np.stack([resample(w.numpy(), sample_rate, representation.sample_rate)
+                                               for w in audio]))
+        parts = [backbone(representation(audio[i:i + 16])) for i in range(0, len(audio), 16)]
+        return torch.cat(parts).numpy() if parts else np.zeros((0, backbone.embedding_dim), dtype=np.float32)
+
+    return embed, f"{choice} embeddings ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
 
 
 def with_provenance(dataset: Any) -> Any:
@@ -58,8 +109,13 @@ def confidence_filter(generator: Generator, real: torch.Tensor, real_labels: tor
 
 def quality_report(generator: Generator, name: str, real: torch.Tensor, real_labels: torch.Tensor,
                    synthetic: torch.Tensor, synthetic_labels: torch.Tensor, test: torch.Tensor | None,
-                   test_labels: torch.Tensor | None, names: list[str], folder: Path) -> dict[str, Any]:
-    """Fréchet distance per class, train-on-synthetic-test-on-real accuracy and a spectrogram grid."""
+                   test_labels: torch.Tensor | None, names: list[str], folder: Path,
+                   embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES)) -> dict[str, Any]:
+    """Fréchet distance per class, train-on-synthetic-test-on-real accuracy and a spectrogram grid.
+
+    ``embedder`` (see :func:`fad_embedder`) gives the embeddings of the Fréchet distance; the
+    train-on-synthetic classifier always works on time-pooled log-mel statistics.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -67,10 +123,13 @@ def quality_report(generator: Generator, name: str, real: torch.Tensor, real_lab
     from mirplug.quality import frechet_distance_per_class, spectrogram_grid
 
     real_mels, synthetic_mels = generator.log_mel(real), generator.log_mel(synthetic)
+    embed, description = embedder
+    real_embeddings, synthetic_embeddings = ((embed(real, generator.sample_rate), embed(synthetic, generator.sample_rate))
+                                             if embed is not None else (pooled(real_mels), pooled(synthetic_mels)))
     report: dict[str, Any] = {
         "augmenter": name, "architecture": generator.architecture, "checkpoint_hash": generator.checkpoint_hash,
-        "n_synthetic": int(len(synthetic)), "features": "mean and std over time of the generator's log-mel bands",
-        "frechet_distance": frechet_distance_per_class(pooled(real_mels), real_labels.numpy(), pooled(synthetic_mels),
+        "n_synthetic": int(len(synthetic)), "features": description,
+        "frechet_distance": frechet_distance_per_class(real_embeddings, real_labels.numpy(), synthetic_embeddings,
                                                        synthetic_labels.numpy(), names),
     }
     if test is not None and test_labels is not None and len(set(synthetic_labels.tolist())) > 1:
@@ -87,7 +146,8 @@ def quality_report(generator: Generator, name: str, real: torch.Tensor, real_lab
 
 
 def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, names: list[str], label_column: str,
-               clip_seconds: float, folder: Path, seed: int, console: Any = None) -> tuple[Any, list[dict[str, Any]]]:
+               clip_seconds: float, folder: Path, seed: int, console: Any = None,
+               embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES)) -> tuple[Any, list[dict[str, Any]]]:
     """Fit (or load) each generator on ``train``, sample, write WAVs, append the rows to ``train``.
 
     Returns the training split with synthetic rows (and provenance columns) and one quality
@@ -117,7 +177,8 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
         if threshold > 0 and len(waves):
             kept = confidence_filter(ready, windows.waves, labels, waves, synthetic_labels, threshold)
         report = quality_report(ready, name, windows.waves, labels, waves, synthetic_labels,
-                                test_windows.waves if test_windows is not None else None, test_labels, names, folder)
+                                test_windows.waves if test_windows is not None else None, test_labels, names, folder,
+                                embedder)
         report.update({"filter_confidence": threshold, "sampled": int(len(waves)), "kept": int(kept.sum()),
                        "training": ready.summary})
         reports.append(report)

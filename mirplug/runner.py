@@ -172,6 +172,10 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     representation = build_representation(catalog, config)
     transforms = build_transforms(catalog, config)
     generators = build_generators(catalog, config)
+    if generators:
+        from mirplug.generation import fad_embedder
+
+        embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
     input_shape = feature_shape(representation, window_samples)
     if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
@@ -214,7 +218,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
             class_column = task.label_column if task.label_kind == "single-label" else ""
             splits["train"], reports = synthesize(generators, splits["train"], splits["test"], names,
                                                   class_column or "", config.data.options["clip_seconds"], target,
-                                                  config.seed, console)
+                                                  config.seed, console, embedder)
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
                                             names, splits, device, target))
         if generators:

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from conftest import TINY
 
 from mirplug.ablate import arms_for, paired_differences
@@ -46,6 +47,32 @@ def test_a_fitted_generator_is_reused_from_its_checkpoint(catalog, tmp_path):
                                    f"augmenter.checkpoint={checkpoint}", f"out={tmp_path / 'b'}"]), catalog)
     hashes = [json.loads((r.folder / "quality.json").read_text())[0]["checkpoint_hash"] for r in (first, second)]
     assert hashes[0] == hashes[1]
+
+
+def test_the_frechet_distance_uses_a_chosen_pretrained_backbone(catalog, tmp_path):
+    from mirplug.generation import LOGMEL_FEATURES, fad_embedder
+
+    base = [*TINY, "data.styles=2", "backbone.channels=4", *FAST_VAE]
+    # default with a CNN trained from scratch: log-mel statistics
+    assert fad_embedder(catalog, resolve(catalog, base))[1] == LOGMEL_FEATURES
+    # ...and with a frozen pretrained backbone as the run's backbone, that backbone
+    frozen = [o for o in base if not o.startswith("backbone.")] + ["backbone=musicnn", "backbone.layer=penultimate"]
+    assert fad_embedder(catalog, resolve(catalog, frozen))[1].startswith("musicnn embeddings (head=linear, "
+                                                                         "layer=penultimate")
+    # a CNN is not a measure of realism: refused before any data is read
+    with pytest.raises(ConfigError, match="eval.fad_backbone=cnn: not a frozen pretrained backbone"):
+        run(resolve(catalog, [*base, "eval.fad_backbone=cnn", f"out={tmp_path}"]), catalog)
+    result = run(resolve(catalog, [*base, "eval.fad_backbone=musicnn", f"out={tmp_path}"]), catalog)
+    (report,) = json.loads((result.folder / "quality.json").read_text())
+    assert report["features"].startswith("musicnn embeddings (") and "weights=MSD" in report["features"]
+    distances = report["frechet_distance"]
+    assert set(distances) == {"rock", "electronic"} and all(np.isfinite(v) and v > 0 for v in distances.values())
+    # the embedder itself: one pooled musicnn embedding per clip, resampled from any rate
+    embed, _ = fad_embedder(catalog, resolve(catalog, [*base, "eval.fad_backbone=musicnn"]))
+    waves = torch.randn(3, 22050) * 0.1
+    embeddings = embed(waves, 22050)
+    assert embeddings.shape[0] == 3 and embeddings.ndim == 2 and np.isfinite(embeddings).all()
+    assert not np.allclose(embeddings[0], embeddings[1])
 
 
 def test_a_generator_needs_a_single_label_task(catalog, tmp_path):
