@@ -57,7 +57,10 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
         choice = config.backbone.name if config.backbone.options.get("mode") == "frozen" else "logmel"
     if choice == "logmel":
         return None, LOGMEL_FEATURES
-    spec = catalog.get("backbone", choice)
+    try:
+        spec = catalog.get("backbone", choice)
+    except ConfigError as exc:
+        raise ConfigError(f"eval.fad_backbone: {exc}, or logmel") from None
     options = dict(config.backbone.options) if choice == config.backbone.name else spec.option_defaults()
     chosen = copy.copy(config)
     chosen.backbone = Selection(choice, options)
