@@ -77,6 +77,31 @@ def paired_differences(rows: list[dict[str, Any]], arms: list[str], metric: str)
     return table
 
 
+def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
+    """A warning when the arms trained for very different numbers of optimizer steps, or real only for few.
+
+    Synthetic clips enlarge the training split, so at the same epochs and patience an augmented
+    arm also takes more optimizer steps; with few labels the real-only arm may stop after a
+    handful, and the measured "gain" is partly training length (see benchmarks/results/README.md).
+    """
+    from mirplug.runner import FEW_STEPS
+
+    steps: dict[str, list[float]] = {}
+    for row in rows:
+        if row.get("optimizer_steps") not in (None, ""):
+            steps.setdefault(row["arm"], []).append(float(row["optimizer_steps"]))
+    means = {arm: sum(values) / len(values) for arm, values in steps.items() if values}
+    if arms[0] not in means or len(means) < 2:
+        return ""
+    real, most = means[arms[0]], max(means.values())
+    if real >= FEW_STEPS and most <= 3 * max(real, 1.0):
+        return ""
+    listed = ", ".join(f"{'real only' if arm == arms[0] else arm}: {value:.0f}" for arm, value in means.items())
+    return (f"Note: the arms trained for different numbers of optimizer steps (mean over seeds; {listed}). "
+            f"Part of a difference may be training length, not the augmentation: give every arm enough "
+            f"training (e.g. train.epochs=200 train.patience=40) and compare again.")
+
+
 def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",
                  console: Console | None = None, extra_arms: Sequence[str] = ()) -> tuple[Path, list[dict[str, Any]]]:
     """Run the arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``."""
@@ -93,6 +118,9 @@ def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CL
     for row in table:
         lines.append("| " + " | ".join(str(v) for k, v in row.items() if k != "metric") + " |")
     text = f"Difference in {metric} against real only (paired by seed; mean and 95% CI)\n\n" + "\n".join(lines)
+    note = training_length_note(rows, arms)
+    if note:
+        text += "\n\n" + note
     (folder / "ablation.md").write_text(text + "\n")
     _plot(folder / "ablation.png", table, metric)
     console.print(text, highlight=False, soft_wrap=True)

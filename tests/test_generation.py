@@ -122,6 +122,8 @@ def test_ablate_command_on_a_tiny_config_fits_each_generator_once(tmp_path, monk
     assert [row["arm"] for row in table] == [" ".join(FAST_VAE), more, "augmenter=gain"]
     assert all(row["n_seeds"] == "2" for row in table)
     assert (folder / "ablation.png").exists() and (folder / "ablation.md").exists()
+    # two epochs of tiny data: real only trains for a few optimizer steps, and the table says so
+    assert "Note: the arms trained for different numbers of optimizer steps" in (folder / "ablation.md").read_text()
     runs = list(csv.DictReader(open(folder / "runs.csv")))
     assert len(runs) == 8
     # the second VAE arm differs only in how many clips it samples: it reuses the first arm's fit per seed
@@ -131,3 +133,17 @@ def test_ablate_command_on_a_tiny_config_fits_each_generator_once(tmp_path, monk
         assert "reused_from_cache" not in first[0]["training"] and "reused_from_cache" in second[0]["training"]
         assert first[0]["sha256"] == second[0]["sha256"]
     assert len(list((tmp_path / "cache" / "generators").iterdir())) == 2  # one fit per seed
+
+
+def test_training_length_note_only_when_steps_differ_or_are_few():
+    from mirplug.ablate import training_length_note
+
+    arms = ["augmenter=", "augmenter=vae"]
+
+    def rows(real, vae):
+        return [{"arm": arms[0], "optimizer_steps": str(real)}, {"arm": arms[1], "optimizer_steps": str(vae)}]
+
+    assert training_length_note(rows(400, 500), arms) == ""
+    assert "real only: 13, augmenter=vae: 100" in training_length_note(rows(13, 100), arms)
+    assert "real only: 200, augmenter=vae: 900" in training_length_note(rows(200, 900), arms)
+    assert training_length_note([{"arm": arms[0], "optimizer_steps": ""}], arms) == ""  # older runs.csv
