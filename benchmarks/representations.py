@@ -39,6 +39,7 @@ FILE_RATE = 44100
 N_FFT = 512
 HOP = 320
 N_MELS = 64
+DEVICE = "cpu"  # --device: where mirplug computes the mel (decoding is always on the CPU)
 
 
 def write_files(folder: Path, n_files: int, minutes: float) -> float:
@@ -89,7 +90,7 @@ def mirplug_batched(paths: list[Path], threads: int = 1) -> int:
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         windows = [w for clip in pool.map(windows_of, paths) for w in clip]
-    features = featurize(mel, torch.from_numpy(np.stack(windows)), "cpu")
+    features = featurize(mel, torch.from_numpy(np.stack(windows)), DEVICE)
     torch.set_num_threads(1)
     return int(features.shape[0] * features.shape[2])
 
@@ -119,7 +120,7 @@ def mirplug_cached(paths: list[Path]) -> int:
     settings = cache.representation_settings("mel", {"n_mels": N_MELS}, mel, 3.0, 1000)
     windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
                                  1000, "bench", cache.min_samples_of(mel), None, cache.feature_store(settings))
-    features = cache.featurize_cached(mel, settings, windows, "cpu")
+    features = cache.featurize_cached(mel, settings, windows, DEVICE)
     return int(features.shape[0] * features.shape[2])
 
 
@@ -170,7 +171,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=40, help="number of audio files")
     parser.add_argument("--minutes", type=float, default=10.0, help="minimum total audio, in minutes")
     parser.add_argument("--skip-runs", action="store_true", help="skip the cold/warm mirplug run timings")
+    parser.add_argument("--device", default="cpu", help="torch device of mirplug's mel (e.g. cuda)")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
 
     import torch
 
@@ -180,7 +184,7 @@ def main() -> None:
         audio_seconds = write_files(folder / "audio", args.files, args.minutes)
         paths = sorted((folder / "audio").glob("*/clip*"))
         print(f"{len(paths)} files, {audio_seconds / 60:.1f} min of audio at {FILE_RATE} Hz (WAV and FLAC), "
-              f"decode + resample to {SAMPLE_RATE} Hz + {N_MELS}-band log-mel")
+              f"decode + resample to {SAMPLE_RATE} Hz + {N_MELS}-band log-mel (mirplug: mel on {DEVICE})")
         global _POOL
         import multiprocessing
 
