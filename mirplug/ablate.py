@@ -103,11 +103,15 @@ def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
 
 
 def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",
-                 console: Console | None = None, extra_arms: Sequence[str] = ()) -> tuple[Path, list[dict[str, Any]]]:
-    """Run the arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``."""
+                 console: Console | None = None, extra_arms: Sequence[str] = (),
+                 resume: str | Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """Run the arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``.
+
+    ``resume``: the folder of an interrupted ablation with the same command (finished runs are kept).
+    """
     console = console or Console(stderr=True)
     common, arms = arms_for(overrides, classical, extra_arms)
-    folder, summary = run_sweep(catalog, common, arms, out, console)
+    folder, summary = run_sweep(catalog, common, arms, out, console, resume)
     with open(folder / "runs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     metric = str(summary[0]["metric"])

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from mirplug.errors import ConfigError
 from mirplug.rundir import new_run_folder, write_csv
 
 REPLICATE_KEY = "seed"
+GRID_FILE = "sweep.json"  # the overrides and arms of a sweep folder, checked by --resume
 
 
 @dataclass(frozen=True)
@@ -156,16 +159,39 @@ def plot(path: Path, table: list[dict[str, Any]], swept: Sequence[str], metric: 
     plt.close(figure)
 
 
+def finished(metrics_file: Path) -> bool:
+    """Whether a run folder's ``metrics.json`` is the final one (the runner writes it last, with the duration)."""
+    try:
+        return "duration_seconds" in json.loads(metrics_file.read_text())
+    except (OSError, ValueError):
+        return False
+
+
 def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = (), out: str = "sweeps",
-              console: Console | None = None) -> tuple[Path, list[dict[str, Any]]]:
-    """Resolve every grid point (all errors before any training), run them, write the sweep folder."""
+              console: Console | None = None, resume: str | Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """Resolve every grid point (all errors before any training), run them, write the sweep folder.
+
+    ``resume`` is the folder of an interrupted sweep with the same overrides and arms: runs
+    that finished (their ``metrics.json`` exists) are read back, the others run again.
+    """
     from mirplug.runner import run
 
     console = console or Console(stderr=True)
     points, swept = expand(overrides, arms)
     configs: list[RunConfig] = [resolve(catalog, list(point.overrides)) for point in points]
     task_name = configs[0].task.name
-    folder = new_run_folder(out, f"sweep-{task_name}", None)
+    grid = {"overrides": list(overrides), "arms": list(arms)}
+    if resume is not None:
+        folder = Path(resume)
+        saved = json.loads((folder / GRID_FILE).read_text()) if (folder / GRID_FILE).is_file() else None
+        if saved is None:
+            raise ConfigError(f"--resume {folder}: no {GRID_FILE} there; point it at a sweep or ablation folder")
+        if saved != grid:
+            raise ConfigError(f"--resume {folder}: that sweep ran {' '.join(saved['overrides'])} with arms "
+                              f"{saved['arms']}; resume it with the same overrides and arms")
+    else:
+        folder = new_run_folder(out, f"sweep-{task_name}", None)
+        (folder / GRID_FILE).write_text(json.dumps(grid, indent=2))
     rows: list[dict[str, Any]] = []
     metric = "macro_f1"
     started = time.time()
@@ -173,18 +199,24 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
         config.out = str(folder / "runs")
         config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
                                + [f"{k}-{v}" for k, v in point.values]) or None
-        quiet = Console(file=io.StringIO(), width=120)
-        result = run(config, catalog, quiet)
-        metric = str(result.metrics.get("main_metric", metric))
-        rows.append({"arm": point.arm, **dict(point.values), metric: result.metrics[metric],
-                     "accuracy": result.metrics.get("accuracy"), "n_train": result.metrics["n_train"],
-                     "epochs_run": result.metrics["epochs_run"],
-                     "optimizer_steps": result.metrics.get("optimizer_steps", ""),
-                     "duration_seconds": result.metrics["duration_seconds"],
-                     "folder": str(result.folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
+        done = folder / "runs" / str(config.name) / "metrics.json"
+        if finished(done):
+            metrics, run_folder, how = json.loads(done.read_text()), done.parent, "finished earlier"
+        else:
+            if done.parent.exists():  # interrupted during this run: start it again
+                shutil.rmtree(done.parent)
+            quiet = Console(file=io.StringIO(), width=120)
+            result = run(config, catalog, quiet)
+            metrics, run_folder, how = result.metrics, result.folder, f"{result.metrics['duration_seconds']:.0f} s"
+        metric = str(metrics.get("main_metric", metric))
+        rows.append({"arm": point.arm, **dict(point.values), metric: metrics[metric],
+                     "accuracy": metrics.get("accuracy"), "n_train": metrics["n_train"],
+                     "epochs_run": metrics["epochs_run"],
+                     "optimizer_steps": metrics.get("optimizer_steps", ""),
+                     "duration_seconds": metrics["duration_seconds"],
+                     "folder": str(run_folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
         console.print(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
-                      f"{metric} {result.metrics[metric]:.3f} ({result.metrics['duration_seconds']:.0f} s)",
-                      highlight=False)
+                      f"{metric} {metrics[metric]:.3f} ({how})", highlight=False)
     write_csv(folder / "runs.csv", rows)
     table = summarise(rows, swept, metric)
     write_csv(folder / "learning_curve.csv", table)

@@ -82,3 +82,40 @@ def test_sweep_command_writes_the_learning_curve(tmp_path: Path) -> None:
     table = (folder / "learning_curve.md").read_text()
     assert "| arm | data.per_class=1 | data.per_class=2 |" in table
     assert (folder / "learning_curve.png").stat().st_size > 0
+
+
+def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mirplug.cli import app
+
+    os.environ["MIRPLUG_CACHE_DIR"] = str(tmp_path / "cache")
+    command = ["sweep", "task=genre", "data.clips_per_class=6", "data.seconds=1.0", "data.clip_seconds=1.0",
+               "train.epochs=1", "backbone=mlp", "representation=mfcc", "seed=0,1,2"]
+    first = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "sweeps")])
+    assert first.exit_code == 0, first.output
+    (folder,) = (tmp_path / "sweeps").iterdir()
+    runs = sorted((folder / "runs").iterdir())
+    assert len(runs) == 3
+    # as if interrupted: the last run never started, the middle one stopped before its final metrics
+    shutil.rmtree(runs[2])
+    metrics = json.loads((runs[1] / "metrics.json").read_text())
+    del metrics["duration_seconds"]
+    (runs[1] / "metrics.json").write_text(json.dumps(metrics))
+    kept = (runs[0] / "metrics.json").stat().st_mtime_ns
+    resumed = CliRunner().invoke(app, [*command, "--resume", str(folder)])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.count("finished earlier") == 1
+    assert (runs[0] / "metrics.json").stat().st_mtime_ns == kept
+    assert all("duration_seconds" in json.loads((run / "metrics.json").read_text()) for run in runs)
+    with open(folder / "runs.csv") as handle:
+        assert [row["seed"] for row in csv.DictReader(handle)] == ["0", "1", "2"]
+    assert list((tmp_path / "sweeps").iterdir()) == [folder]  # no second sweep folder
+    other = CliRunner().invoke(app, [*command[:-1], "seed=0,1", "--resume", str(folder)])
+    assert isinstance(other.exception, ConfigError)  # `mirplug` prints it as one line, exit code 2
+    assert "resume it with the same overrides and arms" in str(other.exception)
+    missing = CliRunner().invoke(app, [*command, "--resume", str(tmp_path)])
+    assert isinstance(missing.exception, ConfigError) and "no sweep.json there" in str(missing.exception)

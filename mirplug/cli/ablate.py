@@ -21,9 +21,12 @@ def register(app: typer.Typer) -> None:
         arm: Annotated[Optional[list[str]], typer.Option(
             "--arm", help="another augmented arm, e.g. --arm \"augmenter=gan augmenter.per_class=20\" (repeatable)")] = None,
         out: Annotated[str, typer.Option("--out", help="folder in which the ablation folder is created")] = "sweeps",
+        resume: Annotated[Optional[str], typer.Option(
+            "--resume", help="folder of an interrupted ablation run with the same command: finished runs are kept")] = None,
     ) -> None:
         """Measure an augmentation: mean and 95% CI of the metric difference against real only."""
         from mirplug.ablate import run_ablation
         from mirplug.cli.common import catalog_with_warnings, err_console
 
-        run_ablation(catalog_with_warnings(), list(overrides or []), classical, out, err_console, list(arm or []))
+        run_ablation(catalog_with_warnings(), list(overrides or []), classical, out, err_console, list(arm or []),
+                     resume)

@@ -24,9 +24,11 @@ def register(app: typer.Typer) -> None:
                                        "--arm 'backbone=musicnn' --arm 'representation=mfcc backbone=mlp'; repeatable"),
         ] = None,
         out: Annotated[str, typer.Option("--out", help="folder in which the sweep folder is created")] = "sweeps",
+        resume: Annotated[Optional[str], typer.Option(
+            "--resume", help="folder of an interrupted sweep with the same command: finished runs are kept")] = None,
     ) -> None:
         """Run every combination in-process; mean and 95% CI over seeds per cell, as CSV, markdown and a plot."""
         from mirplug.cli.common import catalog_with_warnings, err_console
         from mirplug.sweep import run_sweep
 
-        run_sweep(catalog_with_warnings(), list(overrides or []), list(arm or []), out, err_console)
+        run_sweep(catalog_with_warnings(), list(overrides or []), list(arm or []), out, err_console, resume)
