@@ -99,7 +99,7 @@ def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
     listed = ", ".join(f"{'real only' if arm == arms[0] else arm}: {value:.0f}" for arm, value in means.items())
     return (f"Note: the arms trained for different numbers of optimizer steps (mean over seeds; {listed}). "
             f"Part of a difference may be training length, not the augmentation: give every arm enough "
-            f"training (e.g. train.epochs=200 train.patience=40) and compare again.")
+            f"training (e.g. train.min_steps=300, or train.epochs=200 train.patience=40) and compare again.")
 
 
 def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",

@@ -36,6 +36,9 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="lr", type=float, default=2e-3, minimum=0.0, help="AdamW learning rate"),
         Option(name="weight_decay", type=float, default=1e-4, minimum=0.0, help="AdamW weight decay"),
         Option(name="patience", type=int, default=6, minimum=1, help="epochs without validation gain before stopping"),
+        Option(name="min_steps", type=int, default=0, minimum=0,
+               help="no early stopping before this many optimizer steps; the epoch limit grows to reach them "
+                    "(few-label runs: an epoch of 30 clips is one step)"),
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
         Option(name="threads", type=int, default=0, minimum=0, help="torch CPU threads (0: torch's default)"),
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -322,6 +323,10 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     with progress_bar(console) as progress:
         # the centroid head has nothing to train: no epochs
         epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
+        min_steps = int(config.train.get("min_steps", 0) or 0)
+        if epochs and min_steps:
+            # with few examples an epoch is a step or two: grow the epoch limit to reach min_steps
+            epochs = max(epochs, math.ceil(min_steps / max(1, math.ceil(n_windows / batch_size))))
         bar = progress.add_task("training", total=epochs)
         for epoch in range(1, epochs + 1):
             net.train()
@@ -355,7 +360,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
             else:
                 waited += 1
             progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, best epoch {best_epoch})")
-            if waited >= config.train["patience"]:
+            if waited >= config.train["patience"] and steps >= min_steps:
                 stopped_early = True
                 break
     if stopped_early and steps < FEW_STEPS:
@@ -363,7 +368,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         # training before it has started; the few-label ablations measured this.
         console.print(f"[yellow]note:[/] early stopping after {steps} optimizer steps ({len(history)} epochs of "
                       f"{n_windows} windows at train.batch_size={batch_size}); with this few examples the model is "
-                      f"likely under-trained: try train.epochs=200 train.patience=40 or a smaller train.batch_size",
+                      f"likely under-trained: try train.min_steps=300 (or train.epochs=200 train.patience=40)",
                       soft_wrap=True, highlight=False)
 
     net.load_state_dict(best_state)

@@ -150,7 +150,11 @@ def test_early_stopping_after_few_optimizer_steps_says_the_model_may_be_under_tr
     epochs, steps = result.metrics["epochs_run"], result.metrics["optimizer_steps"]
     assert epochs < 20 and steps == 2 * epochs
     assert f"early stopping after {steps} optimizer steps ({epochs} epochs of 15 windows" in output.getvalue()
-    assert "train.epochs=200 train.patience=40" in output.getvalue()
+    assert "try train.min_steps=300" in output.getvalue()
+    # with min_steps, patience waits for them and the epoch limit grows to reach them
+    longer = run(resolve(catalog, ["task=genre", *overrides, "train.epochs=2", "train.min_steps=12"]), catalog,
+                 Console(file=io.StringIO(), width=400))
+    assert longer.metrics["optimizer_steps"] == 12 and longer.metrics["epochs_run"] == 6
     output = io.StringIO()
     run(resolve(catalog, ["task=genre", *TINY, "data.styles=3", "backbone.channels=4", f"out={tmp_path}"]), catalog,
         Console(file=output, width=400))  # no early stop (train.epochs=2): no note
