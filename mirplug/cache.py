@@ -75,7 +75,8 @@ class EntryStore:
 
     def __init__(self, prefix: str, settings: Mapping[str, Any]) -> None:
         self.settings = {"format": FORMAT_VERSION, **settings}
-        self.folder = features_root() / f"{prefix}-{settings_key(self.settings)}"
+        safe = str(prefix).replace("/", "_").replace(":", "_")  # plugin:name and hub ids make folder names
+        self.folder = features_root() / f"{safe}-{settings_key(self.settings)}"
 
     def path(self, digest: str) -> Path:
         """Where the entry of the clip with content hash ``digest`` lives."""
@@ -312,37 +313,50 @@ def min_samples_of(representation: Representation) -> int:
 
 def feature_store(settings: Mapping[str, Any]) -> EntryStore:
     """The store of features computed with ``settings`` (see :func:`representation_settings`)."""
-    return EntryStore(str(settings["representation"]).replace("/", "_").replace(":", "_"), settings)
+    return EntryStore(str(settings["representation"]), settings)
 
 
-def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
-                     device: Any, batch_size: int = 64) -> torch.Tensor:
-    """Features of every window: cached clips are loaded, the others computed in batches and stored."""
+def cached_per_clip(store: EntryStore, windows: CachedWindows, compute: Any, what: str,
+                    preloaded: Sequence[torch.Tensor | None] | None = None,
+                    metadata: Any = None) -> torch.Tensor:
+    """Rows of every window, one cache entry per clip: cached clips are loaded, the others computed.
+
+    ``compute(mask)`` gives the rows of the windows selected by the boolean ``mask`` (clip
+    order); ``metadata(position)`` the entry metadata of kept clip ``position``; ``preloaded``
+    entries (already read by :func:`decode_cells`) are used as they are. ``STATS`` counts
+    ``<what>_loaded`` and ``<what>_computed``.
+    """
     import torch
 
-    from mirplug.model import featurize
-
-    store = feature_store(settings)
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
-    preloaded = windows.features or [None] * len(counts)
+    preloaded = preloaded or [None] * len(counts)
     loaded: list[torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
         entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
         loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
     missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record("features_loaded", len(loaded) - len(missing))
+    record(f"{what}_loaded", len(loaded) - len(missing))
     if missing:
-        mask = torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long))
-        computed = featurize(representation, windows.waves[mask], device, batch_size)
+        computed = compute(torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long)))
         # Windows are stored clip by clip, so the computed rows split in clip order.
         for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
             loaded[position] = tensor
             if windows.hashes[position]:
-                samples = round(windows.seconds[position] * representation.sample_rate)
-                store.save(windows.hashes[position], tensor, {"samples": str(samples)})
-        record("features_computed", len(missing))
+                store.save(windows.hashes[position], tensor, metadata(position) if metadata else None)
+        record(f"{what}_computed", len(missing))
     ready = [tensor for tensor in loaded if tensor is not None]
     return torch.cat(ready) if ready else torch.zeros(0)
+
+
+def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
+                     device: Any, batch_size: int = 64) -> torch.Tensor:
+    """Features of every window: cached clips are loaded, the others computed in batches and stored."""
+    from mirplug.model import featurize
+
+    return cached_per_clip(
+        feature_store(settings), windows, lambda mask: featurize(representation, windows.waves[mask], device, batch_size),
+        "features", windows.features,
+        lambda position: {"samples": str(round(windows.seconds[position] * representation.sample_rate))})
 
 
 def module_digest(module: torch.nn.Module) -> str:
@@ -377,28 +391,10 @@ def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor
     Like features, entries are per clip content, so a second run with the same frozen backbone
     (another head, seed or split of the same audio) skips the backbone's forward pass.
     """
-    import torch
-
     from mirplug.model import embed
 
-    store = EntryStore(f"embeddings-{str(settings['embeddings']).replace('/', '_').replace(':', '_')}", settings)
-    counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
-    loaded: list[torch.Tensor | None] = []
-    for digest, count in zip(windows.hashes, counts):
-        entry = store.load(digest) if digest else None
-        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
-    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record("embeddings_loaded", len(loaded) - len(missing))
-    if missing:
-        mask = torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long))
-        computed = embed(model, features[mask], device)
-        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
-            loaded[position] = tensor
-            if windows.hashes[position]:
-                store.save(windows.hashes[position], tensor)
-        record("embeddings_computed", len(missing))
-    ready = [tensor for tensor in loaded if tensor is not None]
-    return torch.cat(ready) if ready else torch.zeros(0)
+    store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
+    return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
 
 
 @dataclass
