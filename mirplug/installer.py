@@ -233,18 +233,22 @@ def _project_name(path: Path) -> str | None:
 
 def registry_entry_of(name: str, registry: dict[str, RegistryEntry]) -> RegistryEntry | None:
     """The registry entry whose short name or requirement's distribution is ``name``."""
-    from packaging.requirements import Requirement
-
     if name in registry:
         return registry[name]
     for entry in registry.values():
-        if entry.requirement.startswith("./"):
-            distribution = _project_name((registry_path().parent / entry.requirement).resolve())
-        else:
-            distribution = Requirement(entry.requirement).name
+        distribution = distribution_of(entry)
         if distribution and canonical(distribution) == canonical(name):
             return entry
     return None
+
+
+def distribution_of(entry: RegistryEntry) -> str | None:
+    """The pip distribution a registry entry installs (a repository folder: its pyproject's name)."""
+    from packaging.requirements import Requirement
+
+    if entry.requirement.startswith("./"):
+        return _project_name((registry_path().parent / entry.requirement).resolve())
+    return Requirement(entry.requirement).name
 
 
 # --------------------------------------------------------------------------------------

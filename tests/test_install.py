@@ -164,3 +164,16 @@ def test_bad_install_targets_are_one_line_errors(tmp_path: Path) -> None:
                                              "pip requirement")
     editable = CliRunner().invoke(app, ["install", "--yes", "--editable", "somepackage"])
     assert str(editable.exception) == "--editable needs a local folder, not 'somepackage'"
+
+
+def test_uninstalling_a_registry_plugin_from_a_repository_folder_names_its_distribution(monkeypatch) -> None:
+    """``essentia`` is registered as ``./plugins/mirplug-essentia``: its distribution comes from that pyproject."""
+    import mirplug.installer
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(mirplug.installer, "run_pip", lambda args, what: calls.append(args))  # keep this venv intact
+    monkeypatch.setattr(mirplug.installer, "installed_version", lambda distribution: "0.1.0")
+    result = CliRunner().invoke(app, ["uninstall", "essentia"])
+    assert result.exit_code == 0, result.output
+    assert calls == [["uninstall", "--yes", "mirplug-essentia"]]
+    assert "uninstalled mirplug-essentia" in result.output

@@ -38,6 +38,7 @@ def uninstall_plugin(name: str) -> str:
     from mirplug.installer import (
         InstallError,
         canonical,
+        distribution_of,
         forget,
         installed_version,
         load_registry,
@@ -45,18 +46,17 @@ def uninstall_plugin(name: str) -> str:
         registry_entry_of,
         run_pip,
     )
-    from packaging.requirements import Requirement
-
     if canonical(name) == "mirplug":
         raise InstallError("refusing to uninstall mirplug itself; use pip for that")
     entry = registry_entry_of(name, load_registry())
-    distribution = Requirement(entry.requirement).name if entry else distribution_of_plugin(name) or name
+    distribution = (distribution_of(entry) if entry else None) or distribution_of_plugin(name) or name
     recorded = {canonical(e.name) for e in read_manifest()}
     if canonical(distribution) == "mirplug":
         raise InstallError(f"'{name}' is built into mirplug and cannot be uninstalled on its own")
-    if installed_version(distribution) is None and canonical(distribution) not in recorded:
+    installed = installed_version(distribution) is not None
+    if not installed and canonical(distribution) not in recorded:
         raise InstallError(f"plugin '{name}' is not installed; 'mirplug plugins' lists what is")
-    if installed_version(distribution) is not None:
+    if installed:
         run_pip(["uninstall", "--yes", distribution], f"uninstall {distribution}")
     forget(distribution)
     err_console.print(f"uninstalled {distribution}", highlight=False)
