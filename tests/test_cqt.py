@@ -115,3 +115,10 @@ def test_config_time_error_through_resolve() -> None:
     config = resolve(catalog, ["representation=cqt", "representation.n_bins=200"])
     with pytest.raises(ConfigError, match=r"use at most n_bins=\d+"):
         build_representation(catalog, config)
+
+
+def test_chroma_skips_clips_shorter_than_its_cqt_frame() -> None:
+    from mirplug.cache import min_samples_of
+
+    chroma, cqt = Chroma(sample_rate=16000), CQT(sample_rate=16000)
+    assert min_samples_of(chroma) == min_samples_of(cqt) == cqt.frame_samples > 1

@@ -39,6 +39,7 @@ class Chroma(Representation):
                        bins_per_octave=bins_per_octave, log=False)
         self.sample_rate = sample_rate
         self.frame_rate = self.cqt.frame_rate
+        self.frame_samples = self.cqt.frame_samples  # shorter clips are skipped, as for the CQT
         self.normalize = normalize
         fold = torch.zeros(12, n_bins)
         for index, frequency in enumerate(self.cqt.frequencies.tolist()):
