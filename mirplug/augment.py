@@ -39,7 +39,6 @@ from mirplug.specs import AugmenterSpec
 
 PROVENANCE_FILE = "mirplug_provenance.json"
 QUALITY_FILE = "quality.json"
-PROVENANCE_COLUMNS = ("synthetic", "source_id", "augmenter", "augmenter_params", "generator_hash")
 
 
 @dataclass

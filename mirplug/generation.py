@@ -26,7 +26,6 @@ from mirplug.data import decode_windows
 from mirplug.errors import ConfigError
 from mirplug.rundir import write_json
 
-PROVENANCE_COLUMNS = ("synthetic", "source_id", "augmenter", "augmenter_params", "generator_hash")
 
 
 def pooled(mels: torch.Tensor) -> np.ndarray:
@@ -34,6 +33,7 @@ def pooled(mels: torch.Tensor) -> np.ndarray:
     return torch.cat([mels.mean(dim=2), mels.std(dim=2)], dim=1).numpy()
 
 
+GENERATOR_RATE = 16000  # the sample rate generators are fitted and sampled at
 LOGMEL_FEATURES = "mean and std over time of the generator's log-mel bands"
 Embedder = Callable[[torch.Tensor, int], np.ndarray]
 
@@ -94,16 +94,20 @@ def with_provenance(dataset: Any) -> Any:
     return dataset
 
 
-def confidence_filter(generator: Generator, real: torch.Tensor, real_labels: torch.Tensor, synthetic: torch.Tensor,
-                      synthetic_labels: torch.Tensor, threshold: float) -> np.ndarray:
-    """Keep-mask: a classifier trained on the real clips gives the intended class at least ``threshold``."""
+def real_classifier(features: np.ndarray, labels: torch.Tensor) -> Any:
+    """Standardised logistic regression on pooled log-mel features of real clips."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    classifier.fit(pooled(generator.log_mel(real)), real_labels.numpy())
-    probabilities = classifier.predict_proba(pooled(generator.log_mel(synthetic)))
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(features, labels.numpy())
+
+
+def confidence_filter(classifier: Any, synthetic: np.ndarray, synthetic_labels: torch.Tensor,
+                      threshold: float) -> np.ndarray:
+    """Keep-mask: ``classifier`` (trained on real clips) gives each synthetic clip's intended class at least
+    ``threshold``; ``synthetic`` holds their pooled log-mel features."""
+    probabilities = classifier.predict_proba(synthetic)
     columns = {label: i for i, label in enumerate(classifier.classes_)}
     confidence = np.array([probabilities[i, columns[int(y)]] if int(y) in columns else 0.0
                            for i, y in enumerate(synthetic_labels)])
@@ -113,19 +117,17 @@ def confidence_filter(generator: Generator, real: torch.Tensor, real_labels: tor
 def quality_report(generator: Generator, name: str, real: torch.Tensor, real_labels: torch.Tensor,
                    synthetic: torch.Tensor, synthetic_labels: torch.Tensor, test: torch.Tensor | None,
                    test_labels: torch.Tensor | None, names: list[str], folder: Path,
-                   embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES)) -> dict[str, Any]:
+                   embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES),
+                   mels: tuple[torch.Tensor, torch.Tensor] | None = None, classifier: Any = None) -> dict[str, Any]:
     """Fréchet distance per class, train-on-synthetic-test-on-real accuracy and a spectrogram grid.
 
     ``embedder`` (see :func:`fad_embedder`) gives the embeddings of the Fréchet distance; the
-    train-on-synthetic classifier always works on time-pooled log-mel statistics.
+    train-on-synthetic classifier always works on time-pooled log-mel statistics. ``mels``
+    (real, synthetic log-mels) and ``classifier`` (:func:`real_classifier`) are reused when given.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from mirplug.quality import frechet_distance_per_class, spectrogram_grid
 
-    real_mels, synthetic_mels = generator.log_mel(real), generator.log_mel(synthetic)
+    real_mels, synthetic_mels = mels if mels is not None else (generator.log_mel(real), generator.log_mel(synthetic))
     embed, description = embedder
     real_embeddings, synthetic_embeddings = ((embed(real, generator.sample_rate), embed(synthetic, generator.sample_rate))
                                              if embed is not None else (pooled(real_mels), pooled(synthetic_mels)))
@@ -136,12 +138,11 @@ def quality_report(generator: Generator, name: str, real: torch.Tensor, real_lab
                                                        synthetic_labels.numpy(), names),
     }
     if test is not None and test_labels is not None and len(set(synthetic_labels.tolist())) > 1:
-        classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        classifier.fit(pooled(synthetic_mels), synthetic_labels.numpy())
-        report["tstr_accuracy"] = float((classifier.predict(pooled(generator.log_mel(test))) == test_labels.numpy()).mean())
-        baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        baseline.fit(pooled(real_mels), real_labels.numpy())
-        report["trtr_accuracy"] = float((baseline.predict(pooled(generator.log_mel(test))) == test_labels.numpy()).mean())
+        test_features = pooled(generator.log_mel(test))
+        on_synthetic = real_classifier(pooled(synthetic_mels), synthetic_labels)
+        on_real = classifier if classifier is not None else real_classifier(pooled(real_mels), real_labels)
+        report["tstr_accuracy"] = float((on_synthetic.predict(test_features) == test_labels.numpy()).mean())
+        report["trtr_accuracy"] = float((on_real.predict(test_features) == test_labels.numpy()).mean())
     spectrogram_grid(real_mels, real_labels, synthetic_mels, synthetic_labels, names,
                      folder / f"spectrograms_{name}.png")
     report["grid"] = f"spectrograms_{name}.png"
@@ -163,25 +164,28 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
         raise ConfigError("generator augmenters (vae, gan) need a single-label task: they sample clips per class")
     train = with_provenance(train)
     reports, parts = [], [train]
+    # every generator is fitted at GENERATOR_RATE on the same clips: decode them once
+    sample_rate = GENERATOR_RATE
+    windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)")
+    labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
+    test_windows = decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)") if test is not None else None
+    test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
+                   if test_windows is not None else None)
     for name, generator in generators:
-        sample_rate = int(generator.options.get("sample_rate", 16000) or 16000)
-        windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)")
-        labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
-        test_windows = decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)") if test is not None else None
-        test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
-                       if test_windows is not None else None)
         steps = int(generator.options.get("steps", 0) or 0)
         if console is not None:
             console.print(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)")
         ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed, folder / "generators" / name)
         waves, synthetic_labels = ready.sample(ready.plan_counts(labels), seed)
+        mels = ready.log_mel(windows.waves), ready.log_mel(waves)
+        classifier = real_classifier(pooled(mels[0]), labels)
         threshold = float(ready.options.get("filter_confidence", 0.0) or 0.0)
         kept = np.ones(len(waves), dtype=bool)
         if threshold > 0 and len(waves):
-            kept = confidence_filter(ready, windows.waves, labels, waves, synthetic_labels, threshold)
+            kept = confidence_filter(classifier, pooled(mels[1]), synthetic_labels, threshold)
         report = quality_report(ready, name, windows.waves, labels, waves, synthetic_labels,
                                 test_windows.waves if test_windows is not None else None, test_labels, names, folder,
-                                embedder)
+                                embedder, mels, classifier)
         report.update({"filter_confidence": threshold, "sampled": int(len(waves)), "kept": int(kept.sum()),
                        "training": ready.summary})
         reports.append(report)

@@ -147,3 +147,16 @@ def test_training_length_note_only_when_steps_differ_or_are_few():
     assert "real only: 13, augmenter=vae: 100" in training_length_note(rows(13, 100), arms)
     assert "real only: 200, augmenter=vae: 900" in training_length_note(rows(200, 900), arms)
     assert training_length_note([{"arm": arms[0], "optimizer_steps": ""}], arms) == ""  # older runs.csv
+
+
+def test_confidence_filter_keeps_only_clips_the_real_data_classifier_recognises():
+    from mirplug.generation import confidence_filter, real_classifier
+
+    rng = np.random.default_rng(0)
+    real = np.concatenate([rng.normal(-3, 0.3, (10, 4)), rng.normal(3, 0.3, (10, 4))])
+    classifier = real_classifier(real, torch.tensor([0] * 10 + [1] * 10))
+    # a clip like class 0 labelled 0 (kept), a clip like class 0 labelled 1 (dropped), one between the two
+    synthetic = np.array([[-3.0] * 4, [-3.0] * 4, [0.0] * 4])
+    kept = confidence_filter(classifier, synthetic, torch.tensor([0, 1, 1]), threshold=0.9)
+    assert kept.tolist() == [True, False, False]
+    assert confidence_filter(classifier, synthetic, torch.tensor([0, 1, 1]), threshold=0.0).all()
