@@ -87,9 +87,9 @@ class MelFrontEnd:
         self.high_db = float(db.max())
         self.low_db = self.high_db - float(MEL_SETTINGS["top_db"])
 
-    def encode(self, waves: torch.Tensor) -> torch.Tensor:
-        """``(n, time)`` -> images ``(n, 1, n_mels, padded_frames)`` in ``[-1, 1]`` (padding is silence)."""
-        db = self.log_mel(waves)
+    def scale(self, db: torch.Tensor) -> torch.Tensor:
+        """Log-mel in dB ``(n, n_mels, frames)`` -> images ``(n, 1, n_mels, padded_frames)`` in ``[-1, 1]``
+        (padding is silence)."""
         scaled = ((db - self.low_db) / (self.high_db - self.low_db)).clamp(0.0, 1.0) * 2.0 - 1.0
         padded = torch.full((scaled.shape[0], 1, scaled.shape[1], self.padded_frames), -1.0)
         padded[:, 0, :, : self.frames] = scaled
@@ -250,8 +250,9 @@ class MelGenerator(Generator):
         torch.manual_seed(seed)  # network initialisation
         rng = torch.Generator().manual_seed(seed)
         self.front = MelFrontEnd(self.sample_rate, self.clip_samples)
-        self.front.fit_range(self.front.log_mel(waves))
-        images = self.front.encode(waves)
+        db = self.front.log_mel(waves)
+        self.front.fit_range(db)
+        images = self.front.scale(db)
         self._build(len(self.label_names), MEL_SETTINGS["n_mels"], self.front.padded_frames)
         steps, batch_size = self.options["steps"], min(self.options["batch_size"], images.shape[0])
         history: dict[str, list[float]] = {}
@@ -320,17 +321,6 @@ class MelGenerator(Generator):
             # Chunks bound memory; one generator across them keeps the draw seeded.
             images = torch.cat([self._generate(chunk, rng) for chunk in labels.split(GENERATION_BATCH)])
             return self.front.decode(images)
-
-    def sample_images(self, counts: dict[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Generated log-mel images in dB ``(n, n_mels, frames)`` and labels, before inversion (for plots)."""
-        self._require_fitted("sample_images")
-        assert self.front is not None
-        labels = torch.tensor([label for label, count in sorted(counts.items()) for _ in range(int(count))],
-                              dtype=torch.long)
-        rng = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            images = self._generate(labels, rng)
-        return self.front.to_db(images), labels
 
     def _state(self) -> dict[str, torch.Tensor]:
         assert self.front is not None
