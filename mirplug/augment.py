@@ -109,8 +109,7 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     """
     import datasets
 
-    from mirplug.data import imbalance, subsample_per_class
-    from mirplug.runner import build_generators, build_task, load_dataset
+    from mirplug.runner import build_generators, build_task, load_dataset, restrict_training, stratify_column
 
     console = console or Console(stderr=True)
     datasets.disable_progress_bars()  # mirplug prints its own summary lines
@@ -131,12 +130,10 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     predefined = isinstance(dataset, datasets.DatasetDict)
     names = task.label_names(dataset["train"] if predefined else dataset)
     label_column = task.label_column
-    splits = split_dataset(dataset, label_column, config.split["validation"], config.split["test"], config.seed)
-    options = config.data.options
-    if options.get("per_class"):
-        splits["train"], _ = subsample_per_class(splits["train"], label_column, options["per_class"], config.seed)
-    if options.get("imbalance", 1.0) > 1.0:
-        splits["train"] = imbalance(splits["train"], label_column, options["imbalance"], config.seed)
+    # the same split and training subset as `mirplug run` with this config and seed
+    splits = split_dataset(dataset, stratify_column(task), config.split["validation"], config.split["test"],
+                           config.seed)
+    splits["train"] = restrict_training(splits["train"], task, config, console)
 
     rows: dict[str, list[Row]] = {split: real_rows(splits[split], label_column, split) for split in SPLITS}
     train_real = list(rows["train"])

@@ -184,7 +184,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
                       f"to {representation.sample_rate} Hz; representation '{config.representation.name}' is not used")
 
     dataset = load_dataset(catalog, config)
-    label_column = task.label_column if task.label_kind == "single-label" and task.stratify else None
+    label_column = stratify_column(task)
     import datasets as hf_datasets
 
     names = task.label_names(dataset["train"] if isinstance(dataset, hf_datasets.DatasetDict) else dataset)
@@ -204,21 +204,13 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
             console.print(f"fold {fold} of {folds}")
         target = folder if folds == 1 else folder / f"fold-{fold}"
         target.mkdir(exist_ok=True)
-        if config.data.options.get("per_class"):
-            splits["train"], short = subsample_per_class(splits["train"], label_column,
-                                                         config.data.options["per_class"], config.seed)
-            if short:
-                console.print(f"[yellow]data.per_class={config.data.options['per_class']}:[/] labels with fewer "
-                              f"training clips keep them all ({', '.join(short)})")
-        if config.data.options.get("imbalance", 1.0) > 1.0:
-            splits["train"] = imbalance(splits["train"], label_column, config.data.options["imbalance"], config.seed)
+        splits["train"] = restrict_training(splits["train"], task, config, console)
         if generators:
             from mirplug.generation import synthesize
 
             # Fitted on the training split only; synthetic rows join train, never validation or test.
-            class_column = task.label_column if task.label_kind == "single-label" else ""
             splits["train"], reports = synthesize(generators, splits["train"], splits["test"], names,
-                                                  class_column or "", config.data.options["clip_seconds"], target,
+                                                  class_column(task) or "", config.data.options["clip_seconds"], target,
                                                   config.seed, console, embedder)
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
                                             names, splits, device, target))
@@ -239,6 +231,29 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     write_json(folder / "metrics.json", metrics)
     print_results(Console(), folder, metrics)
     return RunResult(folder, metrics)
+
+
+def class_column(task: Task) -> str | None:
+    """The column of a single-label task's class (per-class subsampling, imbalance, generators)."""
+    return task.label_column if task.label_kind == "single-label" else None
+
+
+def stratify_column(task: Task) -> str | None:
+    """The column splits are stratified by: the class, unless the task turns stratification off."""
+    return class_column(task) if task.stratify else None
+
+
+def restrict_training(train: Any, task: Task, config: RunConfig, console: Console | None = None) -> Any:
+    """The training split after ``data.per_class`` and ``data.imbalance`` (validation and test stay whole)."""
+    options = config.data.options
+    if options.get("per_class"):
+        train, short = subsample_per_class(train, class_column(task), options["per_class"], config.seed)
+        if short and console is not None:
+            console.print(f"[yellow]data.per_class={options['per_class']}:[/] labels with fewer training clips "
+                          f"keep them all ({', '.join(short)})")
+    if options.get("imbalance", 1.0) > 1.0:
+        train = imbalance(train, class_column(task), options["imbalance"], config.seed)
+    return train
 
 
 FEW_STEPS = 100  # early stopping before this many optimizer steps gets a note (see _train_evaluate)

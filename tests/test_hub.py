@@ -286,3 +286,26 @@ def test_augment_bad_input(tmp_path: Path, catalog: object) -> None:
     with pytest.raises(ConfigError, match="the folder exists and is not empty"):
         augment(resolve(catalog, ["task=genre", "augmenter=gain"]), catalog, tmp_path / "full")
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+def test_augment_splits_like_run_for_a_task_without_stratification(tmp_path: Path, catalog: object) -> None:
+    """instrument has stratify=false: augment must hold out the same clips as `mirplug run`, and per_class works."""
+    import csv
+
+    import datasets
+
+    from mirplug.augment import augment
+    from mirplug.config import resolve
+    from mirplug.runner import run
+
+    from conftest import TINY
+
+    overrides = ["task=instrument", *TINY, "data.styles=3", "data.per_class=3", "backbone.channels=4"]
+    result = run(resolve(catalog, [*overrides, f"out={tmp_path / 'runs'}"]), catalog)
+    assert result.metrics["n_train"] <= 3 * len(result.metrics["labels"])
+    saved = datasets.load_from_disk(str(augment(resolve(catalog, [*overrides, "augmenter=gain"]), catalog,
+                                                tmp_path / "augmented")))
+    with open(result.folder / "predictions.csv", newline="") as handle:
+        run_test = sorted(row["id"] for row in csv.DictReader(handle))
+    assert sorted(saved["test"]["id"]) == run_test
+    assert len([s for s in saved["train"]["synthetic"] if not s]) == result.metrics["n_train"]
