@@ -13,7 +13,8 @@ from pathlib import Path
 from string import Template
 
 from mirplug.errors import MirplugError, choices_text
-from mirplug.specs import KINDS
+from mirplug.hookspecs import REGISTER_HOOKS
+from mirplug.specs import KINDS, SPEC_CLASSES
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -377,13 +378,6 @@ USAGE = {
     "dataset": "mirplug run task=genre data=$name",
 }
 
-SPEC_CLASSES = {"representation": "RepresentationSpec", "backbone": "BackboneSpec", "augmenter": "AugmenterSpec",
-                "task": "TaskSpec", "dataset": "DatasetSpec"}
-HOOKS_BY_KIND = {"representation": "mirplug_register_representations", "backbone": "mirplug_register_backbones",
-                 "augmenter": "mirplug_register_augmenters", "task": "mirplug_register_tasks",
-                 "dataset": "mirplug_register_datasets"}
-
-
 def new_plugin(name: str, kind: str, parent: Path) -> Path:
     """Write ``parent/mirplug-<name>/`` for a plugin with one ``kind`` component called ``name``."""
     if not NAME_PATTERN.match(name):
@@ -395,7 +389,7 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
         raise MirplugError(f"{root} already exists; choose another name or --path")
     module = f"mirplug_{name}"
     values = {"name": name, "module": module, "kind": kind, "summary": SUMMARIES[kind],
-              "spec_class": SPEC_CLASSES[kind], "hook": HOOKS_BY_KIND[kind], "factory": FACTORIES[kind],
+              "spec_class": SPEC_CLASSES[kind].__name__, "hook": REGISTER_HOOKS[kind], "factory": FACTORIES[kind],
               "options": OPTIONS[kind], "extra": EXTRA[kind]}
     values["usage"] = Template(USAGE[kind]).substitute(values)
     files = {
