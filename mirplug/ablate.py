@@ -19,7 +19,7 @@ from mirplug.catalog import Catalog
 from mirplug.config import parse_overrides
 from mirplug.errors import ConfigError
 from mirplug.rundir import write_csv
-from mirplug.sweep import REPLICATE_KEY, run_sweep, t_interval
+from mirplug.sweep import REPLICATE_KEY, expand, run_sweep, t_interval
 
 CLASSICAL = "gain,timeshift,specaugment"
 
@@ -50,14 +50,15 @@ def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str]
     return common, arms
 
 
-def paired_differences(rows: list[dict[str, Any]], arms: list[str], metric: str) -> list[dict[str, Any]]:
-    """Per augmented arm and cell: mean difference to real-only over seeds, with its 95% CI."""
+def paired_differences(rows: list[dict[str, Any]], arms: list[str], metric: str,
+                       swept: Sequence[str]) -> list[dict[str, Any]]:
+    """Per augmented arm and cell: mean difference to real-only over seeds, with its 95% CI.
+
+    Rows pair up by the ``swept`` keys (the seed and any other comma-list key of the grid).
+    """
     by_key: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for row in rows:
-        cell = tuple(sorted((k, v) for k, v in row.items() if k not in {"arm", metric, "accuracy", "n_train",
-                                                                          "epochs_run", "optimizer_steps",
-                                                                          "duration_seconds",
-                                                                          "folder", "overrides"}))
+        cell = tuple(sorted((k, str(row[k])) for k in swept))
         by_key[(row["arm"], cell)] = float(row[metric])
     table = []
     for arm in arms[1:]:
@@ -115,7 +116,7 @@ def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CL
     with open(folder / "runs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     metric = str(summary[0]["metric"])
-    table = paired_differences(rows, arms, metric)
+    table = paired_differences(rows, arms, metric, expand(common, arms)[1])
     write_csv(folder / "ablation.csv", table)
     lines = [f"| arm | {' | '.join(k for k in table[0] if k not in ('arm', 'metric'))} |" if table else "",
              "|---" * (len(table[0]) - 1) + "|" if table else ""]

@@ -95,9 +95,10 @@ def test_ablation_arms_and_paired_differences():
     common, arms = arms_for(["task=genre", "augmenter=vae", "augmenter.per_class=5", "seed=0,1"], "gain")
     assert common == ["task=genre", "seed=0,1"]
     assert arms == ["augmenter=", "augmenter=vae augmenter.per_class=5", "augmenter=gain"]
-    rows = [{"arm": arm, "seed": str(seed), "macro_f1": value}
+    # per-run columns a sweep may add (here: a different value in every row) do not break the pairing
+    rows = [{"arm": arm, "seed": str(seed), "macro_f1": value, "a_new_column": f"{arm}{seed}"}
             for arm, values in zip(arms, ([0.5, 0.6], [0.6, 0.8], [0.5, 0.5])) for seed, value in enumerate(values)]
-    table = paired_differences(rows, arms, "macro_f1")
+    table = paired_differences(rows, arms, "macro_f1", ["seed"])
     assert [(row["arm"], row["mean_difference"]) for row in table] == [(arms[1], 0.15), (arms[2], -0.05)]
     from scipy import stats
 
