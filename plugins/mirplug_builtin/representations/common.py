@@ -5,15 +5,15 @@ from __future__ import annotations
 from mirplug.errors import ConfigError
 
 
-def hop_samples(sample_rate: int, hop_length_ms: float, n_fft: int) -> int:
-    """The hop in samples; a hop that rounds to zero or exceeds the FFT size is refused."""
+def hop_samples(sample_rate: int, hop_length_ms: float, n_fft: int | None = None) -> int:
+    """The hop in samples; a hop that rounds to zero or exceeds the FFT size (when given) is refused."""
     hop = round(sample_rate * hop_length_ms / 1000.0)
     if hop < 1:
         raise ConfigError(
             f"representation.hop_length_ms={hop_length_ms} is under one sample at {sample_rate} Hz; "
             f"use at least {1000.0 / sample_rate:.3f}"
         )
-    if hop > n_fft:
+    if n_fft is not None and hop > n_fft:
         raise ConfigError(
             f"representation.hop_length_ms={hop_length_ms} ({hop} samples) exceeds n_fft={n_fft}: frames "
             f"would skip audio; use at most {1000.0 * n_fft / sample_rate:g} ms"

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from mirplug.components import Representation
 from mirplug.errors import ConfigError
+from mirplug_builtin.representations.common import hop_samples
 
 LOG_FLOOR = 1e-5
 
@@ -40,12 +41,7 @@ def max_bins(sample_rate: int, f_min: float, bins_per_octave: int) -> int:
 
 def check_cqt(sample_rate: int, hop_length_ms: float, f_min: float, n_bins: int, bins_per_octave: int) -> int:
     """Validate the settings; return the hop in samples. Errors state the limit."""
-    hop = round(sample_rate * hop_length_ms / 1000.0)
-    if hop < 1:
-        raise ConfigError(
-            f"representation.hop_length_ms={hop_length_ms} is under one sample at {sample_rate} Hz; "
-            f"use at least {1000.0 / sample_rate:.3f}"
-        )
+    hop = hop_samples(sample_rate, hop_length_ms)
     if f_min <= 0:
         raise ConfigError(f"representation.f_min={f_min} must be above 0 Hz")
     if bins_per_octave < 1 or n_bins < 1:
