@@ -53,7 +53,7 @@ def _worker_init() -> None:
 
 
 def _prepare(overrides: tuple[str, ...]) -> Any:
-    """Catalog, config, representation and cache settings for ``overrides`` (memoised per process)."""
+    """Config, representation, cache settings, shortest clip and catalog for ``overrides`` (memoised per process)."""
     if overrides not in _WORKER_STATE:
         from mirplug.cache import min_samples_of, representation_settings
         from mirplug.catalog import load_catalog
@@ -66,7 +66,7 @@ def _prepare(overrides: tuple[str, ...]) -> Any:
         data = config.data.options
         settings = representation_settings(config.representation.name, config.representation.options,
                                            representation, data["clip_seconds"], data["max_windows"])
-        _WORKER_STATE[overrides] = (config, representation, settings, min_samples_of(representation))
+        _WORKER_STATE[overrides] = (config, representation, settings, min_samples_of(representation), catalog)
     return _WORKER_STATE[overrides]
 
 
@@ -76,7 +76,7 @@ def extract_shard(job: tuple[tuple[str, ...], list[Any], list[str]]) -> tuple[in
     from mirplug.cache import STATS, decode_cells, feature_store, featurize_cached
 
     overrides, cells, ids = job
-    config, representation, settings, min_samples = _prepare(overrides)
+    config, representation, settings, min_samples, _ = _prepare(overrides)
     before = Counter(STATS)
     windows = decode_cells(cells, ids, representation.sample_rate, config.data.options["clip_seconds"],
                            config.data.options["max_windows"], "extract", min_samples, None, feature_store(settings))
@@ -105,15 +105,11 @@ def dataset_cells(dataset: Any) -> tuple[list[Any], list[str]]:
 def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> ExtractResult:
     """Fill the cache for the dataset and representation that ``overrides`` choose."""
     from mirplug.cache import clip_digest, feature_store
-    from mirplug.catalog import load_catalog
-    from mirplug.config import resolve
     from mirplug.errors import DataError
     from mirplug.runner import load_dataset
 
-    catalog = load_catalog()
-    config = resolve(catalog, list(overrides))
-    # A bad representation setting fails here, before any work.
-    _, representation, settings, min_samples = _prepare(tuple(overrides))
+    # A bad override or representation setting fails here, before any work.
+    config, representation, settings, min_samples, catalog = _prepare(tuple(overrides))
     cells, ids = dataset_cells(load_dataset(catalog, config))
     if not cells:
         raise DataError(f"dataset '{config.data.name}' has no clips to extract")
