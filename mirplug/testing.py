@@ -46,6 +46,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 BATCH = 3  # examples per test batch
 SECONDS = 1.0  # length of the test waveforms
 TOLERANCE = 1e-4  # batched and one-by-one outputs may differ by float rounding only
+LEVEL_STEP_DB = 30.0  # each test example is this much quieter than the one before
 MAX_GAIN = 10.0  # a waveform augmenter may raise the peak by at most 20 dB
 
 
@@ -96,16 +97,22 @@ def _require(condition: bool, message: str) -> None:
 
 
 def sample_waveforms(sample_rate: int, batch: int = BATCH, seconds: float = SECONDS, seed: int = 0) -> Any:
-    """A seeded ``(batch, time)`` float32 batch of chords plus noise, peak below 1."""
+    """A seeded ``(batch, time)`` float32 batch of chords plus noise, peak below 1.
+
+    Example ``i`` is ``LEVEL_STEP_DB * i`` dB quieter than the first, so a component whose
+    output for one example depends on the loudest one in its batch (a dB floor taken over the
+    batch, a batch-wide normalisation) fails "batch equals items".
+    """
     import torch
 
     rng = np.random.default_rng(seed)
     time = np.arange(int(round(seconds * sample_rate))) / sample_rate
     waves = []
-    for _ in range(batch):
+    for index in range(batch):
         freqs = rng.uniform(110.0, 1760.0, size=3)
         wave = sum(np.sin(2 * np.pi * f * time + rng.uniform(0, 2 * np.pi)) for f in freqs) / 4.0
-        waves.append(wave + 0.05 * rng.standard_normal(len(time)))
+        gain = 10.0 ** (-LEVEL_STEP_DB * index / 20.0)
+        waves.append(gain * (wave + 0.05 * rng.standard_normal(len(time))))
     return torch.tensor(np.stack(waves), dtype=torch.float32).clamp(-0.99, 0.99)
 
 

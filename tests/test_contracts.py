@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torchaudio
 
 from mirplug.catalog import Catalog, load_catalog
 from mirplug.components import Representation, Transform
@@ -141,6 +142,27 @@ def test_checks_catch_a_nondeterministic_representation_with_nan() -> None:
 def test_checks_catch_dtype_and_batch_dependence() -> None:
     spec = RepresentationSpec(name="mixer", summary="broken", factory=BatchMixer, license="MIT")
     assert failed(check_representation(spec)) == {"shape and dtype": "output has dtype torch.float64, not torch.float32"}
+
+
+class BatchFloorMFCC(Representation):
+    """torchaudio's MFCC: its 80 dB floor is taken below the loudest clip of the whole batch."""
+
+    frame_rate = 50.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mfcc = torchaudio.transforms.MFCC(sample_rate=16000, n_mfcc=20, log_mels=False,
+                                               melkwargs={"n_fft": 512, "hop_length": 320, "n_mels": 64})
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.mfcc(waveform)
+
+
+def test_checks_catch_a_floor_taken_over_the_batch() -> None:
+    spec = RepresentationSpec(name="batchfloor", summary="broken", factory=BatchFloorMFCC, license="MIT")
+    problems = failed(check_representation(spec))
+    assert list(problems) == ["batch equals items"]
+    assert problems["batch equals items"].startswith("batch vs items one by one: outputs differ by up to")
 
 
 def test_checks_catch_an_unseeded_augmenter() -> None:

@@ -36,6 +36,7 @@ from torch import nn
 
 from mirplug.components import Backbone
 from mirplug.errors import ConfigError
+from mirplug_builtin.representations.common import power_frames
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -72,10 +73,8 @@ class LogMel(nn.Module):
         self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        spectrum = torch.stft(waveform.float(), N_FFT, HOP_LENGTH, window=self.window, center=True,
-                              pad_mode="reflect", return_complex=True)
-        power = spectrum.real.square() + spectrum.imag.square()  # (batch, freq, frames)
-        mel = torch.matmul(power.transpose(1, 2), self.fbank)  # (batch, frames, mels)
+        power = power_frames(waveform.float(), N_FFT, HOP_LENGTH, self.window)  # (batch, frames, freq)
+        mel = torch.matmul(power, self.fbank)  # (batch, frames, mels)
         # musicnn rounds the mel to float16 and compresses it in float16 arithmetic (numpy keeps
         # the array's dtype); do the same so the port sees the values the model was run on. Where
         # 10000 * mel overflows float16 (mel > 6.55) musicnn gets infinity and NaN tags; there

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from mirplug.errors import ConfigError
 
 
@@ -30,3 +32,29 @@ def check_band(sample_rate: int, f_min: float, f_max: float | None) -> float:
     if f_min >= top:
         raise ConfigError(f"representation.f_min={f_min} must be below f_max={top:g}")
     return top
+
+
+def reflect_pad(waveform: torch.Tensor, pad: int) -> torch.Tensor:
+    """``(..., time)`` -> ``(..., pad + time + pad)``, mirrored at both ends without repeating the edge sample.
+
+    The same values as ``torch.nn.functional.pad(..., mode="reflect")`` (what ``torch.stft``
+    uses with ``center=True``), but one concatenation: about 5x faster on the CPU.
+    """
+    if pad >= waveform.shape[-1]:
+        raise ValueError(f"reflect padding of {pad} samples needs more than {pad} samples, got {waveform.shape[-1]}")
+    if pad == 0:
+        return waveform
+    return torch.cat([waveform[..., 1:pad + 1].flip(-1), waveform, waveform[..., -pad - 1:-1].flip(-1)], dim=-1)
+
+
+def power_frames(waveform: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
+    """Power spectrum of centred frames: ``(..., time)`` -> ``(..., frames, n_fft // 2 + 1)``.
+
+    The values of ``torch.stft(..., center=True, pad_mode="reflect")`` squared (torchaudio's
+    ``Spectrogram(power=2)``), frame-major so that a filter bank is one ``matmul``. Framing
+    with ``unfold`` + ``rfft`` and the power as ``re² + im²`` make a 64-band log-mel about twice
+    as fast on the CPU as torchaudio's ``MelSpectrogram`` (``benchmarks/representations.py``).
+    """
+    frames = reflect_pad(waveform, n_fft // 2).unfold(-1, n_fft, hop) * window
+    parts = torch.view_as_real(torch.fft.rfft(frames))
+    return parts[..., 0].square() + parts[..., 1].square()

@@ -7,25 +7,31 @@ import torchaudio
 
 from mirplug.components import Representation
 from mirplug.errors import ConfigError
-from mirplug_builtin.representations.common import hop_samples
+from mirplug_builtin.representations.mel import LogMel
+
+TOP_DB = 80.0  # torchaudio's MFCC (and librosa's power_to_db) default
 
 
 class MFCC(Representation):
-    """``(batch, time)`` -> ``(batch, n_mfcc, frames)`` (DCT-II of the log-mel, ortho)."""
+    """``(batch, time)`` -> ``(batch, n_mfcc, frames)``: DCT-II (ortho) of the log-mel.
+
+    torchaudio's ``MFCC`` (``log_mels=False``): the mel power in dB, floored ``TOP_DB`` below
+    its maximum, then the DCT. The floor is taken per clip; torchaudio takes it over the whole
+    batch, so a quiet clip's coefficients there depend on the clips batched with it.
+    """
 
     def __init__(self, sample_rate: int = 16000, n_fft: int = 512, hop_length_ms: float = 20.0, n_mfcc: int = 20,
                  n_mels: int = 64) -> None:
         super().__init__()
         if n_mfcc > n_mels:
             raise ConfigError(f"representation.n_mfcc={n_mfcc} exceeds n_mels={n_mels}; use at most {n_mels}")
-        hop = hop_samples(sample_rate, hop_length_ms, n_fft)
+        self.mel = LogMel(sample_rate=sample_rate, n_fft=n_fft, hop_length_ms=hop_length_ms, n_mels=n_mels)
         self.sample_rate = sample_rate
-        self.frame_rate = sample_rate / hop
+        self.frame_rate = self.mel.frame_rate
         self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
-        self.mfcc = torchaudio.transforms.MFCC(
-            sample_rate=sample_rate, n_mfcc=n_mfcc, log_mels=False,
-            melkwargs={"n_fft": n_fft, "hop_length": hop, "n_mels": n_mels, "norm": "slaney", "mel_scale": "slaney"},
-        )
+        self.register_buffer("dct", torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho"), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.mfcc(waveform)
+        decibels = 10.0 * torch.log10(self.mel.power_mel(waveform).clamp_min(1e-10))  # (..., frames, n_mels)
+        floor = decibels.amax(dim=(-2, -1), keepdim=True) - TOP_DB
+        return torch.matmul(torch.maximum(decibels, floor), self.dct).transpose(-1, -2)
