@@ -133,15 +133,17 @@ def _atomic_write_text(path: Path, text: str) -> None:
 class CachedWindows(Windows):
     """:class:`Windows` plus the content hash and decoded duration of each kept clip.
 
-    ``features[i]`` holds the cached features of kept clip ``i`` when :func:`decode_cells` was
-    given the feature store and found them; such a clip's windows are then not loaded and its
-    rows of ``waves`` read zero (only pass the store when nothing reads the waveforms again,
-    i.e. when no waveform augmenter is active).
+    ``features[i]`` holds the features of kept clip ``i`` when :func:`decode_cells` was given
+    the feature store and found them there (or, given a featurizer, computed them while
+    decoding: ``fresh[i]``); such a clip's windows are then not kept and its rows of ``waves``
+    read zero (only pass the store when nothing reads the waveforms again, i.e. when no
+    waveform augmenter is active).
     """
 
     hashes: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     features: list[torch.Tensor | None] = field(default_factory=list)
+    fresh: list[bool] = field(default_factory=list)
 
 
 def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> EntryStore:
@@ -206,13 +208,17 @@ def decode_threads() -> int:
 
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
                  split: str, min_samples: int = 1, progress: Any = None,
-                 features: EntryStore | None = None) -> CachedWindows:
+                 features: EntryStore | None = None, featurizer: Any = None) -> CachedWindows:
     """Decode clips into windows (see :func:`mirplug.data.decode_windows`), reusing cached windows by content.
 
     A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
     the representation) is skipped with that reason, like an undecodable one. With the
     ``features`` store (see :class:`CachedWindows`), clips whose features are cached skip their
-    windows altogether: a warm run reads only the (much smaller) features.
+    windows altogether: a warm run reads only the (much smaller) features. With a
+    ``featurizer`` too (windows -> features on the CPU, safe to call from several threads),
+    a clip whose features are missing is featurized in the thread that decoded it and stored:
+    both cores stay busy (torch runs one thread per decoding thread meanwhile) and its windows
+    are not kept in memory.
     """
     import torch
 
@@ -225,6 +231,7 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     hashes: list[str] = []
     seconds: list[float] = []
     preloaded: list[torch.Tensor | None] = []
+    fresh: list[bool] = []  # features computed here rather than read from the cache
     skipped: list[dict[str, str]] = []
     task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
 
@@ -249,38 +256,52 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
             return digest, None, 0, None, str(exc)
         waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
         record("windows_decoded")
+        metadata = {"samples": str(len(samples))}
         if digest is not None:
-            store.save(digest, waves, {"samples": str(len(samples))})
+            store.save(digest, waves, metadata)
+        if featurizer is not None and features is not None and len(samples) >= min_samples:
+            computed = featurizer(waves)
+            if digest is not None:
+                features.save(digest, computed, metadata)
+            return digest, torch.zeros(1, length).expand(len(waves), length), len(samples), (computed, None), None
         return digest, waves, len(samples), None, None
 
-    # libsndfile, soxr, hashing and file I/O release the GIL: threads decode clips in parallel.
-    with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
-        for index, (digest, waves, n_samples, cached, failure) in enumerate(pool.map(load_or_decode,
-                                                                                     range(len(cells)))):
-            cell = cells[index]
-            where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
-            if failure is not None:
-                skipped.append({"split": split, "id": ids[index], "path": where, "reason": failure})
-            elif n_samples < min_samples:
-                skipped.append({"split": split, "id": ids[index], "path": where,
-                                "reason": f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
-                                          f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)"})
-            else:
-                position = len(rows)
-                rows.append(index)
-                hashes.append(digest or "")
-                seconds.append(n_samples / sample_rate)
-                parts.append(waves)
-                preloaded.append(cached[0] if cached is not None else None)
-                owners += [position] * len(waves)
-                starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
-            _advance(progress, task_id)
+    # libsndfile, soxr, hashing, file I/O and torch release the GIL: threads decode clips in parallel.
+    threads = decode_threads()
+    torch_threads = torch.get_num_threads()
+    if featurizer is not None and features is not None:
+        torch.set_num_threads(max(1, torch_threads // threads))
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for index, (digest, waves, n_samples, cached, failure) in enumerate(pool.map(load_or_decode,
+                                                                                         range(len(cells)))):
+                cell = cells[index]
+                where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
+                if failure is not None:
+                    skipped.append({"split": split, "id": ids[index], "path": where, "reason": failure})
+                elif n_samples < min_samples:
+                    reason = (f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
+                              f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)")
+                    skipped.append({"split": split, "id": ids[index], "path": where, "reason": reason})
+                else:
+                    position = len(rows)
+                    rows.append(index)
+                    hashes.append(digest or "")
+                    seconds.append(n_samples / sample_rate)
+                    parts.append(waves)
+                    preloaded.append(cached[0] if cached is not None else None)
+                    fresh.append(cached is not None and cached[1] is None)
+                    owners += [position] * len(waves)
+                    starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
+                _advance(progress, task_id)
+    finally:
+        torch.set_num_threads(torch_threads)
     if parts and all(tensor is not None for tensor in preloaded):
         stacked = torch.zeros(1, length).expand(len(owners), length)  # every feature is cached
     else:
         stacked = torch.cat(parts) if parts else torch.zeros((0, length))
     return CachedWindows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped,
-                         torch.as_tensor(starts, dtype=torch.float32), hashes, seconds, preloaded)
+                         torch.as_tensor(starts, dtype=torch.float32), hashes, seconds, preloaded, fresh)
 
 
 def _advance(progress: Any, task_id: Any) -> None:
@@ -290,20 +311,44 @@ def _advance(progress: Any, task_id: Any) -> None:
 
 def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
                           progress: Any = None, min_samples: int = 1,
-                          features: EntryStore | None = None) -> CachedWindows:
+                          features: EntryStore | None = None, featurizer: Any = None) -> CachedWindows:
     """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
     cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
     ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
-    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features)
+    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features,
+                        featurizer)
+
+
+def featurizer_while_decoding(representation: Representation, device: Any) -> Any:
+    """The featurizer :func:`decode_cells` may run in its threads, or ``None`` where it must not.
+
+    Only on the CPU (a GPU featurizes whole batches better) and only for a representation
+    declared :attr:`~mirplug.components.Representation.thread_safe`.
+    """
+    import torch
+
+    from mirplug.model import featurize
+
+    if torch.device(device).type != "cpu" or not getattr(representation, "thread_safe", False):
+        return None
+    return lambda waves: featurize(representation, waves, "cpu")
 
 
 def representation_settings(name: str, options: Mapping[str, Any], representation: Representation,
                             clip_seconds: float, max_windows: int) -> dict[str, Any]:
-    """Everything the features depend on: the representation, its class and options, the windows."""
+    """Everything the features depend on: the representation, its class and options, the windows.
+
+    A representation whose computation changed (a fix that changes its values) raises its
+    class's ``revision``; the revision is part of the key, so features cached before are recomputed.
+    """
     kind = type(representation)
-    return {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
-            "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
-            "max_windows": max_windows, "mirplug": __version__}
+    settings = {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
+                "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
+                "max_windows": max_windows, "mirplug": __version__}
+    revision = getattr(representation, "revision", 0)
+    if revision:  # absent for revision 0, so the keys of unrevised representations stay as they were
+        settings["revision"] = revision
+    return settings
 
 
 def min_samples_of(representation: Representation) -> int:
@@ -318,24 +363,27 @@ def feature_store(settings: Mapping[str, Any]) -> EntryStore:
 
 def cached_per_clip(store: EntryStore, windows: CachedWindows, compute: Any, what: str,
                     preloaded: Sequence[torch.Tensor | None] | None = None,
-                    metadata: Any = None) -> torch.Tensor:
+                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> torch.Tensor:
     """Rows of every window, one cache entry per clip: cached clips are loaded, the others computed.
 
     ``compute(mask)`` gives the rows of the windows selected by the boolean ``mask`` (clip
     order); ``metadata(position)`` the entry metadata of kept clip ``position``; ``preloaded``
-    entries (already read by :func:`decode_cells`) are used as they are. ``STATS`` counts
-    ``<what>_loaded`` and ``<what>_computed``.
+    entries (already read or computed by :func:`decode_cells`; ``fresh`` marks the computed
+    ones) are used as they are. ``STATS`` counts ``<what>_loaded`` and ``<what>_computed``.
     """
     import torch
 
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
     preloaded = preloaded or [None] * len(counts)
+    n_fresh = sum(fresh or [])
     loaded: list[torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
         entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
         loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
     missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record(f"{what}_loaded", len(loaded) - len(missing))
+    record(f"{what}_loaded", len(loaded) - len(missing) - n_fresh)
+    if n_fresh:
+        record(f"{what}_computed", n_fresh)
     if missing:
         computed = compute(torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long)))
         # Windows are stored clip by clip, so the computed rows split in clip order.
@@ -356,7 +404,8 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
     return cached_per_clip(
         feature_store(settings), windows, lambda mask: featurize(representation, windows.waves[mask], device, batch_size),
         "features", windows.features,
-        lambda position: {"samples": str(round(windows.seconds[position] * representation.sample_rate))})
+        lambda position: {"samples": str(round(windows.seconds[position] * representation.sample_rate))},
+        windows.fresh)
 
 
 def module_digest(module: torch.nn.Module) -> str:

@@ -35,6 +35,13 @@ class Representation(nn.Module):
 
     sample_rate: int = 16000
     frame_rate: float | None = None
+    # True when ``forward`` may run in several threads at once (pure torch, no mutable state):
+    # clips are then featurized in the threads that decode them (mirplug.cache.decode_cells).
+    # A representation wrapping a native library whose objects keep state leaves it False.
+    thread_safe: bool = False
+    # Raised when a fix changes the values computed from the same options: features cached
+    # by an earlier revision are then recomputed (mirplug.cache.representation_settings).
+    revision: int = 0
 
 
 class Backbone(nn.Module):

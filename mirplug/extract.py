@@ -73,13 +73,14 @@ def _prepare(overrides: tuple[str, ...]) -> Any:
 def extract_shard(job: tuple[tuple[str, ...], list[Any], list[str]]) -> tuple[int, float, dict[str, int],
                                                                              list[dict[str, str]]]:
     """Decode and featurize one shard of clips into the cache; returns (clips, seconds, counts, skipped)."""
-    from mirplug.cache import STATS, decode_cells, feature_store, featurize_cached
+    from mirplug.cache import STATS, decode_cells, feature_store, featurize_cached, featurizer_while_decoding
 
     overrides, cells, ids = job
     config, representation, settings, min_samples, _ = _prepare(overrides)
     before = Counter(STATS)
     windows = decode_cells(cells, ids, representation.sample_rate, config.data.options["clip_seconds"],
-                           config.data.options["max_windows"], "extract", min_samples, None, feature_store(settings))
+                           config.data.options["max_windows"], "extract", min_samples, None, feature_store(settings),
+                           featurizer_while_decoding(representation, "cpu"))
     if windows.rows:
         featurize_cached(representation, settings, windows, "cpu")
     counts = Counter(STATS)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from mirplug import __version__
 from mirplug.cache import (CachedWindows, decode_windows_cached, embed_cached, embedding_settings, feature_store,
-                           featurize_cached, min_samples_of, representation_settings)
+                           featurize_cached, featurizer_while_decoding, min_samples_of, representation_settings)
 from mirplug.catalog import Catalog
 from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
@@ -278,7 +278,8 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                                                    config.data.options["clip_seconds"],
                                                    config.data.options["max_windows"], split, progress,
                                                    min_samples_of(representation),
-                                                   feature_store(feature_settings) if skip_waves else None)
+                                                   feature_store(feature_settings) if skip_waves else None,
+                                                   featurizer_while_decoding(representation, device))
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
         console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", soft_wrap=True, highlight=False)

@@ -128,6 +128,8 @@ from mirplug.components import Representation
 class BandEnergy(Representation):
     """``(batch, time)`` -> ``(batch, n_bands, frames)``: log10 of the mean power per band and frame."""
 
+    thread_safe = True  # pure torch, forward changes no state: clips may be featurized in decoding threads
+
     def __init__(self, sample_rate: int = 16000, n_bands: int = 16, hop_length_ms: float = 20.0) -> None:
         super().__init__()
         self.sample_rate = sample_rate

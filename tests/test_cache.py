@@ -94,6 +94,16 @@ def test_a_changed_setting_recomputes(tmp_path: Path) -> None:
     assert dict(cache.STATS) == {"windows_loaded": 1, "features_loaded": 1}
 
 
+def test_a_new_revision_of_a_representation_recomputes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = write_clips(tmp_path / "audio", [1.0, 1.0])
+    first = features_for(paths)
+    assert "revision" not in cache.representation_settings("mel", {}, LogMel(), 1.0, 4)  # keys of revision 0 kept
+    monkeypatch.setattr(LogMel, "revision", 1)
+    cache.STATS.clear()
+    assert torch.equal(features_for(paths), first)
+    assert cache.STATS["features_computed"] == 2 and cache.STATS["features_loaded"] == 0
+
+
 def test_an_edited_file_is_hashed_again_and_recomputed(tmp_path: Path) -> None:
     paths = write_clips(tmp_path / "audio", [1.0, 1.0])
     before = features_for(paths)
@@ -139,6 +149,48 @@ def test_a_clip_shorter_than_one_frame_is_skipped(tmp_path: Path) -> None:
     # the second time the windows come from the cache and the clip is still skipped
     windows = cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b"], SAMPLE_RATE, 1.0, 4, "train", 512)
     assert windows.rows == [0] and len(windows.skipped) == 1 and cache.STATS["windows_loaded"] == 2
+
+
+def decode_and_featurize(paths: list[Path], featurizer: bool) -> tuple[torch.Tensor, cache.CachedWindows]:
+    """As the runner does with a feature store, with or without featurizing in the decoding threads."""
+    mel = LogMel(sample_rate=SAMPLE_RATE, n_mels=32)
+    settings = cache.representation_settings("mel", {"n_mels": 32}, mel, 1.0, 4)
+    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 1.0, 4,
+                                 "train", cache.min_samples_of(mel), None, cache.feature_store(settings),
+                                 cache.featurizer_while_decoding(mel, "cpu") if featurizer else None)
+    return cache.featurize_cached(mel, settings, windows, "cpu"), windows
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_features_computed_in_the_decoding_threads_equal_batched_ones(tmp_path: Path, threads: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIRPLUG_DECODE_THREADS", threads)
+    paths = write_clips(tmp_path / "audio", [1.0, 2.5, 0.01, 1.5, 3.0])  # the 10 ms clip is skipped
+    reference, _ = decode_and_featurize(paths, featurizer=False)
+    cache.cache_clear()
+    cache.STATS.clear()
+    torch_threads = torch.get_num_threads()
+    features, windows = decode_and_featurize(paths, featurizer=True)
+    assert torch.get_num_threads() == torch_threads  # restored after the decoding threads
+    assert windows.fresh == [True, True, True, True] and windows.rows == [0, 1, 3, 4]
+    assert not windows.waves.any()  # the windows of featurized clips are not kept
+    assert dict(cache.STATS) == {"windows_decoded": 5, "features_computed": 4, "features_loaded": 0}
+    torch.testing.assert_close(features, reference, rtol=0, atol=1e-4)  # float rounding of the batch only
+    cache.STATS.clear()
+    again, windows = decode_and_featurize(paths, featurizer=True)  # now every feature is cached
+    assert windows.fresh == [False] * 4 and torch.equal(again, features)
+    assert dict(cache.STATS) == {"windows_not_needed": 4, "windows_loaded": 1, "features_loaded": 4}
+
+
+def test_only_thread_safe_representations_on_the_cpu_are_featurized_while_decoding() -> None:
+    from mirplug_builtin.representations.cqt import CQT
+
+    class Stateful(LogMel):
+        thread_safe = False
+
+    assert cache.featurizer_while_decoding(CQT(), "cpu") is not None
+    assert cache.featurizer_while_decoding(Stateful(), "cpu") is None
+    assert cache.featurizer_while_decoding(LogMel(), "cuda") is None
 
 
 def test_a_second_run_loads_all_features() -> None:

@@ -27,6 +27,8 @@ class Chroma(Representation):
     largest class (max norm), so the loudest class reads 1.
     """
 
+    thread_safe = True  # pure torch; forward changes no state
+
     def __init__(self, sample_rate: int = 16000, hop_length_ms: float = 20.0, f_min: float = 32.70,
                  n_bins: int = 84, bins_per_octave: int = 12, normalize: bool = True) -> None:
         super().__init__()

@@ -66,6 +66,8 @@ class CQT(Representation):
     frames); the signal is zero-padded at both ends.
     """
 
+    thread_safe = True  # pure torch; forward changes no state
+
     def __init__(self, sample_rate: int = 16000, hop_length_ms: float = 20.0, f_min: float = 32.70,
                  n_bins: int = 84, bins_per_octave: int = 12, log: bool = True) -> None:
         super().__init__()

@@ -17,6 +17,8 @@ class LogMel(Representation):
     :func:`~mirplug_builtin.representations.common.power_frames` (about twice as fast).
     """
 
+    thread_safe = True  # pure torch; forward changes no state
+
     def __init__(self, sample_rate: int = 16000, n_fft: int = 512, hop_length_ms: float = 20.0, n_mels: int = 64,
                  f_min: float = 0.0, f_max: float | None = None) -> None:
         super().__init__()

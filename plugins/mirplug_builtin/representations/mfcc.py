@@ -20,6 +20,9 @@ class MFCC(Representation):
     batch, so a quiet clip's coefficients there depend on the clips batched with it.
     """
 
+    thread_safe = True  # pure torch; forward changes no state
+    revision = 1  # 1: the dB floor is taken per clip, no longer over the batch (features cached before differ)
+
     def __init__(self, sample_rate: int = 16000, n_fft: int = 512, hop_length_ms: float = 20.0, n_mfcc: int = 20,
                  n_mels: int = 64) -> None:
         super().__init__()

@@ -14,6 +14,8 @@ class LogSTFT(Representation):
     ``|X|`` is torchaudio's ``Spectrogram(power=1)`` (Hann window, centred reflect-padded frames).
     """
 
+    thread_safe = True  # pure torch; forward changes no state
+
     def __init__(self, sample_rate: int = 16000, n_fft: int = 512, hop_length_ms: float = 20.0) -> None:
         super().__init__()
         self.hop = hop_samples(sample_rate, hop_length_ms, n_fft)

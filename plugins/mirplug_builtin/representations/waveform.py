@@ -10,6 +10,8 @@ from mirplug.components import Representation
 class Waveform(Representation):
     """``(batch, time)`` -> ``(batch, 1, time)``; the frame rate is the sample rate."""
 
+    thread_safe = True  # pure torch; forward changes no state
+
     def __init__(self, sample_rate: int = 16000) -> None:
         super().__init__()
         self.sample_rate = sample_rate
