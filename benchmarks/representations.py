@@ -94,7 +94,7 @@ def mirplug_batched(paths: list[Path], threads: int = 1) -> int:
         return featurize(mel, torch.from_numpy(waves), DEVICE) if on_cpu else torch.from_numpy(waves)
 
     torch.set_num_threads(1)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,)) as pool:
         parts = list(pool.map(windows_of, paths))
     features = torch.cat(parts) if on_cpu else featurize(mel, torch.cat(parts), DEVICE)
     return int(features.shape[0] * features.shape[2])

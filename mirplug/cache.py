@@ -7,11 +7,14 @@ Layout under ``mirplug.paths.cache_dir() / "features"``::
     <representation>-<key>/settings.json the representation, its class and options, the window settings
     <representation>-<key>/<content>.safetensors
 
-Entries are per clip and keyed by the clip's *content* (a BLAKE2 hash of the encoded audio),
-so they are shared by every run, backbone, task and split that sees the same audio with the
-same settings; any setting change gives another ``<key>`` folder and so a recomputation. Each
-entry is a safetensors file holding one tensor and, in its metadata, the SHA-256 of the
+Entries are per clip and keyed by the clip's *content* (a 128-bit XXH3 hash of the encoded
+audio), so they are shared by every run, backbone, task and split that sees the same audio with
+the same settings; any setting change gives another ``<key>`` folder and so a recomputation. Each
+entry is a safetensors file holding one tensor and, in its metadata, the XXH3-128 of the
 tensor's bytes: a truncated or altered entry fails to load or to match and is recomputed.
+XXH3 (the ``xxhash`` package) is a non-cryptographic hash about 10x faster than SHA-256 and
+17x faster than BLAKE2 here: the cache guards against accidents, not adversaries, and hashing
+was a large part of filling it (``benchmarks/representations.py``).
 Files are written to a temporary name and renamed, so concurrent writers never leave a torn
 entry. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
 """
@@ -43,7 +46,8 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache
 
     from mirplug.components import Representation
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: XXH3-128 content keys and entry checksums (1: BLAKE2b keys, SHA-256 sums)
+HASH = "xxh3_128"
 STATS: Counter[str] = Counter()
 _STATS_LOCK = threading.Lock()
 
@@ -60,8 +64,10 @@ def features_root() -> Path:
 
 
 def content_hash(data: bytes) -> str:
-    """A 32-hex-digit BLAKE2b hash of the encoded audio."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """A 32-hex-digit XXH3-128 hash of the encoded audio."""
+    import xxhash
+
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:
@@ -95,7 +101,7 @@ class EntryStore:
                 tensor = handle.get_tensor("data")
         except Exception:  # safetensors raises several types for truncated or garbled files
             tensor, metadata = None, {}
-        if tensor is None or metadata.get("sha256") != _tensor_digest(tensor):
+        if tensor is None or metadata.get(HASH) != _tensor_digest(tensor):
             record("corrupt")
             path.unlink(missing_ok=True)
             return None
@@ -112,14 +118,15 @@ class EntryStore:
         tensor = tensor.detach().cpu().contiguous()
         handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         os.close(handle)
-        save_file({"data": tensor}, temporary, metadata={**(metadata or {}), "sha256": _tensor_digest(tensor)})
+        save_file({"data": tensor}, temporary, metadata={**(metadata or {}), HASH: _tensor_digest(tensor)})
         os.replace(temporary, self.path(digest))
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
     import torch
+    import xxhash
 
-    return hashlib.sha256(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+    return xxhash.xxh3_128_hexdigest(tensor.contiguous().view(-1).view(torch.uint8).numpy())  # no copy
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -155,11 +162,13 @@ def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> Ent
 def _remembered_hash(memo: Path, stamp: list[int]) -> str | None:
     """The content hash remembered for a file of this size and modification time, if any.
 
-    No memo yet, a garbled one or a stale stamp all give ``None``: the caller hashes the content.
+    No memo yet, a garbled one, a stale stamp or another hash function all give ``None``: the
+    caller hashes the content.
     """
     try:
         remembered = json.loads(memo.read_text())
-        return str(remembered["hash"]) if remembered["stamp"] == stamp else None
+        fresh = remembered["stamp"] == stamp and remembered.get("algorithm") == HASH
+        return str(remembered["hash"]) if fresh else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -193,7 +202,8 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
         return None, None
     digest = content_hash(data)
     memo.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(memo, json.dumps({"stamp": stamp, "hash": digest, "path": os.path.abspath(cell)}))
+    _atomic_write_text(memo, json.dumps({"stamp": stamp, "hash": digest, "algorithm": HASH,
+                                         "path": os.path.abspath(cell)}))
     return digest, data
 
 
@@ -269,10 +279,12 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     # libsndfile, soxr, hashing, file I/O and torch release the GIL: threads decode clips in parallel.
     threads = decode_threads()
     torch_threads = torch.get_num_threads()
-    if featurizer is not None and features is not None:
-        torch.set_num_threads(max(1, torch_threads // threads))
+    featurizing = featurizer is not None and features is not None
+    per_thread = max(1, torch_threads // threads) if featurizing else torch_threads
     try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        # torch's thread count is set in each worker as well (OpenMP's setting is per thread), so
+        # decoding threads that featurize share the cores instead of each taking all of them.
+        with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(per_thread,)) as pool:
             for index, (digest, waves, n_samples, cached, failure) in enumerate(pool.map(load_or_decode,
                                                                                          range(len(cells)))):
                 cell = cells[index]
@@ -411,12 +423,13 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
 def module_digest(module: torch.nn.Module) -> str:
     """A hash of every parameter and buffer of ``module`` (names, shapes, dtypes and values)."""
     import torch
+    import xxhash
 
-    digest = hashlib.blake2b(digest_size=16)
+    digest = xxhash.xxh3_128()  # a pretrained model's weights are hashed on every run: fast matters
     for name, tensor in sorted(module.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
 
 

@@ -182,6 +182,38 @@ def test_features_computed_in_the_decoding_threads_equal_batched_ones(tmp_path: 
     assert dict(cache.STATS) == {"windows_not_needed": 4, "windows_loaded": 1, "features_loaded": 4}
 
 
+def test_decoding_threads_featurize_with_their_share_of_torch_threads(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIRPLUG_DECODE_THREADS", "2")
+    paths = write_clips(tmp_path / "audio", [1.0, 1.0, 1.0, 1.0])
+    mel = LogMel(sample_rate=SAMPLE_RATE, n_mels=32)
+    seen: list[int] = []
+
+    def featurizer(waves: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return mel(waves)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b", "c", "d"], SAMPLE_RATE, 1.0, 4, "train",
+                           512, None, cache.feature_store(cache.representation_settings("mel", {}, mel, 1.0, 4)),
+                           featurizer)
+        assert seen == [1, 1, 1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_remembered_hash_of_another_hash_function_is_not_trusted(tmp_path: Path) -> None:
+    path = write_clips(tmp_path / "audio", [1.0])[0]
+    digest, data = cache.clip_digest(str(path))
+    assert digest == cache.content_hash(path.read_bytes()) and data is not None
+    assert cache.clip_digest(str(path)) == (digest, None)  # remembered: the file is not read again
+    memo = next((cache.features_root() / "paths").glob("*.json"))
+    memo.write_text(memo.read_text().replace(cache.HASH, "blake2b").replace(digest, "0" * 32))
+    assert cache.clip_digest(str(path)) == (digest, path.read_bytes())
+
+
 def test_only_thread_safe_representations_on_the_cpu_are_featurized_while_decoding() -> None:
     from mirplug_builtin.representations.cqt import CQT
 
