@@ -1,8 +1,11 @@
 """``mirplug extract``: fill the feature cache for a dataset and a representation, on every core.
 
-Clips whose features are already cached are only checked; the others are cut into shards
-handled by worker processes (``spawn``, one torch thread each). Each worker decodes,
-featurizes and stores its clips through :mod:`mirplug.cache`, exactly as a run would, so the
+Clips whose features are already cached are only checked; the others are cut into shards.
+A thread-safe representation (every built-in one) extracts in this process, each clip decoded
+and featurized by one of :func:`mirplug.cache.decode_threads` threads, as a run does; others
+(Essentia keeps stateful objects) use worker processes (``spawn``, one torch thread each),
+whose start-up (~2 s of imports) only pays off on large collections. Either way clips are
+decoded, featurized and stored through :mod:`mirplug.cache`, exactly as a run would, so the
 next ``mirplug run`` with the same settings loads everything.
 """
 
@@ -129,9 +132,13 @@ def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> Ext
             result.counts["features_loaded"] += 1
         else:
             pending.append((cell, clip_id))
-    jobs = [(tuple(overrides), [c for c, _ in pending[i:i + SHARD_CLIPS]], [d for _, d in pending[i:i + SHARD_CLIPS]])
-            for i in range(0, len(pending), SHARD_CLIPS)]
-    workers = min(workers or min(2, os.cpu_count() or 1), max(1, len(jobs)))
+    if not workers:  # automatic: threads in this process when the representation allows it
+        workers = 1 if getattr(representation, "thread_safe", False) else min(2, os.cpu_count() or 1)
+    # In this process a shard is decoded by several threads: larger shards keep them all busy.
+    shard = SHARD_CLIPS if workers > 1 else SHARD_CLIPS * 4
+    jobs = [(tuple(overrides), [c for c, _ in pending[i:i + shard]], [d for _, d in pending[i:i + shard]])
+            for i in range(0, len(pending), shard)]
+    workers = min(workers, max(1, len(jobs)))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[rate]}"))
     with Progress(*columns, console=console, transient=True) as progress:

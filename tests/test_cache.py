@@ -246,10 +246,30 @@ def test_a_second_run_loads_all_features() -> None:
     assert dict(cache.STATS) == {"windows_loaded": 24, "features_loaded": 24}
 
 
-def test_extract_cli_fills_the_cache_then_reuses_it(tmp_path: Path) -> None:
+def test_extract_runs_in_this_process_for_a_thread_safe_representation_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from mirplug.extract import _WORKER_STATE, extract
+
+    write_clips(tmp_path / "audio", [0.5] * 10)  # two shards of worker processes' size
+    overrides = ["data=audiofolder", f"data.path={tmp_path / 'audio'}", "representation=mel"]
+    result = extract(overrides, Console(quiet=True))
+    assert result.clips == 10 and cache.STATS["features_computed"] == 10  # counted here: computed in this process
+    cache.cache_clear()
+    cache.STATS.clear()
+    _WORKER_STATE.clear()
+    monkeypatch.setattr(LogMel, "thread_safe", False)  # as a plugin wrapping a stateful library would be
+    result = extract(overrides + ["representation.n_mels=40"], Console(quiet=True))
+    # computed by worker processes (which import LogMel afresh): nothing counted in this process
+    assert result.clips == 10 and result.counts["features_computed"] == 10 and cache.STATS["features_computed"] == 0
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["threads", "processes"])
+def test_extract_cli_fills_the_cache_then_reuses_it(tmp_path: Path, workers: list[str]) -> None:
     write_clips(tmp_path / "audio", [1.0, 2.0, 1.5, 1.0, 3.0, 0.5])
     command = [MIRPLUG, "extract", "data=audiofolder", f"data.path={tmp_path / 'audio'}",
-               "representation=mel", "representation.n_mels=32", "--workers", "2"]
+               "representation=mel", "representation.n_mels=32", *workers]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0, first.stderr

@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+WORKERS_HELP = ("worker processes (0: threads in this process for a thread-safe representation, else one "
+                "process per core, up to 2; 1: this process only)")
 EXTRACT_HELP = (
     "key=value overrides choosing the dataset and representation, as for 'mirplug run', e.g. "
     "data=audiofolder data.path=DIR representation=cqt representation.n_bins=72"
@@ -26,7 +28,7 @@ def register(app: typer.Typer) -> None:
     @app.command("extract")
     def extract_command(
         overrides: Annotated[Optional[list[str]], typer.Argument(help=EXTRACT_HELP, show_default=False)] = None,
-        workers: Annotated[int, typer.Option("--workers", min=0, help="worker processes (0: up to 2, one per core)")] = 0,
+        workers: Annotated[int, typer.Option("--workers", min=0, help=WORKERS_HELP)] = 0,
     ) -> None:
         """Compute features of every clip once and store them in the cache for later runs."""
         from mirplug.cli.common import catalog_with_warnings, err_console
