@@ -218,7 +218,8 @@ def decode_threads() -> int:
 
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
                  split: str, min_samples: int = 1, progress: Any = None,
-                 features: EntryStore | None = None, featurizer: Any = None) -> CachedWindows:
+                 features: EntryStore | None = None, featurizer: Any = None, *,
+                 keep_windows: bool = True) -> CachedWindows:
     """Decode clips into windows (see :func:`mirplug.data.decode_windows`), reusing cached windows by content.
 
     A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
@@ -228,11 +229,13 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     ``featurizer`` too (windows -> features on the CPU, safe to call from several threads),
     a clip whose features are missing is featurized in the thread that decoded it and stored:
     both cores stay busy (torch runs one thread per decoding thread meanwhile) and its windows
-    are not kept in memory.
+    are not kept in memory. ``keep_windows=False`` (``data.cache_windows=false``) neither reads
+    nor writes the store of decoded windows: at 16 kHz they take ~230 MB per hour of audio, which
+    a large collection may not spare; another representation then decodes the audio again.
     """
     import torch
 
-    store = window_store(sample_rate, clip_seconds, max_windows)
+    store = window_store(sample_rate, clip_seconds, max_windows) if keep_windows else None
     length = max(1, int(round(clip_seconds * sample_rate)))
     parts: list[torch.Tensor] = []
     owners: list[int] = []
@@ -252,7 +255,7 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
         cached = features.load(digest) if features is not None and digest is not None else None
         if cached is not None and "samples" not in cached[1]:
             cached = None  # without the clip's length the short-clip check cannot be made
-        entry = store.load(digest) if digest is not None and cached is None else None
+        entry = store.load(digest) if store is not None and digest is not None and cached is None else None
         if cached is not None:
             record("windows_not_needed")
             n_samples = int(cached[1].get("samples", "0"))
@@ -267,7 +270,7 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
         waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
         record("windows_decoded")
         metadata = {"samples": str(len(samples))}
-        if digest is not None:
+        if store is not None and digest is not None:
             store.save(digest, waves, metadata)
         if featurizer is not None and features is not None and len(samples) >= min_samples:
             computed = featurizer(waves)
@@ -323,12 +326,13 @@ def _advance(progress: Any, task_id: Any) -> None:
 
 def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
                           progress: Any = None, min_samples: int = 1,
-                          features: EntryStore | None = None, featurizer: Any = None) -> CachedWindows:
+                          features: EntryStore | None = None, featurizer: Any = None, *,
+                          keep_windows: bool = True) -> CachedWindows:
     """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
     cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
     ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
     return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features,
-                        featurizer)
+                        featurizer, keep_windows=keep_windows)
 
 
 def featurizer_while_decoding(representation: Representation, device: Any) -> Any:

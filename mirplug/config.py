@@ -60,6 +60,9 @@ DATA_OPTIONS: tuple[Option, ...] = (
     Option(name="clip_seconds", type=float, default=3.0, minimum=0.05,
            help="window length: longer clips are cut into windows whose predictions are averaged"),
     Option(name="max_windows", type=int, default=10, minimum=1, help="at most this many windows per clip"),
+    Option(name="cache_windows", type=bool, default=True,
+           help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
+                "per hour of audio); false saves that disk"),
     Option(name="imbalance", type=float, default=1.0, minimum=1.0,
            help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
     Option(name="per_class", type=int, default=None, minimum=1,

@@ -279,7 +279,8 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                                                    config.data.options["max_windows"], split, progress,
                                                    min_samples_of(representation),
                                                    feature_store(feature_settings) if skip_waves else None,
-                                                   featurizer_while_decoding(representation, device))
+                                                   featurizer_while_decoding(representation, device),
+                                                   keep_windows=config.data.options["cache_windows"])
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
         console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", soft_wrap=True, highlight=False)

@@ -138,6 +138,17 @@ def test_corrupt_entries_are_detected_and_recomputed(tmp_path: Path) -> None:
     assert cache.STATS["features_loaded"] == 3 and cache.STATS["corrupt"] == 0
 
 
+def test_windows_can_be_left_out_of_the_cache(tmp_path: Path) -> None:
+    paths = write_clips(tmp_path / "audio", [1.0, 2.5])
+    cells = [{"path": str(p)} for p in paths]
+    for _ in range(2):  # nothing stored, so the second pass decodes again
+        cache.STATS.clear()
+        windows = cache.decode_cells(cells, ["a", "b"], SAMPLE_RATE, 1.0, 4, "train", 512, keep_windows=False)
+        assert dict(cache.STATS) == {"windows_decoded": 2} and len(windows.waves) == 4
+    assert not cache.features_root().exists() or not list(cache.features_root().glob("windows-*"))
+    assert list(cache.features_root().glob("paths/*.json"))  # content hashes are still remembered
+
+
 def test_a_clip_shorter_than_one_frame_is_skipped(tmp_path: Path) -> None:
     paths = write_clips(tmp_path / "audio", [1.0, 0.01])  # 160 samples < n_fft 512
     mel = LogMel(sample_rate=SAMPLE_RATE)
@@ -244,6 +255,10 @@ def test_a_second_run_loads_all_features() -> None:
     # a waveform augmenter needs the windows (its batches are computed on the fly); features still load
     run(resolve(catalog, overrides + ["backbone=mlp", "augmenter=gain"]), catalog)
     assert dict(cache.STATS) == {"windows_loaded": 24, "features_loaded": 24}
+    cache.STATS.clear()
+    # without the window store it decodes them instead
+    run(resolve(catalog, overrides + ["backbone=mlp", "augmenter=gain", "data.cache_windows=false"]), catalog)
+    assert dict(cache.STATS) == {"windows_decoded": 24, "features_loaded": 24}
 
 
 def test_extract_runs_in_this_process_for_a_thread_safe_representation_only(
