@@ -101,13 +101,17 @@ def mirplug_batched(paths: list[Path], threads: int = 1) -> int:
 
 
 def mirplug_decode_only(paths: list[Path], threads: int = 2) -> int:
-    """mirplug's decode + resample alone (``threads`` decoding threads): the floor under its mel rows."""
+    """mirplug's decode + resample alone (``threads`` decoding threads): the floor under its mel rows.
+
+    Returns 0: no frames are computed (the row prints what it is instead of a frame count).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from mirplug.audio import decode
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return sum(0 * len(d.samples) for d in pool.map(lambda p: decode(str(p), SAMPLE_RATE), paths))
+        list(pool.map(lambda p: decode(str(p), SAMPLE_RATE), paths))
+    return 0
 
 
 def _librosa_file(path: Path) -> int:

@@ -109,7 +109,7 @@ def dataset_cells(dataset: Any) -> tuple[list[Any], list[str]]:
 
 def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> ExtractResult:
     """Fill the cache for the dataset and representation that ``overrides`` choose."""
-    from mirplug.cache import clip_digest, feature_store
+    from mirplug.cache import clip_digest, feature_store, featurizer_while_decoding
     from mirplug.errors import DataError
     from mirplug.runner import load_dataset
 
@@ -133,8 +133,9 @@ def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> Ext
             result.counts["features_loaded"] += 1
         else:
             pending.append((cell, clip_id))
-    if not workers:  # automatic: threads in this process when the representation allows it
-        workers = 1 if getattr(representation, "thread_safe", False) else min(2, os.cpu_count() or 1)
+    if not workers:  # automatic: threads in this process where decoding threads may featurize (as in a run)
+        in_process = featurizer_while_decoding(representation, "cpu") is not None
+        workers = 1 if in_process else min(2, os.cpu_count() or 1)
     # In this process a shard is decoded by several threads: larger shards keep them all busy.
     shard = SHARD_CLIPS if workers > 1 else SHARD_CLIPS * 4
     jobs = [(tuple(overrides), [c for c, _ in pending[i:i + shard]], [d for _, d in pending[i:i + shard]])
