@@ -1,31 +1,53 @@
 # Two targets a newcomer needs: `make run` (install, then train and evaluate the default genre model)
-# and `make test` (install with the test extras, then run the test suite). Both use a local .venv.
+# and `make test` (install with the test extras, then run the test suite). Both use a local .venv and
+# install exactly what requirements/lock.txt says (every package at one version, hash-checked), so a
+# fresh machine gets what the tests passed with, whatever was published since. `make lock` regenerates
+# the lock from pyproject.toml (see requirements/lock.py).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
+# uv, not pip, reads these: it downloads in parallel; pip.conf's indexes and caps do not apply
+UV_PIP := $(UV) pip --quiet --no-config
+UV_TARGET := --python $(BIN)/python
 
-.PHONY: install run test clean
+.PHONY: install lock check-lock run test clean
 
-$(BIN)/.installed: pyproject.toml
+# The installer (uv) and nothing else, with the venv's own pip, hash-checked.
+$(BIN)/.bootstrapped: requirements/bootstrap.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[test,hf]"
-	# musicnn ships the pretrained weights backbone=musicnn reads; its declared requirements
-	# (TensorFlow 1, numpy < 1.17) are obsolete and unused here, hence --no-deps.
-	$(BIN)/python -m pip install --quiet --no-deps "musicnn==0.1.0"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements/bootstrap.txt
 	touch $@
 
-# The Essentia plugin is its own (AGPL-3.0) distribution; the tests install it to test it.
+# Exactly the lock (sync removes what it does not list), then the packages installed without their
+# declared requirements, then mirplug itself from the working tree, built offline by the locked setuptools.
+$(BIN)/.installed: $(BIN)/.bootstrapped requirements/lock.txt requirements/no-deps.txt pyproject.toml
+	$(UV_PIP) sync $(UV_TARGET) --require-hashes requirements/lock.txt
+	$(UV_PIP) install $(UV_TARGET) --no-deps --require-hashes -r requirements/no-deps.txt
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e .
+	touch $@
+
+# The Essentia plugin is its own (AGPL-3.0) distribution; the tests install it to test it (essentia
+# itself is in the lock).
 $(BIN)/.installed-plugins: $(BIN)/.installed plugins/mirplug-essentia/pyproject.toml
-	$(BIN)/python -m pip install --quiet ./plugins/mirplug-essentia
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index ./plugins/mirplug-essentia
 	touch $@
 
 install: $(BIN)/.installed
 
+# Re-resolve from pyproject.toml and requirements/*.in (needs the package index; same result when
+# nothing changed, since only releases before requirements/lock.py's EXCLUDE_NEWER are considered).
+lock: $(BIN)/.bootstrapped
+	$(BIN)/python requirements/lock.py --uv $(UV)
+
+check-lock: $(BIN)/.bootstrapped
+	$(BIN)/python requirements/lock.py --check
+
 run: install
 	$(BIN)/mirplug run task=genre
 
-test: install $(BIN)/.installed-plugins
+test: check-lock install $(BIN)/.installed-plugins
 	$(BIN)/python -m pytest
 
 clean:
