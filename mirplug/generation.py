@@ -33,6 +33,12 @@ def pooled(mels: torch.Tensor) -> np.ndarray:
     return torch.cat([mels.mean(dim=2), mels.std(dim=2)], dim=1).numpy()
 
 
+# How a generator became ready (not what it is): kept out of metrics.json and quality.json, so the
+# same command and seed write the same files whether the generator was fitted or read from the cache.
+RUN_FACTS = ("fit_seconds", "reused_from_cache")
+# what metrics.json keeps of a generator's training summary (the loss history stays in quality.json)
+TRAINING_RESULTS = ("steps", "monitored_loss", "final_losses", "stopped")
+
 GENERATOR_RATE = 16000  # the sample rate generators are fitted and sampled at
 LOGMEL_FEATURES = "mean and std over time of the generator's log-mel bands"
 Embedder = Callable[[torch.Tensor, int], np.ndarray]
@@ -83,6 +89,43 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
         return torch.cat(parts).numpy() if parts else np.zeros((0, backbone.embedding_dim), dtype=np.float32)
 
     return embed, f"{choice} embeddings ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted (a summary read back from JSON and a fresh one then agree)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def report_results(report: dict[str, Any]) -> dict[str, Any]:
+    """What metrics.json keeps of a generator's report: its results, without the loss history or how it ran."""
+    training = report.get("training", {})
+    kept = {key: value for key, value in report.items() if key not in ("training", "run")}
+    return {**kept, "training": {key: training[key] for key in TRAINING_RESULTS if key in training}}
+
+
+class isolated_random_state:
+    """Run a block with torch's, numpy's and Python's global random state saved and restored.
+
+    A generator plugin may seed or draw from the global generators while fitting; a fit
+    that happens on a cold cache but not on a warm one must not shift the run's later draws.
+    """
+
+    def __enter__(self) -> None:
+        import random
+
+        self._states = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
+
+    def __exit__(self, *exc: Any) -> None:
+        import random
+
+        torch_state, numpy_state, python_state = self._states
+        torch.random.set_rng_state(torch_state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 def with_provenance(dataset: Any) -> Any:
@@ -175,8 +218,10 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
         steps = int(generator.options.get("steps", 0) or 0)
         if console is not None:
             console.print(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)")
-        ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed, folder / "generators" / name)
-        waves, synthetic_labels = ready.sample(ready.plan_counts(labels), seed)
+        with isolated_random_state():
+            ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed,
+                                          folder / "generators" / name)
+            waves, synthetic_labels = ready.sample(ready.plan_counts(labels), seed)
         mels = ready.log_mel(windows.waves), ready.log_mel(waves)
         classifier = real_classifier(pooled(mels[0]), labels)
         threshold = float(ready.options.get("filter_confidence", 0.0) or 0.0)
@@ -186,8 +231,11 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
         report = quality_report(ready, name, windows.waves, labels, waves, synthetic_labels,
                                 test_windows.waves if test_windows is not None else None, test_labels, names, folder,
                                 embedder, mels, classifier)
+        training = {key: value for key, value in ready.summary.items() if key not in RUN_FACTS}
         report.update({"filter_confidence": threshold, "sampled": int(len(waves)), "kept": int(kept.sum()),
-                       "training": ready.summary})
+                       "training": canonical(training),
+                       "run": {"augmenter": name, **{key: ready.summary[key] for key in RUN_FACTS
+                                                     if key in ready.summary}}})
         reports.append(report)
         rows: dict[str, list[Any]] = {column: [] for column in train.column_names}
         for index in np.flatnonzero(kept):
@@ -211,5 +259,5 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
             plain["audio"] = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
             part = datasets.Dataset.from_dict(rows, features=plain)
             parts.append(part.cast_column("audio", train.features["audio"]))
-    write_json(folder / "quality.json", reports)
+    write_json(folder / "quality.json", [{k: v for k, v in report.items() if k != "run"} for report in reports])
     return datasets.concatenate_datasets(parts), reports

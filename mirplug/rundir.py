@@ -54,6 +54,11 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str] 
         writer.writerows(rows)
 
 
+# How a run went (times, versions, cache use), as opposed to its results in metrics.json; the
+# runner writes it last, so a run folder holding it is finished.
+RUN_FACTS_FILE = "run.json"
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON, indented."""
     path.write_text(json.dumps(data, indent=2) + "\n")

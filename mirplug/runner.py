@@ -26,7 +26,7 @@ from mirplug.config import DATA_OPTIONS, RunConfig
 from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError
 from mirplug.model import CentroidHead, build_model, build_representation, embed, feature_shape
-from mirplug.rundir import SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
+from mirplug.rundir import RUN_FACTS_FILE, SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
 from mirplug.specs import AugmenterSpec
 
 
@@ -43,6 +43,17 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def deterministic_setup(device: torch.device) -> None:
+    """Ask the libraries for repeatable results on ``device``.
+
+    On the CPU the same thread count gives the same numbers (see the README); on a GPU cuDNN
+    is told to pick deterministic algorithms and not to benchmark (which picks by timing).
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
 
 def pick_device(name: str) -> torch.device:
@@ -167,6 +178,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     if config.train["threads"]:
         torch.set_num_threads(config.train["threads"])
     device = pick_device(config.train["device"])
+    deterministic_setup(device)
 
     # Build every component before touching data, so a bad setting fails at once.
     task = build_task(catalog, config)
@@ -199,6 +211,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
     folder = new_run_folder(config.out, config.task.name, config.name)
     write_yaml(folder / "config.yaml", config.to_dict())
     fold_metrics = []
+    generator_facts: list[dict[str, Any]] = []
     for fold, splits in enumerate(split_sets, start=1):
         if folds > 1:
             console.print(f"fold {fold} of {folds}")
@@ -215,8 +228,11 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
                                             names, splits, device, target))
         if generators:
+            from mirplug.generation import report_results
+
             fold_metrics[-1]["n_synthetic"] = sum(report["kept"] for report in reports)
-            fold_metrics[-1]["generators"] = reports
+            fold_metrics[-1]["generators"] = [report_results(report) for report in reports]
+            generator_facts += [{"fold": fold, **report["run"]} for report in reports]
     metrics = fold_metrics[0] if folds == 1 else summarize_folds(fold_metrics, task.main_metric)
     metrics.update({
         "seed": config.seed,
@@ -225,12 +241,33 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
         "labels": names,
         "main_metric": task.main_metric,
         "device": str(device),
-        "duration_seconds": round(time.time() - started, 2),
+        # results depend on the thread count (float rounding of parallel reductions): see the README
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "mirplug_version": __version__,
     })
+    # metrics.json holds results only, so the same command and seed give the same file; how the
+    # run went (time taken, what came from the cache) is in run.json, written last: a run folder
+    # with run.json is finished.
     write_json(folder / "metrics.json", metrics)
+    write_json(folder / RUN_FACTS_FILE, run_facts(started, device, generator_facts))
     print_results(Console(), folder, metrics)
     return RunResult(folder, metrics)
+
+
+
+def run_facts(started: float, device: torch.device, generators: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``run.json`` says about how the run went (not its results): times, versions, cache use."""
+    import datetime
+    import platform
+
+    return {
+        "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(timespec="seconds"),
+        "duration_seconds": round(time.time() - started, 2),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "versions": {"mirplug": __version__, "torch": torch.__version__, "python": platform.python_version()},
+        "generators": generators,
+    }
 
 
 def class_column(task: Task) -> str | None:
@@ -300,6 +337,9 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
             features[split] = featurize_cached(representation, feature_settings, windows[split], device)
             progress.advance(bar)
 
+    # Seeded here, not only at the start: whatever ran before (generating the dataset or fitting a
+    # generator on a cold cache, nothing on a warm one) must not change the initial weights and dropout.
+    seed_everything(config.seed)
     model = build_model(catalog, config, task, input_shape, representation.frame_rate, len(names))
     n_frames = None
     if task.frame_level:

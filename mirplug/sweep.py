@@ -27,7 +27,7 @@ from rich.console import Console
 from mirplug.catalog import Catalog
 from mirplug.config import RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
-from mirplug.rundir import new_run_folder, write_csv
+from mirplug.rundir import RUN_FACTS_FILE, new_run_folder, write_csv
 
 REPLICATE_KEY = "seed"
 GRID_FILE = "sweep.json"  # the overrides and arms of a sweep folder, checked by --resume
@@ -160,11 +160,29 @@ def plot(path: Path, table: list[dict[str, Any]], swept: Sequence[str], metric: 
 
 
 def finished(metrics_file: Path) -> bool:
-    """Whether a run folder's ``metrics.json`` is the final one (the runner writes it last, with the duration)."""
+    """Whether the run folder of ``metrics_file`` is finished: the runner writes ``run.json`` last.
+
+    Folders from before run.json existed are finished when ``metrics.json`` has the duration.
+    """
     try:
+        if (metrics_file.parent / RUN_FACTS_FILE).is_file():
+            json.loads((metrics_file.parent / RUN_FACTS_FILE).read_text())
+            return metrics_file.is_file()
         return "duration_seconds" in json.loads(metrics_file.read_text())
     except (OSError, ValueError):
         return False
+
+
+def run_duration(folder: Path) -> float | None:
+    """Seconds a finished run took (``run.json``; older folders kept it in ``metrics.json``)."""
+    for name, in_metrics in ((RUN_FACTS_FILE, False), ("metrics.json", True)):
+        try:
+            value = json.loads((folder / name).read_text()).get("duration_seconds")
+        except (OSError, ValueError):
+            continue
+        if value is not None:
+            return float(value)
+    return None
 
 
 def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = (), out: str = "sweeps",
@@ -207,13 +225,14 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
                 shutil.rmtree(done.parent)
             quiet = Console(file=io.StringIO(), width=120)
             result = run(config, catalog, quiet)
-            metrics, run_folder, how = result.metrics, result.folder, f"{result.metrics['duration_seconds']:.0f} s"
+            metrics, run_folder = result.metrics, result.folder
+            how = f"{run_duration(run_folder) or 0:.0f} s"
         metric = str(metrics.get("main_metric", metric))
         rows.append({"arm": point.arm, **dict(point.values), metric: metrics[metric],
                      "accuracy": metrics.get("accuracy"), "n_train": metrics["n_train"],
                      "epochs_run": metrics["epochs_run"],
                      "optimizer_steps": metrics.get("optimizer_steps", ""),
-                     "duration_seconds": metrics["duration_seconds"],
+                     "duration_seconds": run_duration(run_folder),
                      "folder": str(run_folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
         console.print(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
                       f"{metric} {metrics[metric]:.3f} ({how})", highlight=False)
