@@ -48,7 +48,12 @@ def _add_plugin_commands_once() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app; a :class:`MirplugError` becomes one line and exit code 2."""
+    """Entry point: runs the app; a :class:`MirplugError` becomes one line and exit code 2.
+
+    An ``ImportError`` or ``OSError`` that escapes a command is one line and exit code 2 too when a
+    compiled dependency does not load (:func:`mirplug.environment.broken_environment`); any other is
+    a bug and keeps its traceback.
+    """
     try:
         _add_plugin_commands_once()
         app(args=argv, prog_name="mirplug")
@@ -56,4 +61,12 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("MIRPLUG_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (ImportError, OSError):
+        from mirplug.environment import broken_environment
+
+        broken = None if os.environ.get("MIRPLUG_DEBUG") else broken_environment()
+        if broken is None:
+            raise
+        print(f"error: {broken}", file=sys.stderr)
         sys.exit(2)
