@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated, Optional
 
 import typer
 
-from mirplug.cli import ablate, augment, cache, install, listing, predict, push, run, scaffold, sweep, validate
+from mirplug.cli import (ablate, augment, cache, doctor, install, listing, predict, push, run, scaffold, sweep,
+                         validate)
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -31,6 +33,32 @@ sweep.register(app)
 ablate.register(app)
 augment.register(app)
 push.register(app)
+doctor.register(app)
+
+
+def version_text() -> str:
+    """``mirplug X.Y.Z``: the installed distribution's version (the package's own when not installed)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("mirplug")
+    except metadata.PackageNotFoundError:
+        from mirplug import __version__ as version
+    return f"mirplug {version}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True,
+                                                    help="print mirplug's version and exit")] = None,
+) -> None:
+    """Options of ``mirplug`` itself (``--version``), before any command."""
 
 
 _plugin_commands_added = False
