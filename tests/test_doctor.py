@@ -181,3 +181,21 @@ def test_doctor_exits_1_and_names_a_plugin_that_failed_to_load(tmp_path: Path) -
         "plugin 'brokenhook' from mirplug-brokenhook 0.2.0 failed (import): ImportError: mirplug_brokenhook needs "
         "somelib; reinstall it (pip install --force-reinstall mirplug-brokenhook) or remove it "
         "(mirplug uninstall mirplug-brokenhook)"]
+
+
+def test_doctor_exits_1_when_torchaudio_imports_but_its_compiled_extension_is_missing(tmp_path: Path) -> None:
+    # says its extension loaded and computes filters, but never registered its compiled ops with torch
+    (tmp_path / "torchaudio").mkdir()
+    (tmp_path / "torchaudio" / "__init__.py").write_text("from torchaudio import _extension, functional\n")
+    (tmp_path / "torchaudio" / "_extension.py").write_text("_IS_TORCHAUDIO_EXT_AVAILABLE = True\n")
+    (tmp_path / "torchaudio" / "functional.py").write_text(
+        "import torch\n\n\ndef melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale='htk'):\n"
+        "    return torch.zeros(n_freqs, n_mels)\n")
+    write_distribution(tmp_path, "torchaudio", declared_pin("torchaudio"))
+    result = python_m("doctor", "--json", pythonpath=tmp_path)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["problems"] == [
+        f"torchaudio {declared_pin('torchaudio')} imports but fails when called (AttributeError: '_OpNamespace' "
+        f"'torchaudio' object has no attribute '_lfilter_core_loop'); {pair_fix()}"]
+    assert report["imports"]["torchaudio"]["extension"] is None
