@@ -24,7 +24,7 @@ COMPILED: dict[str, str] = {
     "soundfile": "soundfile", "soxr": "soxr",
 }
 MAKE_INSTALL = "run `make install` in a checkout"
-_MAX_ERROR_CHARS = 240
+_MAX_ERROR_CHARS = 400
 _EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;,]+)\s*$")
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)([^;]*)$")
 _DIRECTORIES = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\\/\s:'\"]+)+[\\/](?=[^\\/\s]+)")
@@ -58,9 +58,20 @@ def installed_version(distribution: str) -> str | None:
 
 
 def error_line(exc: BaseException) -> str:
-    """``"Type: message"`` on one short line, folders left out of file paths (the file name stays)."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    text = _DIRECTORIES.sub("", text)
+    """``"Type: message"`` on one short line, folders left out of file paths (the file name stays).
+
+    Explicit causes (``raise ... from``) are appended: torch wraps the loader's "undefined symbol: ..." in
+    "Could not load this library: ...", and the symbol is what tells a mismatched build.
+    """
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(parts) < 3:
+        message = " ".join(str(current).split())
+        part = _DIRECTORIES.sub("", f"{type(current).__name__}: {message}" if message else type(current).__name__)
+        if not any(part.split(": ", 1)[-1] in earlier for earlier in parts):
+            parts.append(part)
+        current = current.__cause__
+    text = ", caused by ".join(parts)
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
 

@@ -1,8 +1,9 @@
 """``mirplug --version``, ``mirplug doctor`` and the one-line error for a broken torch/torchaudio pair.
 
-The broken pair is made for real in a subprocess: a fake ``torchaudio`` package whose import raises the
-``OSError`` torchaudio 2.11.1 raises against torch 2.11.0, with a ``torchaudio-2.11.1.dist-info`` so
-``importlib.metadata`` reports 2.11.1, put first on ``PYTHONPATH``. Fake third-party plugins are real
+The broken pair is made for real in a subprocess: a fake ``torchaudio`` package whose import raises what
+torchaudio 2.11.1 raises against torch 2.11.0 (torch's "Could not load this library" caused by the loader's
+"undefined symbol"), with a ``torchaudio-2.11.1.dist-info`` so ``importlib.metadata`` reports 2.11.1, put
+first on ``PYTHONPATH``. Fake third-party plugins are real
 packages with a real ``*.dist-info`` (METADATA and entry_points.txt) beside them.
 """
 
@@ -20,6 +21,8 @@ import pytest
 
 MIRPLUG = str(Path(sys.executable).parent / "mirplug")
 UNDEFINED_SYMBOL = "libtorchaudio.so: undefined symbol: torch_exception_get_what_without_backtrace"
+# folders are left out of the paths; the cause is kept (it names the symbol)
+LOAD_ERROR = f"OSError: Could not load this library: libtorchaudio.so, caused by OSError: {UNDEFINED_SYMBOL}"
 BUILTIN_PLUGINS = {"representations", "backbones", "augmenters", "tasks", "datasets"}
 
 
@@ -36,8 +39,7 @@ def pair_fix() -> str:
 
 
 def broken_pair_line() -> str:
-    return (f"torchaudio 2.11.1 does not load with torch {metadata.version('torch')} (OSError: {UNDEFINED_SYMBOL}); "
-            f"{pair_fix()}")
+    return f"torchaudio 2.11.1 does not load with torch {metadata.version('torch')} ({LOAD_ERROR}); {pair_fix()}"
 
 
 def python_m(*args: str, pythonpath: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -63,7 +65,10 @@ def broken_torchaudio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding torchaudio 2.11.1 as it fails against torch 2.11.0."""
     site = tmp_path_factory.mktemp("broken-torchaudio")
     (site / "torchaudio").mkdir()
-    (site / "torchaudio" / "__init__.py").write_text(f"raise OSError({UNDEFINED_SYMBOL!r})\n")
+    library = site / "torchaudio" / "lib" / "libtorchaudio.so"
+    (site / "torchaudio" / "__init__.py").write_text(
+        f"try:\n    raise OSError({f'{library.parent}/{UNDEFINED_SYMBOL}'!r})\n"
+        f"except OSError as exc:\n    raise OSError('Could not load this library: {library}') from exc\n")
     write_distribution(site, "torchaudio", "2.11.1")
     return site
 
@@ -135,7 +140,7 @@ def test_doctor_with_a_broken_torchaudio_exits_1_naming_the_pair_and_the_fix(bro
     report = json.loads(python_m("doctor", "--json", pythonpath=broken_torchaudio).stdout)
     assert report["problems"] == [broken_pair_line()]
     assert report["imports"]["torchaudio"] == {"version": "2.11.1", "imports": False,
-                                               "error": f"OSError: {UNDEFINED_SYMBOL}"}
+                                               "error": LOAD_ERROR}
     assert report["pair"]["matches"] is False and report["imports"]["torch"]["imports"] is True
 
 
