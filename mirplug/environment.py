@@ -67,7 +67,8 @@ def error_line(exc: BaseException) -> str:
     current: BaseException | None = exc
     while current is not None and len(parts) < 3:
         message = " ".join(str(current).split())
-        part = _DIRECTORIES.sub("", f"{type(current).__name__}: {message}" if message else type(current).__name__)
+        name = type(current).__name__
+        part = _DIRECTORIES.sub("", f"{name}: {message}" if message else name)
         if not any(part.split(": ", 1)[-1] in earlier for earlier in parts):
             parts.append(part)
         current = current.__cause__
@@ -126,7 +127,8 @@ def pair_fix() -> str:
 
 
 def _reinstall_fix(distribution: str) -> str:
-    return f'reinstall it: {MAKE_INSTALL}, or pip install --force-reinstall "{declared_requirement(distribution)}"'
+    requirement = declared_requirement(distribution)
+    return f'reinstall it: {MAKE_INSTALL}, or pip install --force-reinstall "{requirement}"'
 
 
 def problem_line(check: ImportCheck, torch_version: str | None = None) -> str:

@@ -39,16 +39,18 @@ def pair_fix() -> str:
 
 
 def broken_pair_line() -> str:
-    return f"torchaudio 2.11.1 does not load with torch {metadata.version('torch')} ({LOAD_ERROR}); {pair_fix()}"
+    torch_version = metadata.version("torch")
+    return f"torchaudio 2.11.1 does not load with torch {torch_version} ({LOAD_ERROR}); {pair_fix()}"
 
 
-def python_m(*args: str, pythonpath: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def python_m(*args: str, pythonpath: Path | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m mirplug.cli ARGS`` with ``pythonpath`` first on the module search path."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), *filter(None, [os.environ.get("PYTHONPATH")])])
-    return subprocess.run([sys.executable, "-m", "mirplug.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "mirplug.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=600)
 
 
 def write_distribution(site: Path, name: str, version: str, entry_points: str = "") -> None:
@@ -74,15 +76,16 @@ def broken_torchaudio(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_version_prints_the_distribution_version_without_importing_torch() -> None:
+    version = metadata.version("mirplug")
     result = subprocess.run([MIRPLUG, "--version"], capture_output=True, text=True, timeout=60)
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"mirplug {metadata.version('mirplug')}\n", "")
-    code = "import sys\nfrom mirplug.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n" \
-           "print('torch' in sys.modules)\n"
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"mirplug {version}\n", "")
+    code = ("import sys\nfrom mirplug.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n"
+            "    pass\nprint('torch' in sys.modules)\n")
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert imported.stdout == f"mirplug {metadata.version('mirplug')}\nFalse\n"
+    assert imported.stdout == f"mirplug {version}\nFalse\n"
 
 
-def test_doctor_json_in_a_healthy_environment_exits_0_with_the_real_versions_and_builtin_plugins() -> None:
+def test_doctor_json_in_a_healthy_environment_exits_0_with_the_real_versions_and_plugins() -> None:
     result = python_m("doctor", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -90,9 +93,11 @@ def test_doctor_json_in_a_healthy_environment_exits_0_with_the_real_versions_and
     assert report["mirplug"] == metadata.version("mirplug")
     assert report["packages"]["torch"] == metadata.version("torch")
     assert report["packages"]["torchaudio"] == metadata.version("torchaudio")
-    assert report["imports"]["torch"] == {"version": metadata.version("torch"), "imports": True, "error": None}
+    assert report["imports"]["torch"] == {"version": metadata.version("torch"), "imports": True,
+                                          "error": None}
     assert report["imports"]["torchaudio"]["extension"] == "imports; compiled extension loads (lfilter runs)"
-    assert report["pair"] == {"torch": declared_pin("torch"), "torchaudio": declared_pin("torchaudio"), "matches": True}
+    assert report["pair"] == {"torch": declared_pin("torch"), "torchaudio": declared_pin("torchaudio"),
+                              "matches": True}
     assert {p["name"] for p in report["plugins"]["loaded"] if p["builtin"]} == BUILTIN_PLUGINS
     assert report["plugins"]["failed"] == []
     assert report["cache"]["folder"] == os.environ["MIRPLUG_CACHE_DIR"]
@@ -107,14 +112,15 @@ def test_doctor_table_names_the_versions_and_plugins_and_says_no_problems() -> N
     assert rows["torch"] == metadata.version("torch")
     assert rows["torchaudio"] == metadata.version("torchaudio")
     assert rows["import torchaudio"] == "imports; compiled extension loads (lfilter runs)"
-    assert {what for what in rows if what.startswith("plugin ")} >= {f"plugin {name}" for name in BUILTIN_PLUGINS}
+    assert {what for what in rows if what.startswith("plugin ")} >= {f"plugin {n}" for n in BUILTIN_PLUGINS}
     assert rows["plugin tasks"] == f"mirplug {metadata.version('mirplug')}"
     assert result.stdout.splitlines()[-1] == "no problems found"
 
 
 def test_run_with_a_broken_torchaudio_says_so_in_one_line_instead_of_blaming_the_plugin(
         broken_torchaudio: Path, tmp_path: Path) -> None:
-    result = python_m("run", "task=genre", f"out={tmp_path / 'runs'}", pythonpath=broken_torchaudio, cwd=tmp_path)
+    result = python_m("run", "task=genre", f"out={tmp_path / 'runs'}", pythonpath=broken_torchaudio,
+                      cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [f"error: {broken_pair_line()}"]
     assert "reinstall the plugin" not in result.stderr
@@ -124,11 +130,12 @@ def test_a_broken_torchaudio_imported_outside_a_factory_is_diagnosed_by_the_comm
         broken_torchaudio: Path, tmp_path: Path) -> None:
     # stft needs no torchaudio; the vae generator imports it when it starts fitting, inside the run
     result = python_m("run", "task=genre", "representation=stft", "augmenter=vae", "data.clips_per_class=8",
-                      "data.seconds=1.0", "data.clip_seconds=1.0", "train.epochs=1", f"out={tmp_path / 'runs'}",
-                      pythonpath=broken_torchaudio, cwd=tmp_path)
+                      "data.seconds=1.0", "data.clip_seconds=1.0", "train.epochs=1",
+                      f"out={tmp_path / 'runs'}", pythonpath=broken_torchaudio, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.splitlines()[-1] == f"error: {broken_pair_line()}"
-    assert [line for line in result.stderr.splitlines() if "error" in line.lower()] == [f"error: {broken_pair_line()}"]
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [f"error: {broken_pair_line()}"]
+    assert result.stderr.splitlines()[-1] == errors[0]
     assert "Traceback" not in result.stderr
 
 
@@ -139,8 +146,7 @@ def test_doctor_with_a_broken_torchaudio_exits_1_naming_the_pair_and_the_fix(bro
         [f"problem: {broken_pair_line()}"]
     report = json.loads(python_m("doctor", "--json", pythonpath=broken_torchaudio).stdout)
     assert report["problems"] == [broken_pair_line()]
-    assert report["imports"]["torchaudio"] == {"version": "2.11.1", "imports": False,
-                                               "error": LOAD_ERROR}
+    assert report["imports"]["torchaudio"] == {"version": "2.11.1", "imports": False, "error": LOAD_ERROR}
     assert report["pair"]["matches"] is False and report["imports"]["torch"]["imports"] is True
 
 
@@ -150,8 +156,9 @@ def test_doctor_exits_1_when_the_installed_torchaudio_is_not_the_declared_releas
     result = python_m("doctor", "--json", pythonpath=tmp_path)
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert report["problems"] == [f"torchaudio 2.11.1 is installed where mirplug declares "
-                                  f"torchaudio=={declared_pin('torchaudio')}; {pair_fix()}"]
+    declared = f"torchaudio=={declared_pin('torchaudio')}"
+    assert report["problems"] == [
+        f"torchaudio 2.11.1 is installed where mirplug declares {declared}; {pair_fix()}"]
     assert report["imports"]["torchaudio"]["imports"] is True
 
 
@@ -161,21 +168,24 @@ def test_a_broken_third_party_plugin_still_gets_the_plugin_message(tmp_path: Pat
     (package / "__init__.py").write_text(
         "from mirplug.hookspecs import hookimpl\nfrom mirplug.specs import RepresentationSpec\n\n\n"
         "@hookimpl\ndef mirplug_register_representations():\n"
-        "    return [RepresentationSpec(name='brokenrep', summary='broken', factory='mirplug_brokenrep.component:Rep',"
-        " license='MIT')]\n")
+        "    return [RepresentationSpec(name='brokenrep', summary='broken',\n"
+        "                               factory='mirplug_brokenrep.component:Rep', license='MIT')]\n")
     (package / "component.py").write_text("import mirplug_missing_dependency\n")
-    write_distribution(tmp_path / "site", "mirplug-brokenrep", "0.1.0", "[mirplug]\nbrokenrep = mirplug_brokenrep\n")
+    write_distribution(tmp_path / "site", "mirplug-brokenrep", "0.1.0",
+                       "[mirplug]\nbrokenrep = mirplug_brokenrep\n")
     result = python_m("run", "task=genre", "representation=brokenrep", f"out={tmp_path / 'runs'}",
                       pythonpath=tmp_path / "site", cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
-        "error: representation 'brokenrep' cannot be loaded from mirplug_brokenrep.component:Rep: "
-        "ModuleNotFoundError: No module named 'mirplug_missing_dependency'; reinstall the plugin that provides it"]
+        ("error: representation 'brokenrep' cannot be loaded from mirplug_brokenrep.component:Rep: "
+         "ModuleNotFoundError: No module named 'mirplug_missing_dependency'; "
+         "reinstall the plugin that provides it")]
 
 
 def test_doctor_exits_1_and_names_a_plugin_that_failed_to_load(tmp_path: Path) -> None:
     (tmp_path / "mirplug_brokenhook.py").write_text("raise ImportError('mirplug_brokenhook needs somelib')\n")
-    write_distribution(tmp_path, "mirplug-brokenhook", "0.2.0", "[mirplug]\nbrokenhook = mirplug_brokenhook\n")
+    write_distribution(tmp_path, "mirplug-brokenhook", "0.2.0",
+                       "[mirplug]\nbrokenhook = mirplug_brokenhook\n")
     result = python_m("doctor", "--json", pythonpath=tmp_path)
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -183,9 +193,9 @@ def test_doctor_exits_1_and_names_a_plugin_that_failed_to_load(tmp_path: Path) -
                                             "version": "0.2.0", "stage": "import",
                                             "error": "ImportError: mirplug_brokenhook needs somelib"}]
     assert report["problems"] == [
-        "plugin 'brokenhook' from mirplug-brokenhook 0.2.0 failed (import): ImportError: mirplug_brokenhook needs "
-        "somelib; reinstall it (pip install --force-reinstall mirplug-brokenhook) or remove it "
-        "(mirplug uninstall mirplug-brokenhook)"]
+        ("plugin 'brokenhook' from mirplug-brokenhook 0.2.0 failed (import): ImportError: mirplug_brokenhook "
+         "needs somelib; reinstall it (pip install --force-reinstall mirplug-brokenhook) or remove it "
+         "(mirplug uninstall mirplug-brokenhook)")]
 
 
 def test_doctor_exits_1_when_torchaudio_imports_but_its_compiled_extension_is_missing(tmp_path: Path) -> None:
@@ -194,13 +204,14 @@ def test_doctor_exits_1_when_torchaudio_imports_but_its_compiled_extension_is_mi
     (tmp_path / "torchaudio" / "__init__.py").write_text("from torchaudio import _extension, functional\n")
     (tmp_path / "torchaudio" / "_extension.py").write_text("_IS_TORCHAUDIO_EXT_AVAILABLE = True\n")
     (tmp_path / "torchaudio" / "functional.py").write_text(
-        "import torch\n\n\ndef melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale='htk'):\n"
+        "import torch\n\n\n"
+        "def melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale='htk'):\n"
         "    return torch.zeros(n_freqs, n_mels)\n")
     write_distribution(tmp_path, "torchaudio", declared_pin("torchaudio"))
     result = python_m("doctor", "--json", pythonpath=tmp_path)
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["problems"] == [
-        f"torchaudio {declared_pin('torchaudio')} imports but fails when called (AttributeError: '_OpNamespace' "
-        f"'torchaudio' object has no attribute '_lfilter_core_loop'); {pair_fix()}"]
+        (f"torchaudio {declared_pin('torchaudio')} imports but fails when called (AttributeError: "
+         f"'_OpNamespace' 'torchaudio' object has no attribute '_lfilter_core_loop'); {pair_fix()}")]
     assert report["imports"]["torchaudio"]["extension"] is None

@@ -11,8 +11,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from mirplug.cli import (ablate, augment, cache, doctor, install, listing, predict, push, run, scaffold, sweep,
-                         validate)
+from mirplug.cli import (
+    ablate,
+    augment,
+    cache,
+    doctor,
+    install,
+    listing,
+    predict,
+    push,
+    run,
+    scaffold,
+    sweep,
+    validate,
+)
 from mirplug.errors import MirplugError
 
 app = typer.Typer(

@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-PACKAGES = ("torch", "torchaudio", "transformers", "datasets", "huggingface-hub", "numpy", "soundfile", "essentia")
+PACKAGES = ("torch", "torchaudio", "transformers", "datasets", "huggingface-hub", "numpy", "soundfile",
+            "essentia")
 NOT_INSTALLED = "not installed"
 
 
@@ -37,7 +38,8 @@ def _torchaudio_extension() -> str:
     import torch
     import torchaudio
 
-    filters = torchaudio.functional.melscale_fbanks(257, 0.0, 8000.0, 64, 16000, norm="slaney", mel_scale="slaney")
+    filters = torchaudio.functional.melscale_fbanks(257, 0.0, 8000.0, 64, 16000, norm="slaney",
+                                                    mel_scale="slaney")
     if tuple(filters.shape) != (257, 64) or not bool(torch.isfinite(filters).all()):
         raise RuntimeError(f"melscale_fbanks returned {tuple(filters.shape)} or non-finite values")
     if not getattr(torchaudio._extension, "_IS_TORCHAUDIO_EXT_AVAILABLE", False):
@@ -95,8 +97,8 @@ def _plugins(problems: list[str]) -> dict[str, list[dict[str, Any]]]:
     failed = [{"name": f.name, "distribution": f.distribution, "version": f.version, "stage": f.stage,
                "error": f.error} for f in host.failures]
     for failure in host.failures:
-        problems.append(f"{failure.line()}; reinstall it (pip install --force-reinstall {failure.distribution}) "
-                        f"or remove it (mirplug uninstall {failure.distribution})")
+        problems.append(f"{failure.line()}; reinstall it (pip install --force-reinstall "
+                        f"{failure.distribution}) or remove it (mirplug uninstall {failure.distribution})")
     return {"loaded": loaded, "failed": failed}
 
 
@@ -115,12 +117,14 @@ def _cache() -> dict[str, Any]:
     from mirplug.paths import cache_dir
 
     folder = cache_dir()
-    return {"folder": str(folder), "exists": folder.is_dir(), "bytes": _folder_bytes(folder) if folder.is_dir() else 0}
+    exists = folder.is_dir()
+    return {"folder": str(folder), "exists": exists, "bytes": _folder_bytes(folder) if exists else 0}
 
 
 def _compute(torch_imports: bool) -> dict[str, Any]:
     affinity = getattr(os, "sched_getaffinity", None)
-    found: dict[str, Any] = {"cpu_count": os.cpu_count(), "usable_cpus": len(affinity(0)) if affinity else None,
+    found: dict[str, Any] = {"cpu_count": os.cpu_count(),
+                             "usable_cpus": len(affinity(0)) if affinity else None,
                              "torch_threads": None, "cuda": None, "mps": None, "devices": []}
     if not torch_imports:
         return found
@@ -147,7 +151,7 @@ def _probe(name: str, probe: Any, report: dict[str, Any], problems: list[str]) -
 
 
 def collect() -> dict[str, Any]:
-    """Everything ``mirplug doctor`` reports, as JSON-ready values; ``problems`` lists one line per problem."""
+    """Everything ``mirplug doctor`` reports, as JSON-ready values; ``problems`` has one line per problem."""
     from mirplug.cli import version_text
     from mirplug.environment import installed_version
 
@@ -206,22 +210,27 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         for plugin in plugins["loaded"]:
             rows.append((f"plugin {plugin['name']}", f"{plugin['distribution']} {plugin['version']}"))
         for plugin in plugins["failed"]:
-            rows.append((f"plugin {plugin['name']}",
-                         f"FAILED {plugin['distribution']} {plugin['version']} ({plugin['stage']}): {plugin['error']}"))
+            where = f"{plugin['distribution']} {plugin['version']} ({plugin['stage']})"
+            rows.append((f"plugin {plugin['name']}", f"FAILED {where}: {plugin['error']}"))
     else:
         rows.append(("plugins", f"error: {plugins['error']}"))
     cache = report["cache"]
     if "folder" in cache:
-        rows.append(("cache folder", f"{cache['folder']} ({_size(cache['bytes']) if cache['exists'] else 'absent'})"))
+        size = _size(cache["bytes"]) if cache["exists"] else "absent"
+        rows.append(("cache folder", f"{cache['folder']} ({size})"))
     else:
         rows.append(("cache folder", f"error: {cache['error']}"))
     compute = report["compute"]
     if "cpu_count" in compute:
-        rows.append(("cpus", f"{compute['cpu_count']} ({compute['usable_cpus']} usable), "
-                             f"torch threads {compute['torch_threads']}"))
+        cpus, usable, threads = compute["cpu_count"], compute["usable_cpus"], compute["torch_threads"]
+        rows.append(("cpus", f"{cpus} ({usable} usable), torch threads {threads}"))
         accelerators = [name for name in ("cuda", "mps") if compute[name]]
-        rows.append(("accelerator", f"{', '.join(accelerators)}: {', '.join(compute['devices'])}" if accelerators
-                     else "none (CPU only)" if compute["cuda"] is not None else "unknown (torch does not import)"))
+        if accelerators:
+            accelerator = f"{', '.join(accelerators)}: {', '.join(compute['devices'])}"
+        else:
+            torch_unknown = compute["cuda"] is None
+            accelerator = "unknown (torch does not import)" if torch_unknown else "none (CPU only)"
+        rows.append(("accelerator", accelerator))
     else:
         rows.append(("cpus", f"error: {compute['error']}"))
     return rows

@@ -34,8 +34,9 @@ def dct_matrix(n_coefficients: int, n_mels: int, norm: str | None = "ortho") -> 
 
 def mel_spectrogram(sample_rate: int, n_fft: int, hop_length: int, n_mels: int, f_min: float = 0.0,
                     power: float = 2.0) -> nn.Module:
-    """A module ``(..., time)`` -> power mel ``(..., n_mels, frames)`` (``torchaudio.transforms.MelSpectrogram``:
-    Hann window, centred reflect-padded frames, HTK mel scale, no filter normalisation)."""
+    """A module ``(..., time)`` -> power mel ``(..., n_mels, frames)``
+    (``torchaudio.transforms.MelSpectrogram``: Hann window, centred reflect-padded frames, HTK mel scale,
+    no filter normalisation)."""
     return torchaudio.transforms.MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
                                                 n_mels=n_mels, f_min=f_min, power=power)
 
