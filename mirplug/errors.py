@@ -35,6 +35,11 @@ class RunError(MirplugError):
     """A run folder is missing or incomplete."""
 
 
+class EnvironmentBrokenError(MirplugError):
+    """A compiled dependency (torch, torchaudio, numpy, ...) does not load: the environment, not a plugin,
+    is broken (see :mod:`mirplug.environment`)."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mirplug.errors import ConfigError, PluginError, choices_text
+from mirplug.errors import ConfigError, EnvironmentBrokenError, PluginError, choices_text
 
 OptionType = type[int] | type[float] | type[bool] | type[str]
 KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
@@ -110,7 +110,11 @@ class ComponentSpec:
         return {opt.name: opt.default for opt in self.options}
 
     def load_factory(self) -> Callable[..., Any]:
-        """Import and return the factory; a failure names the component and what to do."""
+        """Import and return the factory; a failure names the component and what to do.
+
+        When the import fails because a compiled dependency does not load (torchaudio built for another
+        torch, say), the error says so instead of blaming the plugin.
+        """
         if callable(self.factory):
             return self.factory
         module_name, _, attribute = self.factory.partition(":")
@@ -118,6 +122,11 @@ class ComponentSpec:
             module = importlib.import_module(module_name)
             return getattr(module, attribute)
         except Exception as exc:  # a broken plugin must not look like a mirplug bug
+            from mirplug.environment import broken_environment
+
+            broken = broken_environment()
+            if broken is not None:
+                raise EnvironmentBrokenError(broken) from exc
             raise PluginError(
                 f"{self.kind} '{self.name}' cannot be loaded from {self.factory}: "
                 f"{type(exc).__name__}: {exc}; reinstall the plugin that provides it"

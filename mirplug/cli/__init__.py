@@ -7,10 +7,24 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated, Optional
 
 import typer
 
-from mirplug.cli import ablate, augment, cache, install, listing, predict, push, run, scaffold, sweep, validate
+from mirplug.cli import (
+    ablate,
+    augment,
+    cache,
+    doctor,
+    install,
+    listing,
+    predict,
+    push,
+    run,
+    scaffold,
+    sweep,
+    validate,
+)
 from mirplug.errors import MirplugError
 
 app = typer.Typer(
@@ -31,6 +45,32 @@ sweep.register(app)
 ablate.register(app)
 augment.register(app)
 push.register(app)
+doctor.register(app)
+
+
+def version_text() -> str:
+    """``mirplug X.Y.Z``: the installed distribution's version (the package's own when not installed)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("mirplug")
+    except metadata.PackageNotFoundError:
+        from mirplug import __version__ as version
+    return f"mirplug {version}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True,
+                                                    help="print mirplug's version and exit")] = None,
+) -> None:
+    """Options of ``mirplug`` itself (``--version``), before any command."""
 
 
 _plugin_commands_added = False
@@ -48,7 +88,12 @@ def _add_plugin_commands_once() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app; a :class:`MirplugError` becomes one line and exit code 2."""
+    """Entry point: runs the app; a :class:`MirplugError` becomes one line and exit code 2.
+
+    An ``ImportError`` or ``OSError`` that escapes a command is one line and exit code 2 too when a
+    compiled dependency does not load (:func:`mirplug.environment.broken_environment`); any other is
+    a bug and keeps its traceback.
+    """
     try:
         _add_plugin_commands_once()
         app(args=argv, prog_name="mirplug")
@@ -56,4 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("MIRPLUG_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (ImportError, OSError):
+        from mirplug.environment import broken_environment
+
+        broken = None if os.environ.get("MIRPLUG_DEBUG") else broken_environment()
+        if broken is None:
+            raise
+        print(f"error: {broken}", file=sys.stderr)
         sys.exit(2)

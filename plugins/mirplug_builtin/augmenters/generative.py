@@ -5,8 +5,9 @@ The models work on whole training windows as log-mel images ``(n_mels, frames)``
 fixed settings (64 mels, 1024-point FFT, hop 256), scaled to ``[-1, 1]`` from an 80 dB
 range below the loudest bin of the training set. Frames are padded to a multiple of 16
 so four stride-2 stages divide them. Generated images go back to audio with
-torchaudio's ``InverseMelScale`` (least squares) and ``GriffinLim``, so a synthetic row
-is an ordinary waveform at the fitted sample rate and the training clip length.
+torchaudio's ``InverseMelScale`` (least squares) and ``GriffinLim`` (through
+:mod:`mirplug_builtin.torchaudio_ops`), so a synthetic row is an ordinary waveform at the
+fitted sample rate and the training clip length.
 """
 
 from __future__ import annotations
@@ -66,13 +67,12 @@ class MelFrontEnd:
     """
 
     def __init__(self, sample_rate: int, clip_samples: int) -> None:
-        import torchaudio
+        from mirplug_builtin.torchaudio_ops import mel_spectrogram
 
         self.sample_rate, self.clip_samples = sample_rate, clip_samples
         s = MEL_SETTINGS
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=s["n_fft"], hop_length=s["hop_length"], n_mels=s["n_mels"],
-            f_min=s["f_min"], power=s["power"])
+        self.mel = mel_spectrogram(sample_rate, s["n_fft"], s["hop_length"], s["n_mels"], f_min=s["f_min"],
+                                   power=s["power"])
         self.frames = clip_samples // s["hop_length"] + 1  # centred STFT
         self.padded_frames = math.ceil(self.frames / DOWNSAMPLING) * DOWNSAMPLING
         self.low_db, self.high_db = -80.0, 0.0
@@ -106,20 +106,17 @@ class MelFrontEnd:
         Griffin-Lim's random phase start draws from torch's global generator, so callers
         seed it (see :meth:`MelGenerator._sample`).
         """
-        import torchaudio
+        from mirplug_builtin.torchaudio_ops import griffin_lim, inverse_mel_scale
 
         s = MEL_SETTINGS
-        n_freqs = s["n_fft"] // 2 + 1
-        inverse_mel = torchaudio.transforms.InverseMelScale(
-            n_stft=n_freqs, n_mels=s["n_mels"], sample_rate=self.sample_rate, f_min=s["f_min"])
-        griffin_lim = torchaudio.transforms.GriffinLim(
-            n_fft=s["n_fft"], hop_length=s["hop_length"], power=s["power"], n_iter=s["griffin_lim_iters"])
+        inverse_mel = inverse_mel_scale(s["n_fft"] // 2 + 1, s["n_mels"], self.sample_rate, f_min=s["f_min"])
+        to_waveform = griffin_lim(s["n_fft"], s["hop_length"], s["power"], s["griffin_lim_iters"])
         power = 10.0 ** (self.to_db(images) / 10.0)
         out = []
         with torch.no_grad():
             for start in range(0, power.shape[0], INVERSION_BATCH):
                 linear = inverse_mel(power[start:start + INVERSION_BATCH]).clamp_min(0.0)
-                waves = griffin_lim(linear)
+                waves = to_waveform(linear)
                 # Griffin-Lim may return a few samples short; pad/crop to the training length.
                 waves = nn.functional.pad(waves, (0, max(0, self.clip_samples - waves.shape[-1])))
                 out.append(waves[:, : self.clip_samples])

@@ -64,11 +64,11 @@ class LogMel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        import torchaudio
+        from mirplug_builtin.torchaudio_ops import mel_filterbank
 
         # Slaney mel scale and Slaney normalisation are librosa's defaults, which musicnn used.
-        fbank = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE,
-                                                      norm="slaney", mel_scale="slaney")
+        fbank = mel_filterbank(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE, norm="slaney",
+                               mel_scale="slaney")
         self.register_buffer("fbank", fbank, persistent=False)
         self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
 

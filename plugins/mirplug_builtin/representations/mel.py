@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torchaudio
 
 from mirplug.components import Representation
 from mirplug_builtin.representations.common import check_band, hop_samples, power_frames
+from mirplug_builtin.torchaudio_ops import mel_filterbank
 
 
 class LogMel(Representation):
@@ -28,8 +28,8 @@ class LogMel(Representation):
         self.n_fft = n_fft
         self.frame_rate = sample_rate / self.hop
         self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
-        filterbank = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, f_min, top, n_mels, sample_rate,
-                                                           norm="slaney", mel_scale="slaney")
+        filterbank = mel_filterbank(n_fft // 2 + 1, f_min, top, n_mels, sample_rate, norm="slaney",
+                                    mel_scale="slaney")
         self.register_buffer("filterbank", filterbank, persistent=False)  # (n_fft // 2 + 1, n_mels)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-import torchaudio
 
 from mirplug.components import Representation
 from mirplug.errors import ConfigError
 from mirplug_builtin.representations.mel import LogMel
+from mirplug_builtin.torchaudio_ops import dct_matrix
 
 TOP_DB = 80.0  # torchaudio's MFCC (and librosa's power_to_db) default
 
@@ -32,7 +32,7 @@ class MFCC(Representation):
         self.sample_rate = sample_rate
         self.frame_rate = self.mel.frame_rate
         self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
-        self.register_buffer("dct", torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho"), persistent=False)
+        self.register_buffer("dct", dct_matrix(n_mfcc, n_mels, "ortho"), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         decibels = 10.0 * torch.log10(self.mel.power_mel(waveform).clamp_min(1e-10))  # (..., frames, n_mels)
