@@ -15,6 +15,32 @@ pytest_plugins = ["mirplug.testing"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# Tests never touch the network: subprocesses (pip in tests/test_install.py, mirplug in others)
+# get no package index, and this process may open sockets to this machine only (the Hub tests
+# run a real HTTP server on 127.0.0.1).
+os.environ["PIP_NO_INDEX"] = "1"
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+class NetworkUsedInTest(RuntimeError):
+    """A test tried to reach another machine."""
+
+
+def _guard_sockets() -> None:
+    import socket
+
+    original = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(host).startswith(LOOPBACK):
+            raise NetworkUsedInTest(f"a test tried to connect to {address}; tests must stay on this machine")
+        return original(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
+_guard_sockets()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,9 @@
 
 The environment is made with ``python -m venv``; a ``.pth`` file makes the running
 interpreter's site-packages (torch, mirplug itself, ...) visible in it, so nothing heavy is
-reinstalled. Plugins are built by pip (with build isolation: the venv's setuptools cannot
-build wheels on its own) and installed into the new environment only; every command runs
+reinstalled. Plugins are built by pip without build isolation, with the setuptools and wheel
+of the locked environment (requirements/lock.txt), and pip may not reach any index: the tests
+never touch the network. They are installed into the new environment only; every command runs
 as a user would type it, as ``<venv>/bin/python -m mirplug.cli ...``.
 """
 
@@ -25,6 +26,14 @@ from mirplug.cli import app
 from mirplug.scaffold import new_plugin
 
 
+# pip without the network: no index, no pip.conf of the machine (its extra indexes and find-links),
+# a proxy that refuses every connection, and builds with the environment's own setuptools. pip
+# reads PIP_NO_BUILD_ISOLATION inverted: "false" turns build isolation off.
+OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_NO_BUILD_ISOLATION": "false",
+               "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+               "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+
+
 class Venv:
     """A fresh virtual environment that sees this interpreter's packages, with its own config and cache."""
 
@@ -36,7 +45,7 @@ class Venv:
         """Run ``python args...`` in the venv; returns stdout and stderr as text."""
         env = {**os.environ, "MIRPLUG_CONFIG_DIR": str(self.config), "MIRPLUG_CACHE_DIR": str(self.cache),
                "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "COLUMNS": "200",
-               "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+               "PIP_DISABLE_PIP_VERSION_CHECK": "1", **OFFLINE_PIP}
         env.pop("PYTHONPATH", None)
         completed = subprocess.run([str(self.python), *args], env=env, capture_output=True, text=True, input=stdin,
                                    timeout=300, check=False)
