@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,7 +120,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.check:
         return check()
-    compile_lock(args.uv)
+    found = shutil.which(args.uv)  # uv runs inside requirements/: a relative path must not break
+    if found is None:
+        print(f"no uv at {args.uv}; `make lock` installs it into .venv first", file=sys.stderr)
+        return 2
+    compile_lock(str(Path(found).resolve()))
     return check()
 
 
