@@ -73,18 +73,18 @@ class SavedModel:
     frame_rate: float | None
 
 
+MODEL_METADATA_KEY = "mirplug"
+
+
 def save_model(folder: Path, model: Any, saved: SavedModel) -> None:
     """Save the weights as safetensors with the labels and input shape as metadata."""
     from safetensors.torch import save_file
 
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    metadata = {
-        "labels": json.dumps(saved.labels),
-        "input_shape": json.dumps(list(saved.input_shape)),
-        "frame_rate": json.dumps(saved.frame_rate),
-        "mirplug_version": __version__,
-    }
-    save_file(state, str(folder / MODEL_FILE), metadata=metadata)
+    fields = {"labels": saved.labels, "input_shape": list(saved.input_shape), "frame_rate": saved.frame_rate,
+              "mirplug_version": __version__}
+    # One metadata entry: safetensors writes several in hash order, so identical runs gave different bytes.
+    save_file(state, str(folder / MODEL_FILE), metadata={MODEL_METADATA_KEY: json.dumps(fields, sort_keys=True)})
 
 
 def load_model_file(folder: Path) -> tuple[dict[str, Any], SavedModel]:
@@ -98,8 +98,11 @@ def load_model_file(folder: Path) -> tuple[dict[str, Any], SavedModel]:
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
     try:
-        saved = SavedModel(json.loads(metadata["labels"]), tuple(json.loads(metadata["input_shape"])),
-                           json.loads(metadata.get("frame_rate", "null")))
+        if MODEL_METADATA_KEY in metadata:
+            fields = json.loads(metadata[MODEL_METADATA_KEY])
+        else:  # written before the single entry: one JSON value per key
+            fields = {key: json.loads(value) for key, value in metadata.items() if key != "mirplug_version"}
+        saved = SavedModel(list(fields["labels"]), tuple(fields["input_shape"]), fields.get("frame_rate"))
     except (KeyError, ValueError) as exc:
         raise RunError(f"{path} lacks mirplug metadata ({exc}); it was not written by mirplug run") from None
     return load_file(str(path)), saved

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from conftest import TINY
 
-FILES = ("metrics.json", "predictions.csv")
+FILES = ("metrics.json", "predictions.csv", "model.safetensors")
 
 
 def mirplug_run(overrides: list[str], out: Path, name: str, cache: Path, hash_seed: int) -> Path:
