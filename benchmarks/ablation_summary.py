@@ -26,7 +26,7 @@ NOT_RECORDED = "not recorded"
 
 
 def metric_of(rows: list[dict[str, str]]) -> str:
-    """The main metric's column: the sweep writes ``arm``, the swept keys, then the metric, then ``accuracy``."""
+    """The main metric's column: the sweep writes ``arm``, the swept keys, the metric, then ``accuracy``."""
     columns = list(rows[0])
     return columns[columns.index("accuracy") - 1]
 
@@ -37,7 +37,7 @@ def summary(folder: Path) -> list[dict[str, str]]:
         rows = list(csv.DictReader(handle))
     metric = metric_of(rows)
     columns = list(rows[0])
-    cell_keys = [key for key in columns[1:columns.index(metric)] if key != REPLICATE_KEY]
+    cell_keys = [key for key in columns[1 : columns.index(metric)] if key != REPLICATE_KEY]
     cells: dict[tuple[str, ...], list[dict[str, str]]] = {}
     for row in rows:
         cells.setdefault((row["arm"], *(row[k] for k in cell_keys)), []).append(row)
@@ -45,14 +45,22 @@ def summary(folder: Path) -> list[dict[str, str]]:
     for cell, mine in cells.items():
         mean, low, high = t_interval([float(row[metric]) for row in mine])
         measured = [row.get("optimizer_steps", "") for row in mine]
-        steps = (f"{sum(float(s) for s in measured) / len(measured):.0f}" if all(s not in ("", None) for s in measured)
-                 else NOT_RECORDED)
-        table.append({"arm": "real only" if cell[0] in ("", "augmenter=") else cell[0],
-                      **dict(zip(cell_keys, cell[1:])), "n": str(len(mine)),
-                      metric: f"{mean:.3f} [{low:.3f}, {high:.3f}]" if not math.isnan(low) else f"{mean:.3f}",
-                      "epochs": f"{sum(float(r['epochs_run']) for r in mine) / len(mine):.0f}",
-                      "optimizer steps": steps,
-                      "train clips": f"{sum(int(r['n_train']) for r in mine) / len(mine):.0f}"})
+        steps = (
+            f"{sum(float(s) for s in measured) / len(measured):.0f}"
+            if all(s not in ("", None) for s in measured)
+            else NOT_RECORDED
+        )
+        table.append(
+            {
+                "arm": "real only" if cell[0] in ("", "augmenter=") else cell[0],
+                **dict(zip(cell_keys, cell[1:])),
+                "n": str(len(mine)),
+                metric: f"{mean:.3f} [{low:.3f}, {high:.3f}]" if not math.isnan(low) else f"{mean:.3f}",
+                "epochs": f"{sum(float(r['epochs_run']) for r in mine) / len(mine):.0f}",
+                "optimizer steps": steps,
+                "train clips": f"{sum(int(r['n_train']) for r in mine) / len(mine):.0f}",
+            }
+        )
     return table
 
 
@@ -68,8 +76,10 @@ def main() -> None:
         for row in table:
             print("| " + " | ".join(row.values()) + " |")
         if any(row["optimizer steps"] == NOT_RECORDED for row in table):
-            print(f"\noptimizer steps '{NOT_RECORDED}': runs.csv lacks them for some runs (made before mirplug "
-                  f"counted them); they are not estimated. Rerun the grid to measure them.")
+            print(
+                f"\noptimizer steps '{NOT_RECORDED}': runs.csv lacks them for some runs (made before mirplug "
+                f"counted them); they are not estimated. Rerun the grid to measure them."
+            )
 
 
 if __name__ == "__main__":
