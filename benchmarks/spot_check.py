@@ -16,6 +16,7 @@ import filecmp
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,8 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     seconds = time.time() - started
+    if args.cold:
+        shutil.rmtree(cache, ignore_errors=True)  # the fresh cache folder was only for this rerun
     grid_run, rerun = args.sweep / row["folder"], args.out / name
     verdicts = []
     for file in COMPARED:
