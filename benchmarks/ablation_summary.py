@@ -5,7 +5,12 @@ Training length matters as much as the augmentation at 5 clips per class: one ep
 is a single optimizer step at batch size 32, so an arm that adds 120 synthetic clips also trains
 five times as many steps. This table puts the two side by side.
 
-    python benchmarks/ablation_summary.py SWEEP_FOLDER [SWEEP_FOLDER ...] [--batch-size 32]
+Optimizer steps are shown only as measured (the ``optimizer_steps`` column of ``runs.csv``, written
+since mirplug counts them). They are never estimated from epochs: early stopping, skipped
+single-example batches and ``train.min_steps`` make any estimate wrong. An arm with a run that
+lacks the count gets "not recorded"; rerun the grid to measure it.
+
+    python benchmarks/ablation_summary.py SWEEP_FOLDER [SWEEP_FOLDER ...]
 """
 
 from __future__ import annotations
@@ -15,42 +20,66 @@ import csv
 import math
 from pathlib import Path
 
-from mirplug.sweep import t_interval
+from mirplug.sweep import REPLICATE_KEY, t_interval
+
+NOT_RECORDED = "not recorded"
 
 
-def summary(folder: Path, batch_size: int) -> list[dict[str, str]]:
-    """One row per arm of the sweep in ``folder`` (its ``runs.csv``)."""
+def metric_of(rows: list[dict[str, str]]) -> str:
+    """The main metric's column: the sweep writes ``arm``, the swept keys, the metric, then ``accuracy``."""
+    columns = list(rows[0])
+    return columns[columns.index("accuracy") - 1]
+
+
+def summary(folder: Path) -> list[dict[str, str]]:
+    """One row per arm (and value of any other swept key) of the sweep in ``folder`` (its ``runs.csv``)."""
     with open(folder / "runs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    metric = next(k for k in rows[0] if k not in {"arm", "seed", "accuracy", "n_train", "epochs_run",
-                                                  "optimizer_steps", "duration_seconds", "folder", "overrides"})
+    metric = metric_of(rows)
+    columns = list(rows[0])
+    cell_keys = [key for key in columns[1 : columns.index(metric)] if key != REPLICATE_KEY]
+    cells: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    for row in rows:
+        cells.setdefault((row["arm"], *(row[k] for k in cell_keys)), []).append(row)
     table = []
-    for arm in dict.fromkeys(row["arm"] for row in rows):
-        mine = [row for row in rows if row["arm"] == arm]
+    for cell, mine in cells.items():
         mean, low, high = t_interval([float(row[metric]) for row in mine])
-        # recorded since optimizer steps were logged; else estimated from epochs and training windows
-        steps = [float(row["optimizer_steps"]) if row.get("optimizer_steps") else
-                 float(row["epochs_run"]) * math.ceil(int(row["n_train"]) / batch_size) for row in mine]
-        table.append({"arm": "real only" if arm in ("", "augmenter=") else arm, "n": str(len(mine)),
-                      metric: f"{mean:.3f} [{low:.3f}, {high:.3f}]" if not math.isnan(low) else f"{mean:.3f}",
-                      "epochs": f"{sum(float(r['epochs_run']) for r in mine) / len(mine):.0f}",
-                      "optimizer steps": f"{sum(steps) / len(steps):.0f}",
-                      "train clips": f"{sum(int(r['n_train']) for r in mine) / len(mine):.0f}"})
+        measured = [row.get("optimizer_steps", "") for row in mine]
+        steps = (
+            f"{sum(float(s) for s in measured) / len(measured):.0f}"
+            if all(s not in ("", None) for s in measured)
+            else NOT_RECORDED
+        )
+        table.append(
+            {
+                "arm": "real only" if cell[0] in ("", "augmenter=") else cell[0],
+                **dict(zip(cell_keys, cell[1:])),
+                "n": str(len(mine)),
+                metric: f"{mean:.3f} [{low:.3f}, {high:.3f}]" if not math.isnan(low) else f"{mean:.3f}",
+                "epochs": f"{sum(float(r['epochs_run']) for r in mine) / len(mine):.0f}",
+                "optimizer steps": steps,
+                "train clips": f"{sum(int(r['n_train']) for r in mine) / len(mine):.0f}",
+            }
+        )
     return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--batch-size", type=int, default=32, help="train.batch_size of the runs")
     args = parser.parse_args()
     for folder in args.folders:
-        table = summary(folder, args.batch_size)
+        table = summary(folder)
         print(f"\n{folder}\n")
         print("| " + " | ".join(table[0]) + " |")
         print("|---" * len(table[0]) + "|")
         for row in table:
             print("| " + " | ".join(row.values()) + " |")
+        if any(row["optimizer steps"] == NOT_RECORDED for row in table):
+            print(
+                f"\noptimizer steps '{NOT_RECORDED}': runs.csv lacks them for some runs (made before mirplug "
+                f"counted them); they are not estimated. Rerun the grid to measure them."
+            )
 
 
 if __name__ == "__main__":
