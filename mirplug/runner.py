@@ -180,6 +180,8 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     folder = open_run_folder(config, resume)
     try:
         with run_lock(folder):
+            if resume is not None and is_finished(folder):  # another process finished it while we waited
+                raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
             metrics, generator_facts = _run_folds(config, catalog, console, task, representation, transforms,
                                                   generators, embedder if generators else None, input_shape, names,
                                                   split_sets, device, folder)
