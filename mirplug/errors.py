@@ -35,6 +35,17 @@ class RunError(MirplugError):
     """A run folder is missing or incomplete."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """A run was interrupted (Ctrl-C) after its run folder was made; ``folder`` can be resumed.
+
+    A ``KeyboardInterrupt``, not a :class:`MirplugError`: code that stops on Ctrl-C still stops.
+    """
+
+    def __init__(self, folder: object) -> None:
+        super().__init__(f"interrupted; continue with mirplug run --resume {folder}")
+        self.folder = folder
+
+
 class EnvironmentBrokenError(MirplugError):
     """A compiled dependency (torch, torchaudio, numpy, ...) does not load: the environment, not a plugin,
     is broken (see :mod:`mirplug.environment`)."""

@@ -14,6 +14,7 @@ from mirplug import __version__
 from mirplug.errors import RunError
 
 MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.yaml"  # the resolved config: written first, enough to rerun or resume the run
 
 
 def new_run_folder(out: str, task: str, name: str | None) -> Path:
@@ -57,6 +58,19 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str] 
 # How a run went (times, versions, cache use), as opposed to its results in metrics.json; the
 # runner writes it last, so a run folder holding it is finished.
 RUN_FACTS_FILE = "run.json"
+
+
+def is_finished(folder: Path) -> bool:
+    """Whether the run in ``folder`` finished: its ``run.json`` is there and readable.
+
+    An unfinished run folder holds ``RUNNING`` (present while a process works in it, and left
+    behind when that process was killed) and ``checkpoint/``; ``mirplug run --resume`` continues it.
+    """
+    try:
+        json.loads((folder / RUN_FACTS_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def write_json(path: Path, data: Any) -> None:

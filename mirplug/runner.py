@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,13 @@ from mirplug.catalog import Catalog
 from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
 from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_per_class
-from mirplug.errors import ConfigError, DataError
+from mirplug.errors import ConfigError, DataError, RunError, RunInterrupted
 from mirplug.model import CentroidHead, build_model, build_representation, embed, feature_shape
-from mirplug.rundir import RUN_FACTS_FILE, SavedModel, new_run_folder, save_model, write_csv, write_json, write_yaml
+from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, is_finished, new_run_folder, read_yaml, save_model,
+                            write_csv, write_json, write_yaml)
 from mirplug.specs import AugmenterSpec
+from mirplug.training import (CHECKPOINT_FOLDER, Batches, Checkpoint, LoopSettings, atomic_write_json, epochs_for, fit,
+                              run_lock, saved_threads)
 
 
 @dataclass
@@ -117,46 +119,6 @@ def progress_bar(console: Console) -> Progress:
                     transient=True)
 
 
-class _Batches:
-    """Feature batches for training, augmenting on the fly when augmenters are chosen."""
-
-    def __init__(self, representation: Representation, windows: Windows, features: torch.Tensor | None,
-                 targets: torch.Tensor, transforms: list[tuple[str, Transform]], seed: int, device: torch.device,
-                 ids: list[str]) -> None:
-        self.representation = representation.to(device)
-        self.windows, self.features, self.targets = windows, features, targets
-        self.waveform = [(n, t) for n, t in transforms if t.stage == "waveform"]
-        self.feature = [(n, t) for n, t in transforms if t.stage == "features"]
-        self.seed, self.device, self.ids = seed, device, ids
-        self.records: list[dict[str, Any]] = []
-
-    def _augment(self, examples: torch.Tensor, stage: list[tuple[str, Transform]], indices: torch.Tensor,
-                 epoch: int, offset: int) -> torch.Tensor:
-        out = []
-        for example, index in zip(examples, indices.tolist()):
-            for position, (name, transform) in enumerate(stage):
-                rng = np.random.default_rng([self.seed, epoch, index, offset + position])
-                example, params = transform(example, rng)
-                if params is not None:
-                    self.records.append({"epoch": epoch, "window": index,
-                                         "id": self.ids[int(self.windows.clip[index])], "augmenter": name,
-                                         "params": json.dumps(params, sort_keys=True)})
-            out.append(example)
-        return torch.stack(out)
-
-    def batch(self, indices: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.waveform:
-            waves = self._augment(self.windows.waves[indices], self.waveform, indices, epoch, 0)
-            with torch.no_grad():
-                features = self.representation(waves.to(self.device)).cpu()
-        else:
-            assert self.features is not None
-            features = self.features[indices]
-        if self.feature:
-            features = self._augment(features, self.feature, indices, epoch, len(self.waveform))
-        return features.to(self.device), self.targets[indices].to(self.device)
-
-
 @torch.no_grad()
 def predict_clips(model: torch.nn.Module, task: Task, features: torch.Tensor, windows: Windows, device: torch.device,
                   frame_rate: float | None = None, batch_size: int = 64) -> tuple[Any, torch.Tensor]:
@@ -170,8 +132,15 @@ def predict_clips(model: torch.nn.Module, task: Task, features: torch.Tensor, wi
     return task.aggregate(outputs, windows, len(windows.rows), frame_rate), outputs
 
 
-def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> RunResult:
-    """Train and evaluate as configured; write the run folder; return its path and test metrics."""
+def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
+        resume: str | Path | None = None) -> RunResult:
+    """Train and evaluate as configured; write the run folder; return its path and test metrics.
+
+    ``resume`` is the folder of an interrupted run made with this config: finished folds are
+    kept, the interrupted training continues from its last checkpoint, and the run ends with
+    the files an uninterrupted run writes. A ``KeyboardInterrupt`` after the run folder exists
+    becomes :class:`~mirplug.errors.RunInterrupted`, which names the folder.
+    """
     console = console or Console(stderr=True)
     started = time.time()
     seed_everything(config.seed)
@@ -208,13 +177,91 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
         split_sets = [split_dataset(dataset, label_column, config.split["validation"], config.split["test"],
                                     config.seed)]
 
-    folder = new_run_folder(config.out, config.task.name, config.name)
-    write_yaml(folder / "config.yaml", config.to_dict())
+    folder = open_run_folder(config, resume)
+    try:
+        with run_lock(folder):
+            if resume is not None and is_finished(folder):  # another process finished it while we waited
+                raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
+            metrics, generator_facts = _run_folds(config, catalog, console, task, representation, transforms,
+                                                  generators, embedder if generators else None, input_shape, names,
+                                                  split_sets, device, folder)
+            metrics.update({
+                "seed": config.seed,
+                "split": {"validation": config.split["validation"], "test": config.split["test"],
+                          "predefined": predefined, "folds": folds},
+                "labels": names,
+                "main_metric": task.main_metric,
+                "device": str(device),
+                # results depend on the thread count (float rounding of parallel reductions): see the README
+                "threads": torch.get_num_threads() if device.type == "cpu" else None,
+                "mirplug_version": __version__,
+            })
+            # metrics.json holds results only, so the same command and seed give the same file; how the
+            # run went (time taken, what came from the cache) is in run.json, written last: a run folder
+            # with run.json is finished, and its checkpoints are no longer needed.
+            write_json(folder / "metrics.json", metrics)
+            write_json(folder / RUN_FACTS_FILE, run_facts(started, device, generator_facts, resumed=resume is not None))
+            shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
+    except KeyboardInterrupt as exc:
+        raise RunInterrupted(folder) from exc
+    print_results(Console(), folder, metrics)
+    return RunResult(folder, metrics)
+
+
+def open_run_folder(config: RunConfig, resume: str | Path | None) -> Path:
+    """A new run folder holding ``config.yaml``, or the folder of the interrupted run to resume.
+
+    A resumed folder must hold the same config (``out`` and ``name`` aside: the folder may have
+    moved) and no ``run.json``. Its runs continue with the thread count they started with
+    unless ``train.threads`` sets one, since results depend on it.
+    """
+    if resume is None:
+        folder = new_run_folder(config.out, config.task.name, config.name)
+        write_yaml(folder / CONFIG_FILE, config.to_dict())
+        return folder
+    import yaml
+
+    folder = Path(resume)
+    if is_finished(folder):
+        raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
+    if not (folder / CONFIG_FILE).is_file():
+        raise RunError(f"{folder} is not a run folder (no {CONFIG_FILE})")
+    saved, wanted = read_yaml(folder / CONFIG_FILE), yaml.safe_load(yaml.safe_dump(config.to_dict()))
+    for key in ("out", "name"):
+        saved.pop(key, None)
+        wanted.pop(key, None)
+    if saved != wanted:
+        changed = sorted(key for key in {*saved, *wanted} if saved.get(key) != wanted.get(key))
+        raise RunError(f"{folder} was run with another config ({', '.join(changed)} differ); resume it with the "
+                       f"config in its {CONFIG_FILE}")
+    threads = saved_threads(folder / CHECKPOINT_FOLDER)
+    if threads and not config.train["threads"] and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return folder
+
+
+def _run_folds(config: RunConfig, catalog: Catalog, console: Console, task: Task, representation: Representation,
+               transforms: list[tuple[str, Transform]], generators: list[tuple[str, Generator]], embedder: Any,
+               input_shape: tuple[int, ...], names: list[str], split_sets: list[dict[str, Any]], device: torch.device,
+               folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run every fold (one without k-fold) into ``folder``; the metrics (fold summary) and the generator facts.
+
+    A finished fold's results are kept in ``checkpoint/fold-N.json``, so a resumed run skips it.
+    """
+    folds = len(split_sets)
+    checkpoints = folder / CHECKPOINT_FOLDER
     fold_metrics = []
     generator_facts: list[dict[str, Any]] = []
     for fold, splits in enumerate(split_sets, start=1):
         if folds > 1:
             console.print(f"fold {fold} of {folds}")
+        finished_fold = checkpoints / f"fold-{fold}.json"
+        if finished_fold.is_file():
+            kept = json.loads(finished_fold.read_text())
+            fold_metrics.append(kept["metrics"])
+            generator_facts += kept["generators"]
+            console.print(f"fold {fold}: finished before the interruption, results kept")
+            continue
         target = folder if folds == 1 else folder / f"fold-{fold}"
         target.mkdir(exist_ok=True)
         splits["train"] = restrict_training(splits["train"], task, config, console)
@@ -225,42 +272,38 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None) -> 
             splits["train"], reports = synthesize(generators, splits["train"], splits["test"], names,
                                                   class_column(task) or "", config.data.options["clip_seconds"], target,
                                                   config.seed, console, embedder)
+        training = Checkpoint(checkpoints, f"training-{fold}")
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
-                                            names, splits, device, target))
+                                            names, splits, device, target, training))
+        facts: list[dict[str, Any]] = []
         if generators:
             from mirplug.generation import report_results
 
             fold_metrics[-1]["n_synthetic"] = sum(report["kept"] for report in reports)
             fold_metrics[-1]["generators"] = [report_results(report) for report in reports]
-            generator_facts += [{"fold": fold, **report["run"]} for report in reports]
+            facts = [{"fold": fold, **report["run"]} for report in reports]
+            generator_facts += facts
+        checkpoints.mkdir(exist_ok=True)
+        atomic_write_json(finished_fold, {"metrics": fold_metrics[-1], "generators": facts,
+                                          "threads": torch.get_num_threads()})
+        training.remove()
     metrics = fold_metrics[0] if folds == 1 else summarize_folds(fold_metrics, task.main_metric)
-    metrics.update({
-        "seed": config.seed,
-        "split": {"validation": config.split["validation"], "test": config.split["test"], "predefined": predefined,
-                  "folds": folds},
-        "labels": names,
-        "main_metric": task.main_metric,
-        "device": str(device),
-        # results depend on the thread count (float rounding of parallel reductions): see the README
-        "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "mirplug_version": __version__,
-    })
-    # metrics.json holds results only, so the same command and seed give the same file; how the
-    # run went (time taken, what came from the cache) is in run.json, written last: a run folder
-    # with run.json is finished.
-    write_json(folder / "metrics.json", metrics)
-    write_json(folder / RUN_FACTS_FILE, run_facts(started, device, generator_facts))
-    print_results(Console(), folder, metrics)
-    return RunResult(folder, metrics)
+    return metrics, generator_facts
 
 
+def run_facts(started: float, device: torch.device, generators: list[dict[str, Any]],
+              resumed: bool = False) -> dict[str, Any]:
+    """What ``run.json`` says about how the run went (not its results): times, versions, cache use.
 
-def run_facts(started: float, device: torch.device, generators: list[dict[str, Any]]) -> dict[str, Any]:
-    """What ``run.json`` says about how the run went (not its results): times, versions, cache use."""
+    Its presence marks a finished run (``status``); ``resumed`` says the run was interrupted and
+    continued, and the duration then counts the last part only.
+    """
     import datetime
     import platform
 
     return {
+        "status": "finished",
+        "resumed": resumed,
         "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(timespec="seconds"),
         "duration_seconds": round(time.time() - started, 2),
         "device": str(device),
@@ -298,11 +341,16 @@ FEW_STEPS = 100  # early stopping before this many optimizer steps gets a note (
 
 def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task: Task, representation: Representation,
                     transforms: list[tuple[str, Transform]], input_shape: tuple[int, ...], names: list[str],
-                    splits: dict[str, Any], device: torch.device, folder: Path) -> dict[str, Any]:
-    """Decode, featurize, train with early stopping, score once on test; write outputs into ``folder``."""
+                    splits: dict[str, Any], device: torch.device, folder: Path,
+                    checkpoint: Checkpoint | None = None) -> dict[str, Any]:
+    """Decode, featurize, train with early stopping, score once on test; write outputs into ``folder``.
+
+    With ``checkpoint``, training saves its state there after every epoch and continues from it
+    when it holds one (a resumed run).
+    """
 
     # Decoded windows and features are cached per clip content and settings (mirplug.cache).
-    # Waveform-augmented training batches are computed on the fly by _Batches and need every
+    # Waveform-augmented training batches are computed on the fly by training.Batches and need every
     # window; without waveform augmenters, clips with cached features skip their windows.
     feature_settings = representation_settings(config.representation.name, config.representation.options,
                                                representation, config.data.options["clip_seconds"],
@@ -368,59 +416,29 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     trainable = [p for p in net.parameters() if p.requires_grad]
     optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
                  if trainable else None)
-    batches = _Batches(representation, windows["train"], features["train"], window_targets["train"], transforms,
-                       config.seed, device, ids["train"])
-
-    history: list[dict[str, Any]] = []
-    best_state, best_key, best_epoch, waited = copy.deepcopy(net.state_dict()), None, 0, 0
+    batches = Batches(representation, windows["train"], features["train"], window_targets["train"], transforms,
+                      config.seed, device, ids["train"])
     n_windows = len(windows["train"].clip)
     batch_size = config.train["batch_size"]
-    generator = torch.Generator().manual_seed(config.seed)
-    steps, stopped_early = 0, False
+    # the centroid head has nothing to train: no epochs
+    epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
+    min_steps = int(config.train.get("min_steps", 0) or 0)
+    epochs = epochs_for(epochs, min_steps, n_windows, batch_size)
+
+    def validate() -> tuple[float, float]:
+        predictions, outputs = predict_clips(net, task, features["validation"], windows["validation"], device,
+                                             model.backbone.frame_rate)
+        loss = float(task.loss(outputs, window_targets["validation"]).item())
+        return loss, float(task.metrics(targets["validation"], predictions, names)[task.main_metric])
+
+    if checkpoint is not None and checkpoint.epoch() is not None:
+        console.print(f"training continues from its checkpoint after epoch {checkpoint.epoch()}", highlight=False)
     with progress_bar(console) as progress:
-        # the centroid head has nothing to train: no epochs
-        epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
-        min_steps = int(config.train.get("min_steps", 0) or 0)
-        if epochs and min_steps:
-            # with few examples an epoch is a step or two: grow the epoch limit to reach min_steps
-            epochs = max(epochs, math.ceil(min_steps / max(1, math.ceil(n_windows / batch_size))))
-        bar = progress.add_task("training", total=epochs)
-        for epoch in range(1, epochs + 1):
-            net.train()
-            order = torch.randperm(n_windows, generator=generator)
-            total_loss = 0.0
-            for start in range(0, n_windows, batch_size):
-                indices = order[start:start + batch_size]
-                if len(indices) < 2 and n_windows > 1:
-                    continue  # batch norm cannot train on a single example
-                inputs, batch_targets = batches.batch(indices, epoch)
-                loss = task.loss(net(inputs), batch_targets)
-                if not torch.isfinite(loss):
-                    raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
-                if optimizer is None:
-                    raise ConfigError(f"backbone '{config.backbone.name}' and its head have no trainable parameters")
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                steps += 1
-                total_loss += loss.item() * len(indices)
-            val_predictions, val_outputs = predict_clips(net, task, features["validation"], windows["validation"],
-                                                         device, model.backbone.frame_rate)
-            val_loss = float(task.loss(val_outputs, window_targets["validation"]).item())
-            val_metric = float(task.metrics(targets["validation"], val_predictions, names)[task.main_metric])
-            history.append({"epoch": epoch, "train_loss": total_loss / max(1, n_windows), "validation_loss": val_loss,
-                            f"validation_{task.main_metric}": val_metric})
-            key = (val_metric, -val_loss)
-            if best_key is None or key > best_key:
-                best_key, best_epoch, waited = key, epoch, 0
-                best_state = copy.deepcopy(net.state_dict())
-            else:
-                waited += 1
-            progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, best epoch {best_epoch})")
-            if waited >= config.train["patience"] and steps >= min_steps:
-                stopped_early = True
-                break
-    if stopped_early and steps < FEW_STEPS:
+        fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
+                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed),
+                               progress, checkpoint, config.backbone.name)
+    history, steps = fitted.history, fitted.steps
+    if fitted.stopped_early and steps < FEW_STEPS:
         # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops
         # training before it has started; the few-label ablations measured this.
         console.print(f"[yellow]note:[/] early stopping after {steps} optimizer steps ({len(history)} epochs of "
@@ -428,7 +446,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                       f"likely under-trained: try train.min_steps=300 (or train.epochs=200 train.patience=40)",
                       soft_wrap=True, highlight=False)
 
-    net.load_state_dict(best_state)
+    net.load_state_dict(stopping.best_state)
     results = {}
     probabilities = {}
     for split in ("validation", "test"):
@@ -445,7 +463,7 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         "validation": results["validation"],
         "epochs_run": len(history),
         "optimizer_steps": steps,
-        "best_epoch": best_epoch,
+        "best_epoch": fitted.best_epoch,
     }
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)

@@ -27,7 +27,7 @@ from rich.console import Console
 from mirplug.catalog import Catalog
 from mirplug.config import RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
-from mirplug.rundir import RUN_FACTS_FILE, new_run_folder, write_csv
+from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
 
 REPLICATE_KEY = "seed"
 GRID_FILE = "sweep.json"  # the overrides and arms of a sweep folder, checked by --resume
@@ -190,7 +190,8 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     """Resolve every grid point (all errors before any training), run them, write the sweep folder.
 
     ``resume`` is the folder of an interrupted sweep with the same overrides and arms: runs
-    that finished (their ``metrics.json`` exists) are read back, the others run again.
+    that finished (their ``run.json`` exists) are read back, an interrupted one continues from
+    its checkpoint, the others run.
     """
     from mirplug.runner import run
 
@@ -221,10 +222,13 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
         if finished(done):
             metrics, run_folder, how = json.loads(done.read_text()), done.parent, "finished earlier"
         else:
-            if done.parent.exists():  # interrupted during this run: start it again
+            # interrupted during this run: continue it from its checkpoint (a folder without its
+            # config.yaml was interrupted before anything was saved: start it again)
+            resume = done.parent if (done.parent / CONFIG_FILE).is_file() else None
+            if resume is None and done.parent.exists():
                 shutil.rmtree(done.parent)
             quiet = Console(file=io.StringIO(), width=120)
-            result = run(config, catalog, quiet)
+            result = run(config, catalog, quiet, resume=resume)
             metrics, run_folder = result.metrics, result.folder
             how = f"{run_duration(run_folder) or 0:.0f} s"
         metric = str(metrics.get("main_metric", metric))

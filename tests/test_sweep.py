@@ -117,3 +117,42 @@ def test_an_interrupted_sweep_resumes_keeping_finished_runs(tmp_path: Path) -> N
     assert "resume it with the same overrides and arms" in str(other.exception)
     missing = CliRunner().invoke(app, [*command, "--resume", str(tmp_path)])
     assert isinstance(missing.exception, ConfigError) and "no sweep.json there" in str(missing.exception)
+
+
+def test_a_sweep_interrupted_during_a_run_continues_that_run_from_its_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from mirplug.catalog import load_catalog
+    from mirplug.cli import app
+    from mirplug.config import resolve
+    from mirplug.runner import run
+    from mirplug.training import Checkpoint
+
+    common = ["task=genre", "data.clips_per_class=6", "data.seconds=1.0", "data.clip_seconds=1.0", "train.epochs=3",
+              "train.patience=10", "backbone=mlp", "representation=mfcc"]
+    command = ["sweep", *common, "seed=0,1"]
+    save, saved_epochs = Checkpoint.save, []
+
+    def interrupt_seed_1_after_epoch_2(self: Checkpoint, epoch: int, *rest: object) -> None:
+        save(self, epoch, *rest)  # type: ignore[arg-type]
+        if epoch == 2 and "seed-1" in str(self.folder):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Checkpoint, "save", interrupt_seed_1_after_epoch_2)
+    first = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "sweeps")])
+    assert first.exit_code != 0
+    (folder,) = (tmp_path / "sweeps").iterdir()
+
+    def record(self: Checkpoint, epoch: int, *rest: object) -> None:
+        saved_epochs.append(epoch)
+        save(self, epoch, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Checkpoint, "save", record)
+    resumed = CliRunner().invoke(app, [*command, "--resume", str(folder)])
+    assert resumed.exit_code == 0, resumed.output
+    assert saved_epochs == [3]  # seed 0 finished earlier; seed 1 continued after its epoch 2
+    catalog = load_catalog()
+    whole = run(resolve(catalog, [*common, "seed=1", f"out={tmp_path}", "name=whole"]), catalog)
+    assert (folder / "runs" / "run-seed-1" / "metrics.json").read_bytes() == \
+        (whole.folder / "metrics.json").read_bytes()

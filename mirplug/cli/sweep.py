@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         out: Annotated[str, typer.Option("--out", help="folder in which the sweep folder is created")] = "sweeps",
         resume: Annotated[Optional[str], typer.Option(
-            "--resume", help="folder of an interrupted sweep with the same command: finished runs are kept")] = None,
+            "--resume", help="folder of an interrupted sweep with the same command: finished runs are kept, an "
+                             "interrupted one continues from its checkpoint")] = None,
     ) -> None:
         """Run every combination in-process; mean and 95% CI over seeds per cell, as CSV, markdown and a plot."""
         from mirplug.cli.common import catalog_with_warnings, err_console
