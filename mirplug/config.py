@@ -25,25 +25,30 @@ from mirplug.specs import Option, TaskSpec
 DEFAULT_TASK = "genre"
 SELECTORS = ("task", "data", "representation", "backbone", "augmenter")
 SCALARS: dict[str, Option] = {
-    "seed": Option(name="seed", type=int, default=0, help="seed of the split, the model and the augmenters"),
+    "seed": Option(name="seed", type=int, default=0, minimum=0, maximum=2**32 - 1,
+                   help="seed of the split, the model and the augmenters (0 to 2**32-1, as numpy and sklearn take)"),
     "out": Option(name="out", type=str, default="runs", help="folder in which run folders are created"),
     "name": Option(name="name", type=str, default=None, help="run folder name (default: <timestamp>-<task>)"),
 }
 SECTIONS: dict[str, tuple[Option, ...]] = {
     "train": (
-        Option(name="epochs", type=int, default=30, minimum=1, help="maximum number of epochs"),
-        Option(name="batch_size", type=int, default=32, minimum=1, help="examples per batch"),
-        Option(name="lr", type=float, default=2e-3, minimum=0.0, help="AdamW learning rate"),
-        Option(name="weight_decay", type=float, default=1e-4, minimum=0.0, help="AdamW weight decay"),
-        Option(name="patience", type=int, default=6, minimum=1, help="epochs without validation gain before stopping"),
-        Option(name="min_steps", type=int, default=0, minimum=0,
+        Option(name="epochs", type=int, default=30, minimum=1, maximum=100_000, help="maximum number of epochs"),
+        Option(name="batch_size", type=int, default=32, minimum=1, maximum=65_536, help="examples per batch"),
+        Option(name="lr", type=float, default=2e-3, minimum=0.0, maximum=10.0, help="AdamW learning rate"),
+        Option(name="weight_decay", type=float, default=1e-4, minimum=0.0,
+               help="AdamW weight decay (decoupled: each step scales the weights by 1 - lr * weight_decay, "
+                    "so lr * weight_decay must stay below 1)"),
+        Option(name="patience", type=int, default=6, minimum=1, maximum=100_000,
+               help="epochs without validation gain before stopping"),
+        Option(name="min_steps", type=int, default=0, minimum=0, maximum=10_000_000,
                help="no early stopping before this many optimizer steps; the epoch limit grows to reach them "
                     "(few-label runs: an epoch of 30 clips is one step)"),
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
-        Option(name="threads", type=int, default=0, minimum=0, help="torch CPU threads (0: torch's default)"),
+        Option(name="threads", type=int, default=0, minimum=0, maximum=1024,
+               help="torch CPU threads (0: torch's default)"),
     ),
     "eval": (
-        Option(name="folds", type=int, default=1, minimum=1,
+        Option(name="folds", type=int, default=1, minimum=1, maximum=100,
                help="k-fold cross-validation: each fold is the test set once (1: one train/validation/test split)"),
         Option(name="fad_backbone", type=str, default="auto",
                help="embeddings for the Fréchet distance of synthetic clips: a frozen pretrained backbone (e.g. "
@@ -57,15 +62,15 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
 }
 # Options every dataset shares, in the ``data`` section next to the dataset's own.
 DATA_OPTIONS: tuple[Option, ...] = (
-    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05,
+    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
            help="window length: longer clips are cut into windows whose predictions are averaged"),
-    Option(name="max_windows", type=int, default=10, minimum=1, help="at most this many windows per clip"),
+    Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
     Option(name="cache_windows", type=bool, default=True,
            help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
                 "per hour of audio); false saves that disk"),
-    Option(name="imbalance", type=float, default=1.0, minimum=1.0,
+    Option(name="imbalance", type=float, default=1.0, minimum=1.0, maximum=10_000.0,
            help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
-    Option(name="per_class", type=int, default=None, minimum=1,
+    Option(name="per_class", type=int, default=None, minimum=1, maximum=1_000_000,
            help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
 )
 

@@ -8,6 +8,7 @@ imported when the component is built. Listing plugins therefore never imports to
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,7 +27,9 @@ class Option:
     """One typed option of a component, e.g. ``Option(name="n_mels", type=int, default=64)``.
 
     ``choices`` restricts a value to a set; ``minimum``/``maximum`` bound numbers
-    (inclusive). ``default=None`` means "not set" (the component decides).
+    (inclusive). A float option refuses ``nan`` and ``inf`` unless ``allow_nonfinite=True``, and
+    a value so small that it would become 0 (``1e-400``). Give a ``maximum`` wherever a large
+    value would exhaust memory or time. ``default=None`` means "not set" (the component decides).
     """
 
     name: str
@@ -36,6 +39,7 @@ class Option:
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    allow_nonfinite: bool = False
 
     def coerce(self, value: Any, where: str) -> Any:
         """Convert ``value`` (often a string from the command line) to this option's type.
@@ -67,18 +71,54 @@ class Option:
                 converted = float(value)
             else:
                 converted = str(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}={value!r} is not a valid {expected}") from None
+        if self.type is float:
+            if not math.isfinite(converted) and not self.allow_nonfinite:
+                raise ConfigError(f"{where}={value!r} is not a finite number; give a finite {expected}"
+                                  f"{self._range_text()}")
+            if converted == 0.0 and _nonzero_text(value):
+                raise ConfigError(f"{where}={value!r} is too small to be represented (it would become 0); "
+                                  f"give a larger value{self._range_text()}")
         if self.choices is not None and converted not in self.choices:
             raise ConfigError(
                 f"{where}={value!r} is not allowed; choose one of: "
                 f"{choices_text(str(c) for c in self.choices)}"
             )
-        if self.minimum is not None and converted < self.minimum:
-            raise ConfigError(f"{where}={value!r} is below the minimum {self.minimum:g}")
-        if self.maximum is not None and converted > self.maximum:
-            raise ConfigError(f"{where}={value!r} is above the maximum {self.maximum:g}")
+        if self.type in (int, float) and not (isinstance(converted, float) and math.isnan(converted)):
+            if self.minimum is not None and converted < self.minimum:
+                raise ConfigError(f"{where}={value!r} is below the minimum {_number(self.minimum)}")
+            if self.maximum is not None and converted > self.maximum:
+                raise ConfigError(f"{where}={value!r} is above the maximum {_number(self.maximum)}")
         return converted
+
+    def _range_text(self) -> str:
+        """`` (0 to 0.5)`` style hint of the valid range, or an empty string."""
+        low = None if self.minimum is None else _number(self.minimum)
+        high = None if self.maximum is None else _number(self.maximum)
+        if low and high:
+            return f" ({low} to {high})"
+        if low:
+            return f" (at least {low})"
+        return f" (at most {high})" if high else ""
+
+
+def _number(value: float) -> str:
+    """A limit as the user would type it: ``4294967295``, ``0.5``, ``1e-05``."""
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}"
+
+
+def _nonzero_text(value: Any) -> bool:
+    """Whether ``value`` (as typed) is a non-zero number, so a conversion to 0.0 lost it (underflow)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        exact = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return False
+    return exact.is_finite() and exact != 0
 
 
 @dataclass(frozen=True, kw_only=True)

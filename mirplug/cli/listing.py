@@ -17,7 +17,9 @@ def _describe(entry: Any) -> dict[str, Any]:
         "name": spec.name, "kind": spec.kind, "plugin": entry.plugin, "summary": spec.summary,
         "license": spec.license,
         "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "help": o.help,
-                     **({"choices": list(o.choices)} if o.choices else {})} for o in spec.options],
+                     **({"choices": list(o.choices)} if o.choices else {}),
+                     **({"minimum": o.minimum} if o.minimum is not None else {}),
+                     **({"maximum": o.maximum} if o.maximum is not None else {})} for o in spec.options],
     }
     for extra in ("label_kind", "metrics", "main_metric", "default_dataset", "stage", "expects", "sample_rate"):
         if hasattr(spec, extra):

@@ -17,9 +17,10 @@ CITATION = (
     "In Proc. ISMIR, pp. 493-498."
 )
 OPTIONS = (
-    Option(name="sample_rate", type=int, default=44100, minimum=8000, help="audio is resampled to this"),
-    Option(name="frame_samples", type=int, default=2048, minimum=64, help="analysis frame length in samples"),
-    Option(name="hop_samples", type=int, default=1024, minimum=1, help="hop between frames in samples"),
+    Option(name="sample_rate", type=int, default=44100, minimum=8000, maximum=192000, help="audio is resampled to this"),
+    Option(name="frame_samples", type=int, default=2048, minimum=64, maximum=65536,
+           help="analysis frame length in samples"),
+    Option(name="hop_samples", type=int, default=1024, minimum=1, maximum=65536, help="hop between frames in samples"),
 )
 
 

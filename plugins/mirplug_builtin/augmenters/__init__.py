@@ -14,12 +14,14 @@ def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, .
     learning rate differ per model (each default fits one generator on ~36 clips of 3 s in about
     2 minutes on 2 CPU cores)."""
     return (
-        Option(name="per_class", type=int, default=0, minimum=0, help="synthetic clips added to every class"),
+        Option(name="per_class", type=int, default=0, minimum=0, maximum=100_000,
+               help="synthetic clips added to every class"),
         Option(name="balance", type=bool, default=False, help="bring every class up to the largest"),
-        Option(name="steps", type=int, default=steps, minimum=1, help="training steps"),
-        Option(name="latent_dim", type=int, default=latent_dim, minimum=1, help="size of the latent vector"),
-        Option(name="lr", type=float, default=lr, minimum=0.0, help="Adam learning rate"),
-        Option(name="batch_size", type=int, default=16, minimum=1, help="training clips per step"),
+        Option(name="steps", type=int, default=steps, minimum=1, maximum=1_000_000, help="training steps"),
+        Option(name="latent_dim", type=int, default=latent_dim, minimum=1, maximum=4096,
+               help="size of the latent vector"),
+        Option(name="lr", type=float, default=lr, minimum=0.0, maximum=10.0, help="Adam learning rate"),
+        Option(name="batch_size", type=int, default=16, minimum=1, maximum=4096, help="training clips per step"),
         Option(name="checkpoint", type=str, default="",
                help="folder of a fitted generator (generator.json + generator.safetensors) to reuse"),
         Option(name="min_clips_per_class", type=int, default=4, minimum=1,
@@ -40,15 +42,15 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
         AugmenterSpec(
             name="gain", summary="multiply by a random gain in dB", stage="waveform",
             factory="mirplug_builtin.augmenters.gain:Gain",
-            options=(P, Option(name="min_gain_db", type=float, default=-12.0),
-                     Option(name="max_gain_db", type=float, default=12.0)),
+            options=(P, Option(name="min_gain_db", type=float, default=-12.0, minimum=-120.0, maximum=120.0),
+                     Option(name="max_gain_db", type=float, default=12.0, minimum=-120.0, maximum=120.0)),
             license="MIT",
         ),
         AugmenterSpec(
             name="noise", summary="add white noise at a random signal-to-noise ratio", stage="waveform",
             factory="mirplug_builtin.augmenters.noise:Noise",
-            options=(P, Option(name="min_snr_db", type=float, default=10.0),
-                     Option(name="max_snr_db", type=float, default=40.0)),
+            options=(P, Option(name="min_snr_db", type=float, default=10.0, minimum=-120.0, maximum=200.0),
+                     Option(name="max_snr_db", type=float, default=40.0, minimum=-120.0, maximum=200.0)),
             license="MIT",
         ),
         AugmenterSpec(
@@ -61,10 +63,10 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
         AugmenterSpec(
             name="specaugment", summary="mask random frequency bands and time spans of the features",
             stage="features", factory="mirplug_builtin.augmenters.specaugment:SpecAugment",
-            options=(P, Option(name="freq_masks", type=int, default=2, minimum=0),
-                     Option(name="max_freq_width", type=int, default=8, minimum=1),
-                     Option(name="time_masks", type=int, default=2, minimum=0),
-                     Option(name="max_time_width", type=int, default=20, minimum=1)),
+            options=(P, Option(name="freq_masks", type=int, default=2, minimum=0, maximum=100),
+                     Option(name="max_freq_width", type=int, default=8, minimum=1, maximum=100_000),
+                     Option(name="time_masks", type=int, default=2, minimum=0, maximum=100),
+                     Option(name="max_time_width", type=int, default=20, minimum=1, maximum=100_000)),
             license="MIT", citation="Park et al., SpecAugment, Interspeech 2019",
         ),
         AugmenterSpec(

@@ -16,7 +16,8 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             name="cnn", summary="small 2-D CNN over a spectrogram, trained from scratch; clip and frame embeddings",
             factory="mirplug_builtin.backbones.cnn:SmallCNN",
             options=(
-                Option(name="channels", type=int, default=16, minimum=1, help="channels of the first block"),
+                Option(name="channels", type=int, default=16, minimum=1, maximum=1024,
+                       help="channels of the first block"),
                 Option(name="blocks", type=int, default=4, minimum=1, maximum=8, help="conv blocks"),
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout before the head"),
                 Option(name="pool_time", type=bool, default=True,
@@ -28,7 +29,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             name="mlp", summary="MLP over time-pooled features (mean and standard deviation per channel)",
             factory="mirplug_builtin.backbones.mlp:PooledMLP",
             options=(
-                Option(name="hidden", type=int, default=128, minimum=1, help="units per hidden layer"),
+                Option(name="hidden", type=int, default=128, minimum=1, maximum=8192, help="units per hidden layer"),
                 Option(name="layers", type=int, default=2, minimum=1, maximum=8, help="hidden layers"),
                 Option(name="dropout", type=float, default=0.2, minimum=0.0, maximum=0.9, help="dropout"),
             ),

@@ -5,14 +5,17 @@ from __future__ import annotations
 from mirplug.hookspecs import hookimpl
 from mirplug.specs import Option, RepresentationSpec
 
-SAMPLE_RATE = Option(name="sample_rate", type=int, default=16000, minimum=1000, help="audio is resampled to this")
-N_FFT = Option(name="n_fft", type=int, default=512, minimum=16, help="FFT size in samples")
-HOP = Option(name="hop_length_ms", type=float, default=20.0, minimum=0.1, help="hop between frames")
+# Maxima keep a typo from asking for gigabytes: resampling to 10 MHz or a 2**24-point FFT would.
+SAMPLE_RATE = Option(name="sample_rate", type=int, default=16000, minimum=1000, maximum=192000,
+                     help="audio is resampled to this")
+N_FFT = Option(name="n_fft", type=int, default=512, minimum=16, maximum=65536, help="FFT size in samples")
+HOP = Option(name="hop_length_ms", type=float, default=20.0, minimum=0.1, maximum=10000.0, help="hop between frames")
 CQT_OPTIONS = (
-    Option(name="hop_length_ms", type=float, default=20.0, minimum=0.0, help="hop between frames"),
+    Option(name="hop_length_ms", type=float, default=20.0, minimum=0.0, maximum=10000.0, help="hop between frames"),
     Option(name="f_min", type=float, default=32.70, minimum=0.0, help="centre of the lowest bin (Hz; 32.70 = C1)"),
-    Option(name="n_bins", type=int, default=84, minimum=1, help="number of bins (84 = 7 octaves at 12 per octave)"),
-    Option(name="bins_per_octave", type=int, default=12, minimum=1, help="bins per octave"),
+    Option(name="n_bins", type=int, default=84, minimum=1, maximum=1024,
+           help="number of bins (84 = 7 octaves at 12 per octave)"),
+    Option(name="bins_per_octave", type=int, default=12, minimum=1, maximum=120, help="bins per octave"),
 )
 
 
@@ -34,7 +37,7 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
             name="mel", summary="log-mel spectrogram (dB)",
             factory="mirplug_builtin.representations.mel:LogMel",
             options=(SAMPLE_RATE, N_FFT, HOP,
-                     Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands"),
+                     Option(name="n_mels", type=int, default=64, minimum=1, maximum=1024, help="mel bands"),
                      Option(name="f_min", type=float, default=0.0, minimum=0.0, help="lowest frequency (Hz)"),
                      Option(name="f_max", type=float, default=None, help="highest frequency (Hz; default Nyquist)")),
             license="MIT",
@@ -43,8 +46,8 @@ def mirplug_register_representations() -> list[RepresentationSpec]:
             name="mfcc", summary="mel-frequency cepstral coefficients",
             factory="mirplug_builtin.representations.mfcc:MFCC",
             options=(SAMPLE_RATE, N_FFT, HOP,
-                     Option(name="n_mfcc", type=int, default=20, minimum=1, help="coefficients"),
-                     Option(name="n_mels", type=int, default=64, minimum=1, help="mel bands")),
+                     Option(name="n_mfcc", type=int, default=20, minimum=1, maximum=1024, help="coefficients"),
+                     Option(name="n_mels", type=int, default=64, minimum=1, maximum=1024, help="mel bands")),
             license="MIT",
         ),
         RepresentationSpec(

@@ -1,0 +1,227 @@
+"""Bad input, refused up front in one line (issue 16): values, run names, --config files, predict, components,
+generators with nothing to generate, requirements for pip, and text that rich would take for markup.
+
+Each test is one case a new user ran into; the name says what mirplug does instead of crashing later or
+silently doing something else.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import SMALL_CNN, TINY, tone, write_audio
+
+from mirplug.catalog import Catalog
+from mirplug.components import Representation
+from mirplug.config import resolve
+from mirplug.errors import ConfigError, DataError
+from mirplug.hookspecs import hookimpl
+from mirplug.plugins import load_plugins
+from mirplug.specs import Option, RepresentationSpec
+
+
+def refusal(catalog, *overrides: str) -> str:
+    """The one-line message ``resolve`` refuses ``overrides`` with."""
+    with pytest.raises(ConfigError) as error:
+        resolve(catalog, list(overrides))
+    assert "\n" not in str(error.value)
+    return str(error.value)
+
+
+def mirplug_main(*args: str) -> tuple[int, str]:
+    """``mirplug args`` in this process, as the console script runs it: exit code and stderr."""
+    from mirplug.cli import main
+
+    stderr = io.StringIO()
+    code = 0
+    with redirect_stderr(stderr):
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return code, stderr.getvalue()
+
+
+def one_error_line(code: int, stderr: str) -> str:
+    assert code == 2, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
+    return stderr[len("error: "):].rstrip("\n")
+
+
+# --------------------------------------------------------------------------------------
+# Every value checked before work starts
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.lr=nan", "train.lr='nan' is not a finite number; give a finite float (0 to 10)"),
+    ("train.weight_decay=nan", "train.weight_decay='nan' is not a finite number; give a finite float (at least 0)"),
+    ("backbone.dropout=nan", "backbone.dropout='nan' is not a finite number; give a finite float (0 to 0.9)"),
+    ("split.validation=nan", "split.validation='nan' is not a finite number; give a finite float (0 to 0.5)"),
+    ("split.test=nan", "split.test='nan' is not a finite number; give a finite float (0 to 0.5)"),
+    ("data.clip_seconds=inf", "data.clip_seconds='inf' is not a finite number; give a finite float (0.05 to 600)"),
+    ("data.clip_seconds=nan", "data.clip_seconds='nan' is not a finite number; give a finite float (0.05 to 600)"),
+    ("data.imbalance=inf", "data.imbalance='inf' is not a finite number; give a finite float (1 to 10000)"),
+    ("data.imbalance=nan", "data.imbalance='nan' is not a finite number; give a finite float (1 to 10000)"),
+])
+def test_non_finite_values_are_refused_before_any_work(catalog, override, message):
+    assert refusal(catalog, override) == message
+
+
+def test_a_non_finite_augmenter_option_is_refused(catalog):
+    assert refusal(catalog, "augmenter=noise", "augmenter.noise.min_snr_db=nan") == (
+        "augmenter.noise.min_snr_db='nan' is not a finite number; give a finite float (-120 to 200)")
+
+
+def test_an_option_that_allows_non_finite_values_takes_them():
+    assert Option(name="x", type=float, default=0.0, allow_nonfinite=True).coerce("-inf", "x") == -math.inf
+    assert math.isnan(Option(name="x", type=float, default=0.0, allow_nonfinite=True).coerce("nan", "x"))
+
+
+def test_a_learning_rate_that_underflows_to_zero_is_refused(catalog):
+    assert refusal(catalog, "train.lr=1e-400") == (
+        "train.lr='1e-400' is too small to be represented (it would become 0); give a larger value (0 to 10)")
+    assert resolve(catalog, ["train.lr=0.0e-5"]).train["lr"] == 0.0  # zero written as zero stays allowed
+
+
+@pytest.mark.parametrize(("seed", "message"), [
+    ("-1", "seed='-1' is below the minimum 0"),
+    ("4294967296", "seed='4294967296' is above the maximum 4294967295"),
+    ("99999999999999999999999", "seed='99999999999999999999999' is above the maximum 4294967295"),
+])
+def test_seeds_outside_0_to_2_32_minus_1_are_refused(catalog, seed, message):
+    assert refusal(catalog, f"seed={seed}") == message
+
+
+def test_the_largest_seed_numpy_takes_is_accepted(catalog):
+    assert resolve(catalog, ["seed=4294967295"]).seed == 2**32 - 1
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("data.clip_seconds=1e9", "data.clip_seconds='1e9' is above the maximum 600"),
+    ("data.imbalance=1e9", "data.imbalance='1e9' is above the maximum 10000"),
+    ("data.max_windows=100000000", "data.max_windows='100000000' is above the maximum 10000"),
+    ("train.epochs=1000000000", "train.epochs='1000000000' is above the maximum 100000"),
+    ("representation.sample_rate=10000000", "representation.sample_rate='10000000' is above the maximum 192000"),
+    ("backbone.channels=100000", "backbone.channels='100000' is above the maximum 1024"),
+])
+def test_values_that_would_exhaust_memory_or_time_are_refused(catalog, override, message):
+    assert refusal(catalog, override) == message
+
+
+# --------------------------------------------------------------------------------------
+# A generator with nothing to generate (item 9)
+# --------------------------------------------------------------------------------------
+NOTHING_TO_GENERATE = ("augmenter 'vae' would add no clips (augmenter.per_class=0 and augmenter.balance=false); "
+                       "set augmenter.per_class=N (N clips added to every class) or augmenter.balance=true (every "
+                       "class brought up to the largest)")
+
+
+# --------------------------------------------------------------------------------------
+# mirplug run --config
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# mirplug predict
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    from mirplug.catalog import load_catalog
+    from mirplug.runner import run
+
+    catalog = load_catalog()
+    out = tmp_path_factory.mktemp("trained")
+    result = run(resolve(catalog, ["task=genre", *TINY, *SMALL_CNN, f"out={out}"]), catalog, quiet())
+    return result.folder
+
+
+def quiet():
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=200)
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path) -> Path:
+    folder = tmp_path / "run"
+    shutil.copytree(trained, folder)
+    write_audio(tmp_path / "clip.wav", tone(330.0, 1.0))
+    return folder
+
+
+def predict(folder: Path) -> tuple[int, str]:
+    return mirplug_main("predict", "--run", str(folder), str(folder.parent / "clip.wav"), "--json")
+
+
+# --------------------------------------------------------------------------------------
+# Components that do not fit: caught before any decoding
+# --------------------------------------------------------------------------------------
+class ClipStats(Representation):
+    """A clip-level representation (``frame_rate = None``): mean, standard deviation and peak of the waveform."""
+
+    thread_safe = True
+
+    def __init__(self, sample_rate: int = 16000) -> None:
+        super().__init__()
+        self.sample_rate, self.frame_rate = sample_rate, None
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return torch.stack([waveform.mean(1), waveform.std(1), waveform.abs().amax(1)], dim=1)
+
+
+class ClipStatsPlugin:
+    @hookimpl
+    def mirplug_register_representations(self):
+        return [RepresentationSpec(name="clipstats", summary="clip statistics", factory=ClipStats, license="MIT",
+                                   options=(Option(name="sample_rate", type=int, default=16000),))]
+
+
+@pytest.fixture
+def clip_catalog() -> Catalog:
+    """The catalog plus a third-party clip-level representation."""
+    host = load_plugins()
+    host.register(ClipStatsPlugin(), "clipstats")
+    return Catalog.from_host(host)
+
+
+@pytest.fixture
+def no_decoding(monkeypatch) -> None:
+    """Loading the dataset (the first step towards decoding audio) fails the test."""
+    import mirplug.runner
+
+    def decoding(*args, **kwargs):
+        raise AssertionError("audio was decoded before the components were checked")
+
+    monkeypatch.setattr(mirplug.runner, "load_dataset", decoding)
+
+
+# --------------------------------------------------------------------------------------
+# Pip stays pip's
+# --------------------------------------------------------------------------------------
+@pytest.fixture
+def pip_calls(monkeypatch) -> list[list[str]]:
+    import mirplug.installer
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(mirplug.installer, "run_pip", lambda args, what: calls.append(list(args)))
+    return calls
+
+
+def write_manifest(tmp_path: Path, *entries: dict) -> Path:
+    path = tmp_path / "config" / "plugins.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"plugins": list(entries)}))
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Messages print what they are given
+# --------------------------------------------------------------------------------------
+
+
