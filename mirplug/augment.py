@@ -115,6 +115,8 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     datasets.disable_progress_bars()  # mirplug prints its own summary lines
     started = time.time()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file; give the folder the augmented dataset is saved to")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"out={out}: the folder exists and is not empty; choose a new folder")
     task = build_task(catalog, config)

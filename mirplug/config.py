@@ -28,7 +28,8 @@ SCALARS: dict[str, Option] = {
     "seed": Option(name="seed", type=int, default=0, minimum=0, maximum=2**32 - 1,
                    help="seed of the split, the model and the augmenters (0 to 2**32-1, as numpy and sklearn take)"),
     "out": Option(name="out", type=str, default="runs", help="folder in which run folders are created"),
-    "name": Option(name="name", type=str, default=None, help="run folder name (default: <timestamp>-<task>)"),
+    "name": Option(name="name", type=str, default=None,
+                   help="run folder name inside out (default: <timestamp>-<task>); no path separators or '..'"),
 }
 SECTIONS: dict[str, tuple[Option, ...]] = {
     "train": (
@@ -241,6 +242,10 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
                 f"valid keys start with: {choices_text(valid_top)}"
             )
 
+    scalars["name"] = scalars["name"] or None  # name= (empty): the default <timestamp>-<task>
+    check_run_name(scalars["name"])
+    check_training(sections["train"])
+    check_fad_backbone(catalog, sections["eval"]["fad_backbone"])
     # Names are kept as given, so a qualified 'plugin:name' (chosen because of a name clash)
     # still picks the same plugin when the runner looks the component up again.
     return RunConfig(
@@ -256,6 +261,36 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         out=scalars["out"],
         name=scalars["name"],
     )
+
+
+def check_run_name(name: str | None) -> None:
+    """A run folder name stays one folder inside ``out``: no separators, not ``.`` or ``..``, not empty."""
+    if name is None:
+        return
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0") or len(name.encode()) > 200:
+        raise ConfigError(f"name={name!r} is not a folder name: the run folder must stay inside out=; give a "
+                          f"plain name (no '/', '\\', '..', at most 200 bytes), or set out= for another place")
+
+
+def check_training(train: Mapping[str, Any]) -> None:
+    """Values that are valid alone but not together: AdamW scales the weights by ``1 - lr * weight_decay``."""
+    shrink = train["lr"] * train["weight_decay"]
+    if shrink >= 1.0:
+        raise ConfigError(
+            f"train.weight_decay={train['weight_decay']:g} with train.lr={train['lr']:g}: AdamW multiplies every "
+            f"weight by 1 - lr * weight_decay = {1.0 - shrink:g} each step, which wipes the model out; lower "
+            f"train.weight_decay below {1.0 / train['lr']:g} (default 0.0001)"
+        )
+
+
+def check_fad_backbone(catalog: Catalog, choice: str | None) -> None:
+    """``eval.fad_backbone`` is ``auto``, ``logmel`` or the name of a backbone in the catalog."""
+    if choice in (None, "auto", "logmel"):
+        return
+    try:
+        catalog.get("backbone", choice)
+    except ConfigError as exc:
+        raise ConfigError(f"eval.fad_backbone={choice}: {exc}; or auto, logmel") from None
 
 
 def _apply_augmenter(key: str, tail: str, value: str, names: list[str], specs: list[Any],

@@ -17,8 +17,20 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.yaml"  # the resolved config: written first, enough to rerun or resume the run
 
 
+def check_out_folder(out: str | Path, what: str = "out") -> None:
+    """``out`` is a folder or can become one: neither it nor a folder above it is a file."""
+    path = Path(out)
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            if not candidate.is_dir():
+                where = "" if candidate == path else f" ({candidate} is a file)"
+                raise RunError(f"{what}={out} is not a folder{where}; choose a folder for the run folders")
+            return
+
+
 def new_run_folder(out: str, task: str, name: str | None) -> Path:
     """``<out>/<timestamp>-<task>`` (or ``<out>/<name>``), made unique with a suffix."""
+    check_out_folder(out)
     base = Path(out) / (name or f"{time.strftime('%Y%m%d-%H%M%S')}-{task}")
     folder, suffix = base, 1
     while folder.exists():

@@ -25,8 +25,8 @@ from mirplug.config import DATA_OPTIONS, RunConfig
 from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError, RunError, RunInterrupted
 from mirplug.model import CentroidHead, build_model, build_representation, embed, feature_shape
-from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, is_finished, new_run_folder, read_yaml, save_model,
-                            write_csv, write_json, write_yaml)
+from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, check_out_folder, is_finished, new_run_folder,
+                            read_yaml, save_model, write_csv, write_json, write_yaml)
 from mirplug.specs import AugmenterSpec
 from mirplug.training import (CHECKPOINT_FOLDER, Batches, Checkpoint, LoopSettings, atomic_write_json, epochs_for, fit,
                               run_lock, saved_threads)
@@ -150,6 +150,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     deterministic_setup(device)
 
     # Build every component before touching data, so a bad setting fails at once.
+    check_out_folder(config.out)
     task = build_task(catalog, config)
     representation = build_representation(catalog, config)
     transforms = build_transforms(catalog, config)

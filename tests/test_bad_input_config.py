@@ -114,6 +114,42 @@ def test_values_that_would_exhaust_memory_or_time_are_refused(catalog, override,
     assert refusal(catalog, override) == message
 
 
+@pytest.mark.parametrize("name", ["../..", "..", ".", "a/b", "a\\b", "/tmp/x"])
+def test_a_run_name_cannot_leave_out(catalog, name):
+    assert refusal(catalog, f"name={name}") == (
+        f"name={name!r} is not a folder name: the run folder must stay inside out=; give a plain name (no '/', "
+        f"'\\', '..', at most 200 bytes), or set out= for another place")
+
+
+def test_an_empty_name_gives_the_default_folder_name(catalog):
+    assert resolve(catalog, ["name="]).name is None
+
+
+def test_out_pointing_at_a_file_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    assert one_error_line(*mirplug_main("run", "task=genre", f"out={tmp_path / 'a-file'}")) == (
+        f"out={tmp_path / 'a-file'} is not a folder; choose a folder for the run folders")
+    assert one_error_line(*mirplug_main("run", "task=genre", f"out={tmp_path / 'a-file' / 'below'}")) == (
+        f"out={tmp_path / 'a-file' / 'below'} is not a folder ({tmp_path / 'a-file'} is a file); choose a folder "
+        f"for the run folders")
+
+
+def test_fad_backbone_is_auto_logmel_or_a_backbone(catalog):
+    assert refusal(catalog, "eval.fad_backbone=whatever") == (
+        "eval.fad_backbone=whatever: unknown backbone 'whatever'; available backbones: cnn, hf, linear, mlp, "
+        "musicnn; or auto, logmel")
+    for choice in ("auto", "logmel", "musicnn"):
+        assert resolve(catalog, [f"eval.fad_backbone={choice}"]).eval["fad_backbone"] == choice
+
+
+def test_a_weight_decay_that_wipes_the_weights_names_weight_decay_not_the_learning_rate(catalog):
+    message = refusal(catalog, "train.weight_decay=1e308")
+    assert message == ("train.weight_decay=1e+308 with train.lr=0.002: AdamW multiplies every weight by "
+                       "1 - lr * weight_decay = -2e+305 each step, which wipes the model out; lower "
+                       "train.weight_decay below 500 (default 0.0001)")
+    assert "lower train.lr" not in message
+
+
 # --------------------------------------------------------------------------------------
 # A generator with nothing to generate (item 9)
 # --------------------------------------------------------------------------------------
