@@ -150,24 +150,89 @@ def parse_overrides(items: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def config_from_dict(data: Mapping[str, Any]) -> list[str]:
-    """Turn a saved ``config.yaml`` mapping into overrides, so it resolves like the CLI."""
+def config_from_dict(data: Mapping[str, Any], where: str = "the config") -> list[str]:
+    """Turn a saved ``config.yaml`` mapping into overrides, so it resolves like the CLI.
+
+    The layout is checked first (``where`` names the file in errors): components are a name or a
+    mapping with ``name`` and options, ``augmenter`` a list of such, sections mappings, and every
+    value a single value, never a list or mapping.
+    """
+    components = ("task", "data", "representation", "backbone")
+    known = (*components, "augmenter", *SECTIONS, *SCALARS)
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{key}'{did_you_mean(str(key), known)}; a config has: "
+                              f"{', '.join(known)}")
     result: list[str] = []
-    for key in ("task", "data", "representation", "backbone"):
-        section = dict(data.get(key) or {})
+    for key in components:
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            result.append(f"{key}={value}")
+            continue
+        section = dict(_mapping(value, key, where, "a name or a mapping with 'name' and its options"))
         if "name" in section:
-            result.append(f"{key}={section.pop('name')}")
-        result += [f"{key}.{k}={v}" for k, v in section.items() if v is not None]
+            result.append(f"{key}={_name(section.pop('name'), key, where)}")
+        result += [f"{key}.{k}={_single(v, f'{key}.{k}', where)}" for k, v in section.items() if v is not None]
     augmenters = data.get("augmenter") or []
-    result.append(f"augmenter={','.join(a['name'] for a in augmenters)}")
-    for aug in augmenters:
-        result += [f"augmenter.{aug['name']}.{k}={v}" for k, v in aug.items() if k != "name" and v is not None]
+    if isinstance(augmenters, str):
+        augmenters = [{"name": name.strip()} for name in augmenters.split(",") if name.strip()]
+    if not isinstance(augmenters, list):
+        raise ConfigError(f"{where}: 'augmenter' must be a list of augmenters (- name: gain), not "
+                          f"{_kind(augmenters)}")
+    entries = []
+    for position, item in enumerate(augmenters, start=1):
+        entry = dict(_mapping({"name": item} if isinstance(item, str) else item, f"augmenter entry {position}",
+                              where, "a name or a mapping with 'name' and its options"))
+        if entry.get("name") is None:
+            raise ConfigError(f"{where}: augmenter entry {position} has no 'name'; write it as - name: gain")
+        entries.append((_name(entry.pop("name"), f"augmenter entry {position}", where), entry))
+    result.append(f"augmenter={','.join(name for name, _ in entries)}")
+    for name, entry in entries:
+        result += [f"augmenter.{name}.{k}={_single(v, f'augmenter.{name}.{k}', where)}"
+                   for k, v in entry.items() if v is not None]
     for section in SECTIONS:
-        result += [f"{section}.{k}={v}" for k, v in (data.get(section) or {}).items() if v is not None]
+        values = _mapping(data.get(section) or {}, section, where, "a mapping of option: value")
+        result += [f"{section}.{k}={_single(v, f'{section}.{k}', where)}" for k, v in values.items() if v is not None]
     for key in SCALARS:
         if data.get(key) is not None:
-            result.append(f"{key}={data[key]}")
+            result.append(f"{key}={_single(data[key], key, where)}")
     return result
+
+
+def _kind(value: Any) -> str:
+    """``a list``, ``the number 5``: what a value of the wrong layout is, for an error message."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "a list"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    if isinstance(value, bool):
+        return f"the value {value}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def _mapping(value: Any, key: str, where: str, expected: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: '{key}' must be {expected}, not {_kind(value)}")
+    return value
+
+
+def _name(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: the name of {key} must be text, not {_kind(value)}")
+    return value
+
+
+def _single(value: Any, key: str, where: str) -> Any:
+    """A scalar, checked before it is formatted (a list built from YAML aliases can be huge as text)."""
+    if isinstance(value, (Mapping, list, tuple, set, frozenset, bytes, bytearray)):
+        raise ConfigError(f"{where}: {key} must be a single value, not {_kind(value)}")
+    return value
 
 
 def _apply(options: dict[str, Any], declared: Sequence[Option], key: str, option: str, value: str,

@@ -61,3 +61,11 @@ def choices_text(choices: Iterable[str]) -> str:
     """Format a list of valid choices for an error message."""
     items = sorted(choices)
     return ", ".join(items) if items else "(none)"
+
+
+def one_line(message: object) -> str:
+    """``message`` as the one line the CLI prints: line breaks a user typed (``'=\\n'``) are shown escaped."""
+    return "".join(repr(char)[1:-1] if char in _LINE_BREAKS else char for char in str(message))
+
+
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines splits at

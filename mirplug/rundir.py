@@ -48,13 +48,51 @@ def write_yaml(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping."""
+    """Read a YAML mapping; a missing, unreadable or malformed file is one :class:`RunError` line."""
     import yaml
 
-    data = yaml.safe_load(path.read_text())
+    path = Path(path)
+    if path.is_dir():
+        raise RunError(f"{path} is a folder, not a config file; pass the config.yaml inside a run folder")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: no such file; pass a run's config.yaml (runs/<timestamp>-<task>/config.yaml)") from None
+    except UnicodeDecodeError:
+        raise RunError(f"{path} is not a text file (not UTF-8); pass a YAML config such as a run's config.yaml") from None
+    except OSError as exc:
+        raise RunError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise RunError(f"{path} is not valid YAML{where}: {problem}; fix it or start from a run's config.yaml") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a date that does not exist (2021-02-30)
+        raise RunError(f"{path}: a value cannot be read ({exc}); fix it or start from a run's config.yaml") from None
+    except RecursionError:
+        raise RunError(f"{path} is nested too deeply to be a config; start from a run's config.yaml") from None
     if not isinstance(data, dict):
-        raise RunError(f"{path} is not a YAML mapping")
+        raise RunError(f"{path} is not a YAML mapping (key: value lines); start from a run's config.yaml")
     return data
+
+
+def _loader() -> Any:
+    """PyYAML's SafeLoader, except that a non-zero float too small for a double (``1.0e-400``) is an error
+    instead of a silent 0.0 (:class:`mirplug.specs.Option` refuses the same on the command line)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_yaml_float(self, node: Any) -> float:
+            value = super().construct_yaml_float(node)
+            if value == 0.0 and any(digit in str(node.value).lower().partition("e")[0] for digit in "123456789"):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{node.value} is too small to be represented (it would become 0)", node.start_mark)
+            return value
+
+    Loader.add_constructor("tag:yaml.org,2002:float", Loader.construct_yaml_float)
+    return Loader
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None) -> None:
@@ -121,14 +159,25 @@ def load_model_file(folder: Path) -> tuple[dict[str, Any], SavedModel]:
     path = folder / MODEL_FILE
     if not path.exists():
         raise RunError(f"{folder} has no {MODEL_FILE}; pass the folder of a finished run (runs/<timestamp>-<task>)")
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
+    # safetensors reports a truncated, empty or garbled file with its own exception type (not an OSError)
+    damaged = (f"{path} is damaged (empty, truncated or not a safetensors file); run the training again or "
+               f"restore the file from a copy")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except Exception as exc:
+        raise RunError(f"{damaged} ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})") from None
     try:
         if MODEL_METADATA_KEY in metadata:
             fields = json.loads(metadata[MODEL_METADATA_KEY])
         else:  # written before the single entry: one JSON value per key
             fields = {key: json.loads(value) for key, value in metadata.items() if key != "mirplug_version"}
-        saved = SavedModel(list(fields["labels"]), tuple(fields["input_shape"]), fields.get("frame_rate"))
-    except (KeyError, ValueError) as exc:
-        raise RunError(f"{path} lacks mirplug metadata ({exc}); it was not written by mirplug run") from None
-    return load_file(str(path)), saved
+        saved = SavedModel([str(label) for label in fields["labels"]], tuple(int(n) for n in fields["input_shape"]),
+                           None if fields.get("frame_rate") is None else float(fields["frame_rate"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RunError(f"{path} lacks mirplug metadata ({type(exc).__name__}: {exc}); it was not written by "
+                       f"mirplug run") from None
+    try:
+        return load_file(str(path)), saved
+    except Exception as exc:
+        raise RunError(f"{damaged} ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})") from None

@@ -150,6 +150,11 @@ def test_a_weight_decay_that_wipes_the_weights_names_weight_decay_not_the_learni
     assert "lower train.lr" not in message
 
 
+def test_a_line_break_in_user_text_stays_on_the_one_error_line():
+    message = one_error_line(*mirplug_main("run", "=\nx"))
+    assert message == "override '=\\nx' is not of the form key=value (e.g. train.epochs=5)"
+
+
 # --------------------------------------------------------------------------------------
 # A generator with nothing to generate (item 9)
 # --------------------------------------------------------------------------------------
@@ -161,6 +166,36 @@ NOTHING_TO_GENERATE = ("augmenter 'vae' would add no clips (augmenter.per_class=
 # --------------------------------------------------------------------------------------
 # mirplug run --config
 # --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("contents", "message"), [
+    (None, "{path}: no such file; pass a run's config.yaml (runs/<timestamp>-<task>/config.yaml)"),
+    ("task: [genre\n", "{path} is not valid YAML at line 2, column 1: expected ',' or ']', but got '<stream end>'; "
+                       "fix it or start from a run's config.yaml"),
+    ("task: 5\n", "{path}: 'task' must be a name or a mapping with 'name' and its options, not the number 5"),
+    ("task: genre\naugmenter:\n- p: 0.5\n", "{path}: augmenter entry 1 has no 'name'; write it as - name: gain"),
+    ("- task\n", "{path} is not a YAML mapping (key: value lines); start from a run's config.yaml"),
+    ("trian:\n  lr: 0.1\n", "{path}: unknown key 'trian' (did you mean 'train'?); a config has: task, data, "
+                            "representation, backbone, augmenter, train, eval, split, seed, out, name"),
+    ("train:\n  lr: 1.0e-400\n", "{path} is not valid YAML at line 2, column 7: 1.0e-400 is too small to be "
+                                 "represented (it would become 0); fix it or start from a run's config.yaml"),
+    ("train: [1, 2]\n", "{path}: 'train' must be a mapping of option: value, not a list"),
+    ("train:\n  lr: .nan\n", "train.lr='nan' is not a finite number; give a finite float (0 to 10)"),
+])
+def test_a_bad_config_file_is_one_line(tmp_path, contents, message):
+    path = tmp_path / "config.yaml"
+    if contents is not None:
+        path.write_text(contents)
+    assert one_error_line(*mirplug_main("run", "--config", str(path))) == message.format(path=path)
+
+
+def test_a_folder_given_as_config_is_one_line(tmp_path):
+    assert one_error_line(*mirplug_main("run", "--config", str(tmp_path))) == (
+        f"{tmp_path} is a folder, not a config file; pass the config.yaml inside a run folder")
+
+
+def test_a_config_that_is_not_text_is_one_line(tmp_path):
+    (tmp_path / "config.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    assert one_error_line(*mirplug_main("run", "--config", str(tmp_path / "config.yaml"))) == (
+        f"{tmp_path / 'config.yaml'} is not a text file (not UTF-8); pass a YAML config such as a run's config.yaml")
 
 
 # --------------------------------------------------------------------------------------
@@ -193,6 +228,51 @@ def run_copy(trained, tmp_path) -> Path:
 
 def predict(folder: Path) -> tuple[int, str]:
     return mirplug_main("predict", "--run", str(folder), str(folder.parent / "clip.wav"), "--json")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbled"])
+def test_predict_with_a_damaged_model_file_is_one_line(run_copy, damage):
+    model = run_copy / "model.safetensors"
+    data = model.read_bytes()
+    model.write_bytes({"truncated": data[:len(data) // 2], "empty": b"", "garbled": bytes(range(256)) * 40}[damage])
+    message = one_error_line(*predict(run_copy))
+    assert message.startswith(f"{model} is damaged (empty, truncated or not a safetensors file); run the training "
+                              f"again or restore the file from a copy (SafetensorError: ")
+
+
+def test_predict_with_a_malformed_config_is_one_line(run_copy):
+    (run_copy / "config.yaml").write_text("task: [genre\n")
+    assert one_error_line(*predict(run_copy)).startswith(f"{run_copy / 'config.yaml'} is not valid YAML at line 2")
+
+
+def test_predict_with_a_config_that_does_not_describe_the_model_is_one_line(run_copy):
+    config = run_copy / "config.yaml"
+    config.write_text(config.read_text().replace("channels: 4", "channels: 8"))
+    assert one_error_line(*predict(run_copy)).startswith(
+        f"{config} does not describe the model in {run_copy / 'model.safetensors'} (size mismatch for "
+        f"backbone.body.0.weight: ")
+
+
+@pytest.mark.parametrize(("edit", "shape"), [
+    (("n_mels: 64", "n_mels: 32"), "(32, 51) (50 frames/s)"),
+    (("hop_length_ms: 20.0", "hop_length_ms: 10.0"), "(64, 101) (100 frames/s)"),
+    (("clip_seconds: 1.0", "clip_seconds: 2.0"), "(64, 101) (50 frames/s)"),
+])
+def test_predict_refuses_a_config_whose_features_differ_from_the_models_input(run_copy, edit, shape):
+    config = run_copy / "config.yaml"
+    assert edit[0] in config.read_text()
+    config.write_text(config.read_text().replace(*edit))
+    assert one_error_line(*predict(run_copy)) == (
+        f"{config} describes features of shape {shape}, but the model was trained on (64, 51) (50 frames/s); "
+        f"config.yaml was edited after training (representation or data.clip_seconds): undo the edits, or train "
+        f"a new model with them")
+
+
+def test_predict_ignores_settings_that_play_no_part_in_predicting(run_copy):
+    config = run_copy / "config.yaml"
+    config.write_text(config.read_text().replace("fad_backbone: auto", "fad_backbone: whatever"))
+    code, stderr = predict(run_copy)
+    assert code == 0, stderr
 
 
 # --------------------------------------------------------------------------------------

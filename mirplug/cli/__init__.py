@@ -25,7 +25,7 @@ from mirplug.cli import (
     sweep,
     validate,
 )
-from mirplug.errors import MirplugError
+from mirplug.errors import MirplugError, one_line
 
 app = typer.Typer(
     name="mirplug",
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     except MirplugError as exc:
         if os.environ.get("MIRPLUG_DEBUG"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except (ImportError, OSError):
         from mirplug.environment import broken_environment

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
                       f"{resume / 'metrics.json'}", file=sys.stderr)
                 return
         else:
-            base = config_from_dict(read_yaml(config)) if config else []
+            base = config_from_dict(read_yaml(config), str(config)) if config else []
             resolved = resolve(catalog, base + list(overrides or []))
         from mirplug.runner import run
 
@@ -81,10 +81,11 @@ def resumable(folder: Path, catalog: Catalog) -> RunConfig | None:
     if not (folder / CONFIG_FILE).is_file():
         raise RunError(f"--resume {folder}: not a run folder (no {CONFIG_FILE}); pass the folder of an interrupted "
                        f"run (runs/<timestamp>-<task>)")
+    try:  # read_yaml says in one line what is wrong with the file (missing, not YAML, not a mapping)
+        saved = read_yaml(folder / CONFIG_FILE)
+    except MirplugError as exc:
+        raise RunError(f"--resume {folder}: its {CONFIG_FILE} cannot be read ({exc})") from None
     try:
-        return resolve(catalog, config_from_dict(read_yaml(folder / CONFIG_FILE)))
+        return resolve(catalog, config_from_dict(saved, str(folder / CONFIG_FILE)))
     except MirplugError as exc:
         raise RunError(f"--resume {folder}: its {CONFIG_FILE} no longer resolves: {' '.join(str(exc).split())}") from None
-    except Exception as exc:  # noqa: BLE001 - malformed YAML and the like: the file, not mirplug, is at fault
-        message = " ".join(str(exc).split())  # YAML errors span several lines
-        raise RunError(f"--resume {folder}: its {CONFIG_FILE} cannot be read ({type(exc).__name__}: {message})") from None
