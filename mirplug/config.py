@@ -90,7 +90,10 @@ class Selection:
 
 @dataclass
 class RunConfig:
-    """Everything a run needs, fully resolved; ``to_dict`` is enough to rerun it."""
+    """Everything a run needs, fully resolved; ``to_dict`` is enough to rerun it.
+
+    ``backbone_default`` (not saved) says the backbone is the task's default, not the user's choice.
+    """
 
     task: Selection
     data: Selection
@@ -103,6 +106,7 @@ class RunConfig:
     seed: int = 0
     out: str = "runs"
     name: str | None = None
+    backbone_default: bool = field(default=False, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``config.yaml``."""
@@ -325,6 +329,9 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         seed=scalars["seed"],
         out=scalars["out"],
         name=scalars["name"],
+        # neither backbone= nor a backbone.* key given: the run may swap the task's default backbone
+        # for one that takes the representation's features (mirplug.model.fit_backbone_to_features)
+        backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
     )
 
 

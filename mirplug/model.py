@@ -73,6 +73,75 @@ def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
     return representation
 
 
+def feature_layout(representation: Representation) -> str:
+    """``"vector"`` for clip-level features (``frame_rate = None``), else ``"frames"``."""
+    return "vector" if representation.frame_rate is None else "frames"
+
+
+def backbones_taking(catalog: Catalog, layout: str) -> list[tuple[str, str]]:
+    """(name, plugin) of every backbone whose spec says it takes ``layout`` features, in registration order.
+
+    A name that several plugins register is given as ``plugin:name``, as a user must choose it.
+    """
+    return [(entry.spec.name if len(entries) == 1 else f"{entry.plugin}:{entry.spec.name}", entry.plugin)
+            for entries in catalog.entries["backbone"].values() for entry in entries
+            if getattr(entry.spec, "expects", None) in (None, layout)]
+
+
+def fit_backbone_to_features(catalog: Catalog, config: RunConfig, representation: Representation,
+                             task: Task) -> tuple[RunConfig, str | None]:
+    """Check, before any audio is decoded, that the backbone takes what the representation gives.
+
+    The contracts say it: a representation with ``frame_rate = None`` gives one vector per clip, a
+    :class:`~mirplug.specs.BackboneSpec` declares ``expects`` (``"frames"``, ``"vector"``, ``None``
+    for either). When the backbone is the task's default (``config.backbone_default``) and does not
+    fit, the first backbone that does, from the plugin of the default one (else from any plugin),
+    takes its place, and the returned note says so; a backbone the user chose is an error instead.
+    """
+    from mirplug.config import copy_config
+
+    layout = feature_layout(representation)
+    if task.frame_level and layout == "vector":
+        raise ConfigError(f"task '{config.task.name}' predicts per frame, but representation "
+                          f"'{config.representation.name}' gives one vector per clip (no frame rate); choose a "
+                          f"representation with frames (e.g. the task's default)")
+    spec = catalog.get("backbone", config.backbone.name)
+    expects = getattr(spec, "expects", None)
+    if expects in (None, "waveform", layout):
+        return config, None
+    fitting = backbones_taking(catalog, layout)
+    what = {"vector": "one vector per clip", "frames": "(channels, frames) features"}
+    if config.backbone_default and fitting:
+        plugin = catalog.plugin_of("backbone", config.backbone.name)
+        chosen = ([name for name, owner in fitting if owner == plugin] or [name for name, _ in fitting])[0]
+        replaced = copy_config(config)
+        replaced.backbone = default_selection(catalog, config.task.name, chosen)
+        replaced.backbone_default = False
+        note = (f"representation '{config.representation.name}' gives {what[layout]}, which the default backbone "
+                f"'{config.backbone.name}' does not take: using backbone={chosen} (choose another with backbone=...)")
+        return replaced, note
+    raise ConfigError(
+        f"representation '{config.representation.name}' gives {what[layout]}, but backbone "
+        f"'{config.backbone.name}' takes {what[expects] if expects in what else expects} only; choose a backbone "
+        f"that takes them ({', '.join(sorted(f'backbone={name}' for name, _ in fitting)) or 'none is installed'}) "
+        f"or another representation"
+    )
+
+
+def default_selection(catalog: Catalog, task_name: str, backbone: str) -> Any:
+    """``backbone`` with its default options and the task's ``backbone.*`` defaults that apply to it."""
+    from mirplug.config import Selection
+
+    spec = catalog.get("backbone", backbone)
+    options = spec.option_defaults()
+    for key, value in catalog.get("task", task_name).defaults.items():  # type: ignore[attr-defined]
+        head, _, option = key.partition(".")
+        declared = spec.option(option) if head == "backbone" and option else None
+        if declared is not None:
+            options[option] = declared.coerce(value, key)
+    return Selection(backbone, options)
+
+
 def feature_shape(representation: Representation, n_samples: int) -> tuple[int, ...]:
     """The shape of one example's features for a window of ``n_samples``."""
     with torch.no_grad():

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,7 +25,8 @@ from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
 from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_per_class
 from mirplug.errors import ConfigError, DataError, RunError, RunInterrupted
-from mirplug.model import CentroidHead, build_model, build_representation, embed, feature_shape
+from mirplug.model import (CentroidHead, build_model, build_representation, embed, feature_shape,
+                           fit_backbone_to_features)
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, check_out_folder, is_finished, new_run_folder,
                             read_yaml, save_model, write_csv, write_json, write_yaml)
 from mirplug.specs import AugmenterSpec
@@ -132,6 +134,20 @@ def predict_clips(model: torch.nn.Module, task: Task, features: torch.Tensor, wi
     return task.aggregate(outputs, windows, len(windows.rows), frame_rate), outputs
 
 
+def preflight(catalog: Catalog, config: RunConfig) -> tuple[RunConfig, Task, Representation, str | None]:
+    """The checks that need the built task and representation but no data: both build, and the backbone takes
+    the representation's features (:func:`mirplug.model.fit_backbone_to_features`). Sweeps run it for every
+    grid point before the first run.
+
+    Returns the config (with a fitting backbone when the task's default did not fit), the task, the
+    representation and a note to print when the backbone was replaced.
+    """
+    task = build_task(catalog, config)
+    representation = build_representation(catalog, config)
+    config, note = fit_backbone_to_features(catalog, config, representation, task)
+    return config, task, representation, note
+
+
 def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
         resume: str | Path | None = None) -> RunResult:
     """Train and evaluate as configured; write the run folder; return its path and test metrics.
@@ -151,8 +167,9 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
 
     # Build every component before touching data, so a bad setting fails at once.
     check_out_folder(config.out)
-    task = build_task(catalog, config)
-    representation = build_representation(catalog, config)
+    config, task, representation, note = preflight(catalog, config)
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
     transforms = build_transforms(catalog, config)
     generators = build_generators(catalog, config)
     if generators:

@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mirplug.errors import ConfigError, EnvironmentBrokenError, PluginError, choices_text
+from mirplug.errors import ConfigError, EnvironmentBrokenError, MirplugError, PluginError, choices_text
 
 OptionType = type[int] | type[float] | type[bool] | type[str]
 KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
+# What a backbone spec may declare in ``expects`` (see :class:`BackboneSpec`).
+BACKBONE_INPUTS: tuple[str | None, ...] = (None, "frames", "vector", "waveform")
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -173,8 +175,31 @@ class ComponentSpec:
             ) from exc
 
     def build(self, options: Mapping[str, Any], **context: Any) -> Any:
-        """Build the component from resolved ``options`` and kind-specific ``context``."""
-        return self.load_factory()(**dict(options), **context)
+        """Build the component from resolved ``options`` and kind-specific ``context``.
+
+        A factory that rejects its options with anything but a :class:`MirplugError` (a
+        ``ValueError`` from a library, say) becomes a :class:`ConfigError` naming the component
+        and its options, so a bad combination of values stops the run in one line before any
+        work; ``MIRPLUG_DEBUG=1`` still shows the original traceback.
+        """
+        factory = self.load_factory()
+        try:
+            return factory(**dict(options), **context)
+        except MirplugError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, (ImportError, OSError)):
+                from mirplug.environment import broken_environment
+
+                broken = broken_environment()
+                if broken is not None:
+                    raise EnvironmentBrokenError(broken) from exc
+            given = ", ".join(f"{key}={value}" for key, value in options.items())
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            raise ConfigError(
+                f"{self.kind} '{self.name}' cannot be built with {given or 'its defaults'} "
+                f"({type(exc).__name__}: {detail}); change its options (see 'mirplug list {self.kind}s')"
+            ) from exc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,8 +216,12 @@ class RepresentationSpec(ComponentSpec):
 class BackboneSpec(ComponentSpec):
     """A backbone: features -> embeddings.
 
-    ``expects`` is ``None`` when any representation will do, or ``"waveform"`` when the
-    backbone brings its own front end and wants raw audio at ``sample_rate``. The factory
+    ``expects`` says which features the backbone takes: ``None`` any representation's,
+    ``"frames"`` only time-frequency features ``(channels, frames)`` (a convolution over time),
+    ``"vector"`` only clip-level vectors ``(dim,)`` (representations with ``frame_rate = None``),
+    or ``"waveform"`` when the backbone brings its own front end and wants raw audio at
+    ``sample_rate``. A run checks it against the representation before any audio is decoded,
+    and with the backbone left to the task's default picks one that fits. The factory
     is called with the options plus ``input_shape`` (the shape of one example's features)
     and ``frame_rate`` (features per second, or ``None`` for clip-level features) and
     returns a :class:`mirplug.components.Backbone`.

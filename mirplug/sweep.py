@@ -193,11 +193,13 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     that finished (their ``run.json`` exists) are read back, an interrupted one continues from
     its checkpoint, the others run.
     """
-    from mirplug.runner import run
+    from mirplug.runner import preflight, run
 
     console = console or Console(stderr=True)
     points, swept = expand(overrides, arms)
     configs: list[RunConfig] = [resolve(catalog, list(point.overrides)) for point in points]
+    for config in configs:  # components too: a bad grid point stops the sweep before the first run
+        preflight(catalog, config)
     task_name = configs[0].task.name
     grid = {"overrides": list(overrides), "arms": list(arms)}
     if resume is not None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from mirplug.catalog import Catalog, load_catalog
 from mirplug.errors import MirplugError
-from mirplug.specs import KINDS, AugmenterSpec, BackboneSpec, ComponentSpec, TaskSpec
+from mirplug.specs import BACKBONE_INPUTS, KINDS, AugmenterSpec, BackboneSpec, ComponentSpec, TaskSpec
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -198,7 +198,8 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
         checks.run("task fields", task_fields)
     if isinstance(spec, BackboneSpec):
         def backbone_fields() -> None:
-            _require(spec.expects in (None, "waveform"), f"expects={spec.expects!r} must be None or 'waveform'")
+            _require(spec.expects in BACKBONE_INPUTS,
+                     f"expects={spec.expects!r} must be one of {', '.join(map(repr, BACKBONE_INPUTS))}")
             # sample_rate=None: the factory's input_sample_rate(options) says it (e.g. the model it loads).
             _require(spec.expects != "waveform" or bool(spec.sample_rate)
                      or callable(getattr(spec.load_factory(), "input_sample_rate", None)),
@@ -284,7 +285,8 @@ def check_representation(spec: ComponentSpec, options: Mapping[str, Any] | None 
 # --------------------------------------------------------------------------------------
 def _backbone_input(spec: BackboneSpec, catalog: Catalog,
                     options: Mapping[str, Any] | None = None) -> tuple[Any, tuple[int, ...], float | None]:
-    """Features to feed the backbone: raw waveform if it expects one, else the built-in ``mel``."""
+    """Features to feed the backbone: raw waveform if it expects one, else the built-in ``mel`` (averaged over
+    time into one vector per clip for a backbone that expects vectors)."""
     import torch
 
     if spec.expects == "waveform":
@@ -296,6 +298,8 @@ def _backbone_input(spec: BackboneSpec, catalog: Catalog,
         representation = catalog.get("representation", "mel").build({"n_mels": 32})
     with torch.no_grad():
         features = representation(sample_waveforms(representation.sample_rate, seconds=2 * SECONDS))
+    if spec.expects == "vector":
+        return features.mean(dim=-1), tuple(features.shape[1:2]), None
     return features, tuple(features.shape[1:]), representation.frame_rate
 
 

@@ -150,6 +150,17 @@ def test_a_weight_decay_that_wipes_the_weights_names_weight_decay_not_the_learni
     assert "lower train.lr" not in message
 
 
+def test_a_component_that_rejects_its_options_is_one_line_naming_it():
+    def factory(n: int) -> None:
+        raise ValueError("n must be even\nsecond line")
+
+    spec = RepresentationSpec(name="odd", summary="s", factory=factory, license="MIT")
+    with pytest.raises(ConfigError) as error:
+        spec.build({"n": 3})
+    assert str(error.value) == ("representation 'odd' cannot be built with n=3 (ValueError: n must be even); "
+                                "change its options (see 'mirplug list representations')")
+
+
 def test_a_line_break_in_user_text_stays_on_the_one_error_line():
     message = one_error_line(*mirplug_main("run", "=\nx"))
     assert message == "override '=\\nx' is not of the form key=value (e.g. train.epochs=5)"
@@ -315,6 +326,50 @@ def no_decoding(monkeypatch) -> None:
         raise AssertionError("audio was decoded before the components were checked")
 
     monkeypatch.setattr(mirplug.runner, "load_dataset", decoding)
+
+
+def test_a_clip_level_representation_with_a_frame_backbone_is_refused_before_decoding(clip_catalog, no_decoding,
+                                                                                       tmp_path):
+    from mirplug.runner import run
+
+    config = resolve(clip_catalog, ["task=genre", "representation=clipstats", "backbone=cnn", f"out={tmp_path}"])
+    with pytest.raises(ConfigError) as error:
+        run(config, clip_catalog, quiet())
+    assert str(error.value) == ("representation 'clipstats' gives one vector per clip, but backbone 'cnn' takes "
+                                "(channels, frames) features only; choose a backbone that takes them "
+                                "(backbone=linear, backbone=mlp) or another representation")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_frame_level_task_with_a_clip_level_representation_is_refused_before_decoding(clip_catalog, no_decoding,
+                                                                                       tmp_path):
+    from mirplug.runner import run
+
+    config = resolve(clip_catalog, ["task=beats", "representation=clipstats", f"out={tmp_path}"])
+    with pytest.raises(ConfigError) as error:
+        run(config, clip_catalog, quiet())
+    assert str(error.value) == ("task 'beats' predicts per frame, but representation 'clipstats' gives one vector "
+                                "per clip (no frame rate); choose a representation with frames (e.g. the task's "
+                                "default)")
+
+
+def test_with_only_a_clip_level_representation_given_a_backbone_that_takes_it_is_chosen(clip_catalog, tmp_path):
+    from rich.console import Console
+
+    import mirplug.runner
+    from mirplug.runner import run
+
+    output = io.StringIO()
+    result = run(resolve(clip_catalog, ["task=genre", *TINY, "representation=clipstats", f"out={tmp_path}"]),
+                 clip_catalog, Console(file=output, width=400))
+    assert "note: representation 'clipstats' gives one vector per clip, which the default backbone 'cnn' does not "
+    "take: using backbone=mlp (choose another with backbone=...)" in output.getvalue()
+    assert "name: mlp" in (result.folder / "config.yaml").read_text()
+    assert 0.0 <= result.metrics["macro_f1"] <= 1.0
+    # a backbone.* key says the user meant the default backbone: then it is an error, not a swap
+    with pytest.raises(ConfigError):
+        mirplug.runner.preflight(clip_catalog, resolve(clip_catalog, ["representation=clipstats",
+                                                                      "backbone.channels=8"]))
 
 
 # --------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
     return [
         BackboneSpec(
             name="cnn", summary="small 2-D CNN over a spectrogram, trained from scratch; clip and frame embeddings",
-            factory="mirplug_builtin.backbones.cnn:SmallCNN",
+            factory="mirplug_builtin.backbones.cnn:SmallCNN", expects="frames",
             options=(
                 Option(name="channels", type=int, default=16, minimum=1, maximum=1024,
                        help="channels of the first block"),
