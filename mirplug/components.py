@@ -307,18 +307,20 @@ class Generator(abc.ABC):
             return torch.zeros((0, self.clip_samples)), labels
         return self._sample(labels, seed), labels
 
-    def plan_counts(self, labels: torch.Tensor) -> dict[int, int]:
+    def plan_counts(self, labels: torch.Tensor, n_classes: int | None = None) -> dict[int, int]:
         """How many clips to sample per class given the training labels and the options.
 
         ``per_class`` adds that many to every class; ``balance`` brings every class up to
-        the largest one; both together add ``per_class`` on top of balancing.
+        the largest one; both together add ``per_class`` on top of balancing. ``n_classes``
+        (default: the fitted label names) lets a caller plan before fitting.
         """
-        counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=len(self.label_names))
+        n_classes = len(self.label_names) if n_classes is None else n_classes
+        counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=n_classes)
         largest = int(counts.max()) if counts.numel() else 0
         per_class = int(self.options.get("per_class", 0) or 0)
         balance = bool(self.options.get("balance", False))
         return {index: per_class + (largest - int(counts[index]) if balance else 0)
-                for index in range(len(self.label_names))}
+                for index in range(n_classes)}
 
     def config(self) -> dict[str, Any]:
         """Everything :meth:`load` needs besides the weights."""

@@ -315,6 +315,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     check_run_name(scalars["name"])
     check_training(sections["train"])
     check_fad_backbone(catalog, sections["eval"]["fad_backbone"])
+    check_generators(augmenter_names, augmenter_specs, aug_options)
     # Names are kept as given, so a qualified 'plugin:name' (chosen because of a name clash)
     # still picks the same plugin when the runner looks the component up again.
     return RunConfig(
@@ -363,6 +364,23 @@ def check_fad_backbone(catalog: Catalog, choice: str | None) -> None:
         catalog.get("backbone", choice)
     except ConfigError as exc:
         raise ConfigError(f"eval.fad_backbone={choice}: {exc}; or auto, logmel") from None
+
+
+def check_generators(names: Sequence[str], specs: Sequence[Any], options: Sequence[Mapping[str, Any]]) -> None:
+    """A generator augmenter must be asked for clips: ``per_class`` or ``balance`` (the Generator contract's
+    sampling options), else it is fitted for minutes and adds nothing."""
+    for name, spec, values in zip(names, specs, options):
+        if getattr(spec, "stage", None) != "generator":
+            continue
+        if spec.option("per_class") is None or spec.option("balance") is None:
+            continue  # a generator that samples otherwise decides itself
+        if not values.get("per_class") and not values.get("balance"):
+            prefix = "augmenter." if len(names) == 1 else f"augmenter.{name}."
+            raise ConfigError(
+                f"augmenter '{name}' would add no clips ({prefix}per_class=0 and {prefix}balance=false); set "
+                f"{prefix}per_class=N (N clips added to every class) or {prefix}balance=true (every class "
+                f"brought up to the largest)"
+            )
 
 
 def _apply_augmenter(key: str, tail: str, value: str, names: list[str], specs: list[Any],

@@ -23,7 +23,7 @@ import torch
 from mirplug.audio import resample
 from mirplug.components import Generator
 from mirplug.data import decode_windows
-from mirplug.errors import ConfigError
+from mirplug.errors import ConfigError, DataError
 from mirplug.rundir import write_json
 
 
@@ -215,6 +215,14 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
     test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
                    if test_windows is not None else None)
     for name, generator in generators:
+        # before minutes of fitting: balancing classes that are already balanced plans no clip at all
+        planned = (generator.plan_counts(labels, len(names))
+                   if type(generator).plan_counts is Generator.plan_counts else None)  # a plugin's own plan: its call
+        if planned is not None and not sum(planned.values()):
+            raise DataError(f"augmenter '{name}' would add no clips: with augmenter.balance=true every class of "
+                            f"the training split already has as many clips as the largest "
+                            f"({int(torch.bincount(labels).max()) if len(labels) else 0}); set "
+                            f"augmenter.per_class=N to add N clips to every class")
         steps = int(generator.options.get("steps", 0) or 0)
         if console is not None:
             console.print(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)")

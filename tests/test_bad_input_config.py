@@ -174,6 +174,49 @@ NOTHING_TO_GENERATE = ("augmenter 'vae' would add no clips (augmenter.per_class=
                        "class brought up to the largest)")
 
 
+@pytest.mark.parametrize("command", [
+    ["run", "task=genre", "augmenter=vae"],
+    ["sweep", "task=genre", "augmenter=vae", "seed=0,1"],
+    ["ablate", "task=genre", "augmenter=vae", "data.per_class=5", "seed=0,1"],
+    ["augment", "task=genre", "augmenter=vae"],
+])
+def test_a_generator_with_nothing_to_generate_is_refused_before_any_work(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = [f"out={tmp_path / 'augmented'}"] if command[0] == "augment" else []
+    assert one_error_line(*mirplug_main(*command, *out)) == NOTHING_TO_GENERATE
+    assert list(tmp_path.iterdir()) == []  # no run, sweep or dataset folder was started
+
+
+def test_several_generators_name_the_one_with_nothing_to_generate(catalog):
+    assert refusal(catalog, "augmenter=vae,gan", "augmenter.vae.per_class=3").startswith(
+        "augmenter 'gan' would add no clips (augmenter.gan.per_class=0 and augmenter.gan.balance=false)")
+
+
+def test_balancing_classes_that_are_already_balanced_is_refused_before_fitting(catalog, tmp_path):
+    from mirplug.data import split_dataset
+    from mirplug.generation import synthesize
+    from mirplug.runner import build_generators, build_task, load_dataset
+
+    config = resolve(catalog, [*TINY, "data.styles=2", "augmenter=vae", "augmenter.balance=true"])
+    task = build_task(catalog, config)
+    splits = split_dataset(load_dataset(catalog, config), "label", 0.25, 0.25, 0)
+    labels = splits["train"]["label"]
+    balanced = splits["train"].select([i for label in (0, 1) for i in
+                                       [j for j, value in enumerate(labels) if value == label][:3]])
+    (name, generator), = build_generators(catalog, config)
+
+    def fit_or_load(*args, **kwargs):
+        raise AssertionError("the generator was fitted")
+
+    generator.fit_or_load = fit_or_load
+    with pytest.raises(DataError) as error:
+        synthesize([(name, generator)], balanced, splits["test"], task.label_names(splits["train"]), "label", 1.0,
+                   tmp_path, 0)
+    assert str(error.value) == ("augmenter 'vae' would add no clips: with augmenter.balance=true every class of the "
+                                "training split already has as many clips as the largest (3); set "
+                                "augmenter.per_class=N to add N clips to every class")
+
+
 # --------------------------------------------------------------------------------------
 # mirplug run --config
 # --------------------------------------------------------------------------------------

@@ -129,7 +129,8 @@ def test_run_with_a_broken_torchaudio_says_so_in_one_line_instead_of_blaming_the
 def test_a_broken_torchaudio_imported_outside_a_factory_is_diagnosed_by_the_command_line(
         broken_torchaudio: Path, tmp_path: Path) -> None:
     # stft needs no torchaudio; the vae generator imports it when it starts fitting, inside the run
-    result = python_m("run", "task=genre", "representation=stft", "augmenter=vae", "data.clips_per_class=8",
+    result = python_m("run", "task=genre", "representation=stft", "augmenter=vae", "augmenter.per_class=1",
+                      "data.clips_per_class=8",
                       "data.seconds=1.0", "data.clip_seconds=1.0", "train.epochs=1",
                       f"out={tmp_path / 'runs'}", pythonpath=broken_torchaudio, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
