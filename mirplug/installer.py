@@ -114,16 +114,41 @@ def manifest_path() -> Path:
     return config_dir() / MANIFEST_NAME
 
 
+MANIFEST_SOURCES = ("requirement", "path", "registry")
+
+
 def read_manifest() -> list[ManifestEntry]:
-    """The recorded plugins, sorted by name (none when the file does not exist yet)."""
+    """The recorded plugins, sorted by name (none when the file does not exist yet).
+
+    Every field is checked for its type; what a requirement may be is checked by
+    :func:`check_requirement` before it reaches pip (:func:`manifest_requirement`).
+    """
     path = manifest_path()
     if not path.exists():
         return []
     try:
         data = json.loads(path.read_text())
-        return [ManifestEntry(**item) for item in data["plugins"]]
-    except (ValueError, KeyError, TypeError) as exc:
+        entries = [ManifestEntry(**item) for item in data["plugins"]]
+    except (ValueError, KeyError, TypeError, OSError) as exc:
         raise MirplugError(f"{path} is not a valid plugin manifest ({exc}); fix or delete it") from None
+    for entry in entries:
+        if not (isinstance(entry.name, str) and isinstance(entry.requirement, str)
+                and isinstance(entry.editable, bool) and entry.source in MANIFEST_SOURCES):
+            raise MirplugError(f"{path}: plugin entry {entry.name!r} is not valid (name and requirement are text, "
+                               f"editable true or false, source one of {', '.join(MANIFEST_SOURCES)}); fix or "
+                               f"delete that entry")
+    return entries
+
+
+def manifest_requirement(entry: ManifestEntry) -> str:
+    """The entry's requirement after :func:`check_requirement`; a pip option or anything else is refused,
+    naming the entry and the manifest."""
+    where = f"{manifest_path()}: plugin entry '{entry.name}'"
+    kind = check_requirement(entry.requirement, where)
+    if (entry.editable or entry.source == "path") and kind != "path":
+        raise InstallError(f"{where} is installed from a local folder, but {entry.requirement!r} is no existing "
+                           f"folder; restore the folder or fix or delete that entry")
+    return entry.requirement
 
 
 def write_manifest(entries: Sequence[ManifestEntry]) -> Path:
@@ -153,12 +178,14 @@ def forget(name: str) -> bool:
 
 
 def requirement_line(entry: ManifestEntry) -> str:
-    """One requirements-file line: ``-e PATH``, ``name @ file:///PATH`` or the requirement as given."""
+    """One requirements-file line: ``-e PATH``, ``name @ file:///PATH`` or the requirement as given (checked:
+    a line from a tampered manifest must not become a pip option in someone's requirements file)."""
+    requirement = manifest_requirement(entry)
     if entry.editable:
-        return f"-e {entry.requirement}"
+        return f"-e {Path(requirement).expanduser().resolve()}"
     if entry.source == "path":
-        return f"{entry.name} @ {Path(entry.requirement).as_uri()}"
-    return entry.requirement
+        return f"{entry.name} @ {Path(requirement).expanduser().resolve().as_uri()}"
+    return requirement
 
 
 def requirements_text(entries: Sequence[ManifestEntry]) -> str:
@@ -187,8 +214,40 @@ class Target:
 
 
 def looks_like_path(text: str) -> bool:
-    """A local folder or archive: an existing path, or something written like one."""
+    """A local folder or archive: an existing path, or something written like one (a direct reference
+    ``name @ https://...`` has slashes too, but is a requirement)."""
+    if direct_reference(text):
+        return False
     return Path(text).exists() or text.startswith((".", "/", "~")) or os.sep in text
+
+
+def direct_reference(text: str) -> bool:
+    """Whether ``text`` is a PEP 508 requirement with a URL (``name @ https://...``)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(text).url is not None
+    except InvalidRequirement:
+        return False
+
+
+def check_requirement(text: Any, where: str) -> str:
+    """What pip may be given: ``"requirement"`` (PEP 508, direct references included) or ``"path"`` (an
+    existing local file or folder). Anything else, above all text that pip would read as one of its own
+    options (``--index-url=...``, ``-r FILE``), raises :class:`InstallError` naming ``where``."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if not isinstance(text, str) or not text.strip() or text.strip().startswith("-"):
+        raise InstallError(f"{where}: {text!r} is not a requirement but looks like a pip option; only pip "
+                           f"requirements (name, name>=1, name @ https://...) or local paths are installed")
+    try:
+        Requirement(text)
+        return "requirement"
+    except InvalidRequirement as exc:
+        if Path(text).expanduser().exists():
+            return "path"
+        raise InstallError(f"{where}: {text!r} is neither a valid pip requirement ({exc}) nor an existing "
+                           f"local path") from None
 
 
 def resolve_target(text: str, registry: dict[str, RegistryEntry]) -> Target:
@@ -205,6 +264,8 @@ def resolve_target(text: str, registry: dict[str, RegistryEntry]) -> Target:
                 raise InstallError(f"registry entry '{text}' points at {path}, which does not exist")
             return Target(str(path), "registry", entry.name, _project_name(path))
         return Target(entry.requirement, "registry", entry.name, Requirement(entry.requirement).name)
+    if text.strip().startswith("-"):
+        check_requirement(text, "mirplug install")  # refused: a pip option, not something to install
     if looks_like_path(text):
         path = Path(text).expanduser().resolve()
         if not path.exists():
@@ -273,13 +334,19 @@ def pip_install(target: Target, upgrade: bool = False, editable: bool = False,
     """Install ``target`` with pip; return the distribution name that was requested."""
     if editable and target.source != "path":
         raise InstallError(f"--editable needs a local folder, not '{target.requirement}'")
+    # the same check for what came from the command line, the registry or the manifest; what is installed
+    # goes after "--", so pip reads it as a requirement whatever it looks like
+    kind = check_requirement(target.requirement, f"requirement of {target.name or target.requirement}")
+    if editable and kind != "path":
+        raise InstallError(f"--editable needs an existing local folder, not '{target.requirement}'")
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
         args = ["install", "--report", str(report)]
         if upgrade:
             args.append("--upgrade")
         args += list(extra_args)
-        args += ["-e", target.requirement] if editable else [target.requirement]
+        # an editable install is pip's -e option: its value is a resolved absolute path, never an option
+        args += ["-e", str(Path(target.requirement).expanduser().resolve())] if editable else ["--", target.requirement]
         run_pip(args, f"install {target.requirement}")
         name = target.name or _requested_name(report)
     if name is None:

@@ -434,6 +434,50 @@ def write_manifest(tmp_path: Path, *entries: dict) -> Path:
     return path
 
 
+@pytest.mark.parametrize("requirement", ["--index-url=http://127.0.0.1:9/simple", "-r/etc/hostname"])
+def test_a_manifest_entry_cannot_add_pip_options(tmp_path, pip_calls, requirement):
+    path = write_manifest(tmp_path, {"name": "good", "requirement": "mirplug-good", "editable": False,
+                                     "source": "requirement"},
+                          {"name": "evil", "requirement": requirement, "editable": False, "source": "requirement"})
+    message = one_error_line(*mirplug_main("plugins", "restore"))
+    assert message == (f"{path}: plugin entry 'evil': {requirement!r} is not a requirement but looks like a pip "
+                       f"option; only pip requirements (name, name>=1, name @ https://...) or local paths are "
+                       f"installed")
+    assert pip_calls == []  # not even the good entry: every entry is checked first
+    assert one_error_line(*mirplug_main("plugins", "--requirements")) == message
+
+
+def test_a_manifest_entry_that_is_no_requirement_nor_path_is_refused(tmp_path, pip_calls):
+    path = write_manifest(tmp_path, {"name": "odd", "requirement": "not a requirement!", "editable": False,
+                                     "source": "requirement"})
+    assert one_error_line(*mirplug_main("plugins", "restore")).startswith(
+        f"{path}: plugin entry 'odd': 'not a requirement!' is neither a valid pip requirement (")
+    assert pip_calls == []
+
+
+def test_restore_passes_requirements_after_a_double_dash(tmp_path, pip_calls):
+    write_manifest(tmp_path, {"name": "foo", "requirement": "foo @ https://example.com/foo-1.0.tar.gz",
+                              "editable": False, "source": "requirement"})
+    assert mirplug_main("plugins", "restore") == (0, "restored 1 plugin(s): foo\n")
+    assert pip_calls[0][-2:] == ["--", "foo @ https://example.com/foo-1.0.tar.gz"]
+
+
+def test_a_direct_reference_is_a_requirement_not_a_path(pip_calls):
+    from mirplug.installer import pip_install, resolve_target
+
+    target = resolve_target("foo @ https://example.com/foo-1.0.tar.gz", {})
+    assert (target.source, target.name) == ("requirement", "foo")
+    assert pip_install(target) == "foo"
+    assert pip_calls == [["install", "--report", pip_calls[0][2], "--", "foo @ https://example.com/foo-1.0.tar.gz"]]
+
+
+def test_a_pip_option_given_to_install_is_refused(pip_calls):
+    assert one_error_line(*mirplug_main("install", "--yes", "--", "--index-url=http://127.0.0.1:9")) == (
+        "mirplug install: '--index-url=http://127.0.0.1:9' is not a requirement but looks like a pip option; only "
+        "pip requirements (name, name>=1, name @ https://...) or local paths are installed")
+    assert pip_calls == []
+
+
 # --------------------------------------------------------------------------------------
 # Messages print what they are given
 # --------------------------------------------------------------------------------------

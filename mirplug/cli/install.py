@@ -78,12 +78,14 @@ def distribution_of_plugin(name: str) -> str | None:
 def restore_plugins() -> int:
     """Reinstall every plugin of the manifest (no questions: each was confirmed when first installed)."""
     from mirplug.cli.common import err_console
-    from mirplug.installer import Target, pip_install, read_manifest
+    from mirplug.installer import Target, manifest_requirement, pip_install, read_manifest
 
     entries = read_manifest()
     if not entries:
         err_console.print("no plugins recorded; nothing to restore")
         return 0
+    for entry in entries:  # every entry checked before pip runs for any
+        manifest_requirement(entry)
     for entry in entries:
         pip_install(Target(entry.requirement, entry.source, None, entry.name), editable=entry.editable)
     err_console.print(f"restored {len(entries)} plugin(s): {', '.join(e.name for e in entries)}", highlight=False)
