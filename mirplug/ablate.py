@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from mirplug.catalog import Catalog
 from mirplug.config import parse_overrides
@@ -128,7 +129,7 @@ def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CL
         text += "\n\n" + note
     (folder / "ablation.md").write_text(text + "\n")
     _plot(folder / "ablation.png", table, metric)
-    console.print(text, highlight=False, soft_wrap=True)
+    console.print(escape(text), highlight=False, soft_wrap=True)
     return folder, table
 
 

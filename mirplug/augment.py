@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from mirplug import __version__
 from mirplug.catalog import Catalog
@@ -162,7 +163,8 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
         chain.append({"augmenter": name, "kind": "transform", "stage": spec.stage, "options": selections[name],
                       "license": spec.license, "class": f"{type(transform).__module__}:{type(transform).__qualname__}",
                       "seed": [config.seed, position, "row index"], "sample_rate": sample_rate, "rows": len(new)})
-        console.print(f"{name}: {len(new)} transformed copies of the {len(train_real)} real training clips")
+        console.print(escape(f"{name}: {len(new)} transformed copies of the {len(train_real)} real training clips"),
+                      highlight=False)
 
     features = datasets.Features({
         "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
@@ -199,7 +201,7 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     }
     (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True, default=str))
     (out / QUALITY_FILE).write_text(json.dumps(quality, indent=2, sort_keys=True, default=str))
-    console.print(f"wrote {out} ({', '.join(f'{s}: {len(r)} rows' for s, r in rows.items())})")
+    console.print(escape(f"wrote {out} ({', '.join(f'{s}: {len(r)} rows' for s, r in rows.items())})"), highlight=False)
     return out
 
 
@@ -228,7 +230,8 @@ def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], na
                        augmenter_params=str(row["augmenter_params"]), generator_hash=str(row["generator_hash"])))
     shutil.rmtree(work / "synthetic", ignore_errors=True)
     for report in reports:
-        console.print(f"{report['augmenter']}: {report['kept']} synthetic clips (of {report['sampled']} sampled)")
+        console.print(escape(f"{report['augmenter']}: {report['kept']} synthetic clips (of {report['sampled']} sampled)"),
+                      highlight=False)
     return new, reports
 
 

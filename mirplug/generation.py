@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.markup import escape
 
 from mirplug.audio import resample
 from mirplug.components import Generator
@@ -225,7 +226,8 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
                             f"augmenter.per_class=N to add N clips to every class")
         steps = int(generator.options.get("steps", 0) or 0)
         if console is not None:
-            console.print(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)")
+            console.print(escape(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)"),
+                          highlight=False)
         with isolated_random_state():
             ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed,
                                           folder / "generators" / name)

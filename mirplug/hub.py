@@ -16,7 +16,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from mirplug import __version__
@@ -171,11 +171,26 @@ def card(dataset: Any, provenance: dict[str, Any] | None, repo_id: str) -> str:
     return "\n".join(lines)
 
 
+def public(value: Any) -> Any:
+    """An option value as the card shows it: a local path (``data.path``, ``augmenter.checkpoint``) keeps only
+    its last part, ``<local>/genres``; where the files lay on the machine that made the dataset is not the
+    readers' business, and the pushed dataset holds the audio itself."""
+    if not isinstance(value, str) or not value:
+        return value
+    windows = PureWindowsPath(value)
+    local = (Path(value).is_absolute() or windows.drive or value.startswith(("~", "./", "../", ".\\", "..\\"))
+             or ("/" in value or "\\" in value) and Path(value).expanduser().exists())  # not a hub id OWNER/NAME
+    if not local:
+        return value
+    name = windows.name if windows.drive and "/" not in value else Path(value.replace("\\", "/")).name
+    return f"<local>/{name or '.'}"
+
+
 def provenance_sections(provenance: dict[str, Any]) -> list[str]:
     """Markdown for the source, split, augmentation chain, counts and quality."""
     source = provenance.get("source", {})
     split = provenance.get("split", {})
-    options = ", ".join(f"{k}={v}" for k, v in sorted((source.get("options") or {}).items()))
+    options = ", ".join(f"{k}={public(v)}" for k, v in sorted((source.get("options") or {}).items()))
     lines = ["## Source", "",
              f"- dataset: `{source.get('dataset')}` ({options})",
              f"- license: {source.get('license', 'unknown')}",
@@ -185,7 +200,7 @@ def provenance_sections(provenance: dict[str, Any]) -> list[str]:
              f"- made with mirplug {provenance.get('mirplug_version')}", "",
              "## Augmentation chain", ""]
     for step in provenance.get("augmentation", []):
-        settings = ", ".join(f"{k}={v}" for k, v in sorted((step.get("options") or {}).items()))
+        settings = ", ".join(f"{k}={public(v)}" for k, v in sorted((step.get("options") or {}).items()))
         lines.append(f"- `{step.get('augmenter')}` ({step.get('kind')}, stage {step.get('stage')}): {settings}; "
                      f"{step.get('rows')} rows")
         if step.get("kind") == "generator":

@@ -179,8 +179,9 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
     input_shape = feature_shape(representation, window_samples)
     if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
-        console.print(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and resampled "
-                      f"to {representation.sample_rate} Hz; representation '{config.representation.name}' is not used")
+        console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
+                             f"resampled to {representation.sample_rate} Hz; representation "
+                             f"'{config.representation.name}' is not used"))
 
     dataset = load_dataset(catalog, config)
     label_column = stratify_column(task)
@@ -348,7 +349,7 @@ def restrict_training(train: Any, task: Task, config: RunConfig, console: Consol
         train, short = subsample_per_class(train, class_column(task), options["per_class"], config.seed)
         if short and console is not None:
             console.print(f"[yellow]data.per_class={options['per_class']}:[/] labels with fewer training clips "
-                          f"keep them all ({', '.join(short)})")
+                          f"keep them all ({escape(', '.join(short))})")
     if options.get("imbalance", 1.0) > 1.0:
         train = imbalance(train, class_column(task), options["imbalance"], config.seed)
     return train
@@ -386,7 +387,8 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                                                    keep_windows=config.data.options["cache_windows"])
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
-        console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", soft_wrap=True, highlight=False)
+        console.print(f"[yellow]skipped[/] {escape(row['path'])}: {escape(row['reason'])}", soft_wrap=True,
+                      highlight=False)
     for split in SPLITS:
         if not windows[split].rows:
             raise DataError(f"no clip of the {split} split could be decoded ({len(windows[split].skipped)} skipped)")
@@ -573,7 +575,7 @@ def print_results(console: Console, folder: Path, metrics: dict[str, Any]) -> No
             if f"{key}_ci95" in metrics:
                 table.add_row(key, f"{value:.4f}", f"± {metrics[f'{key}_ci95']:.4f}")
         console.print(table)
-        console.print(f"run folder: {folder} (one fold-N/ folder per fold)")
+        console.print(f"run folder: {escape(str(folder))} (one fold-N/ folder per fold)", highlight=False)
         return
     table = Table(title=f"results ({metrics['n_test']} test clips, seed {metrics['seed']})")
     table.add_column("metric")
@@ -588,6 +590,7 @@ def print_results(console: Console, folder: Path, metrics: dict[str, Any]) -> No
         for column in ("class", "precision", "recall", "f1", "support"):
             per_class.add_column(column, justify="left" if column == "class" else "right")
         for name, scores in metrics["per_class"].items():
-            per_class.add_row(name, *(f"{scores[k]:.3f}" for k in ("precision", "recall", "f1")), str(scores["support"]))
+            per_class.add_row(escape(name), *(f"{scores[k]:.3f}" for k in ("precision", "recall", "f1")),
+                              str(scores["support"]))
         console.print(per_class)
-    console.print(f"run folder: {folder}")
+    console.print(f"run folder: {escape(str(folder))}", highlight=False)

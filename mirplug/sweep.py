@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from mirplug.catalog import Catalog
 from mirplug.config import RunConfig, parse_overrides, resolve
@@ -240,8 +241,8 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
                      "optimizer_steps": metrics.get("optimizer_steps", ""),
                      "duration_seconds": run_duration(run_folder),
                      "folder": str(run_folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
-        console.print(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
-                      f"{metric} {metrics[metric]:.3f} ({how})", highlight=False)
+        console.print(escape(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
+                             f"{metric} {metrics[metric]:.3f} ({how})"), highlight=False)
     write_csv(folder / "runs.csv", rows)
     table = summarise(rows, swept, metric)
     write_csv(folder / "learning_curve.csv", table)
@@ -249,6 +250,6 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     (folder / "learning_curve.md").write_text(
         text + f"\n{len(rows)} runs in {time.time() - started:.0f} s wall time.\n")
     plot(folder / "learning_curve.png", table, swept, metric)
-    console.print(text, highlight=False)
-    console.print(f"sweep folder: {folder}")
+    console.print(escape(text), highlight=False)
+    console.print(f"sweep folder: {escape(str(folder))}", highlight=False)
     return folder, table

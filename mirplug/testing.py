@@ -722,6 +722,7 @@ def assert_plugin_passes(plugin: str, catalog: Catalog | None = None, workdir: P
 
 def results_table(results: list[CheckResult], title: str) -> Any:
     """A rich table of the results: component, check, pass/fail/skip, detail."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -729,7 +730,7 @@ def results_table(results: list[CheckResult], title: str) -> Any:
         table.add_column(column, overflow="fold")
     style = {PASS: "[green]pass[/]", FAIL: "[bold red]FAIL[/]", SKIP: "[yellow]skip[/]"}
     for r in results:
-        table.add_row(r.component, r.check, style[r.status], r.detail)
+        table.add_row(escape(r.component), escape(r.check), style[r.status], escape(r.detail))
     return table
 
 

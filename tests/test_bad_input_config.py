@@ -481,5 +481,53 @@ def test_a_pip_option_given_to_install_is_refused(pip_calls):
 # --------------------------------------------------------------------------------------
 # Messages print what they are given
 # --------------------------------------------------------------------------------------
+def test_brackets_in_a_requirement_are_printed(pip_calls):
+    from typer.testing import CliRunner
 
+    from mirplug.cli import app
+
+    result = CliRunner().invoke(app, ["install", "foo[bar]>=1"], input="n\n")
+    assert "warning: 'foo[bar]>=1' is not in mirplug's plugin registry." in result.output
+
+
+def test_a_skipped_file_named_like_markup_is_printed_as_named(tmp_path):
+    from rich.console import Console
+
+    from mirplug.catalog import load_catalog
+    from mirplug.runner import run
+
+    for label, frequency in (("low", 220.0), ("high", 880.0)):
+        for index in range(5):
+            write_audio(tmp_path / "data" / label / f"{index}.wav", tone(frequency * (1 + index / 10), 1.0))
+    (tmp_path / "data" / "low" / "[bold]x.wav").write_bytes(b"not audio")
+    output = io.StringIO()
+    catalog = load_catalog()
+    config = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={tmp_path / 'data'}",
+                               "data.clip_seconds=1.0", "train.epochs=1", *SMALL_CNN, f"out={tmp_path / 'runs'}"])
+    run(config, catalog, Console(file=output, width=400))
+    assert f"skipped {tmp_path / 'data' / 'low' / '[bold]x.wav'}: cannot decode" in output.getvalue()
+
+
+def test_predict_prints_a_file_named_like_markup_as_named(run_copy):
+    broken = run_copy.parent / "[bold]x.wav"
+    broken.write_bytes(b"not audio")
+    code, stderr = mirplug_main("predict", "--run", str(run_copy), str(broken))
+    assert code == 1 and f"skipped {broken}: cannot decode" in stderr
+
+
+def test_the_dataset_card_shows_no_absolute_local_path():
+    import datasets
+
+    from mirplug.hub import card
+
+    dataset = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"label": [0], "synthetic": [False]})})
+    provenance = {"task": "genre", "labels": ["a"],
+                  "source": {"dataset": "audiofolder", "options": {"path": "/home/someone/music/gtzan/genres",
+                                                                   "clip_seconds": 3.0}},
+                  "augmentation": [{"augmenter": "vae", "kind": "generator", "stage": "generator",
+                                    "options": {"checkpoint": "/home/someone/generators/vae", "per_class": 5}}]}
+    text = card(dataset, provenance, "me/genre")
+    assert "/home/someone" not in text
+    assert "- dataset: `audiofolder` (clip_seconds=3.0, path=<local>/genres)" in text
+    assert "checkpoint=<local>/vae, per_class=5" in text
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 WORKERS_HELP = ("worker processes (0: threads in this process for a thread-safe representation, else one "
                 "process per core, up to 2; 1: this process only)")
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         catalog_with_warnings()  # one warning line per broken plugin, before the work starts
         result = extract(list(overrides or []), err_console, workers)
         for row in result.skipped:
-            err_console.print(f"[yellow]skipped[/] {row['path']}: {row['reason']}", highlight=False)
+            err_console.print(f"[yellow]skipped[/] {escape(row['path'])}: {escape(row['reason'])}", highlight=False)
         counts = result.counts
         typer.echo(
             f"extracted {result.clips} clips ({counts['features_computed']} computed, "
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
         folders = cache_info()
         console = Console(width=160)
-        table = Table(title=f"feature cache: {features_root()}", title_justify="left")
+        table = Table(title=escape(f"feature cache: {features_root()}"), title_justify="left")
         for column in ("folder", "clips", "size", "settings"):
             table.add_column(column, justify="right" if column in {"clips", "size"} else "left")
         for folder in folders:
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
             else:
                 what = (f"decoded windows at {settings.get('sample_rate')} Hz, {settings.get('window_samples')} "
                         f"samples, up to {settings.get('max_windows')}")
-            table.add_row(folder.name, str(folder.entries), _size(folder.size_bytes), what)
+            table.add_row(escape(folder.name), str(folder.entries), _size(folder.size_bytes), escape(what))
         console.print(table)
         total = sum(f.size_bytes for f in folders)
         typer.echo(f"{len(folders)} folders, {sum(f.entries for f in folders)} entries, {_size(total)}; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from mirplug.catalog import Catalog
@@ -18,7 +19,7 @@ def catalog_with_warnings() -> Catalog:
 
     catalog = load_catalog()
     for failure in catalog.failures:
-        err_console.print(f"[yellow]warning:[/] {failure.line()}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(failure.line())}", highlight=False, soft_wrap=True)
     for clash in catalog.clashes():
-        err_console.print(f"[yellow]warning:[/] {clash}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(clash)}", highlight=False, soft_wrap=True)
     return catalog

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 UNLISTED_WARNING = (
     "'{what}' is not in mirplug's plugin registry. A plugin is ordinary Python code that runs with "
@@ -19,16 +20,17 @@ def install_plugin(what: str, upgrade: bool = False, editable: bool = False, yes
 
     target = resolve_target(what, load_registry())
     if target.name is not None and canonical(target.name) == "mirplug":
-        err_console.print(f"'{what}' is built into mirplug; nothing to install", highlight=False)
+        err_console.print(escape(f"'{what}' is built into mirplug; nothing to install"), highlight=False)
         return "mirplug"
     if target.source != "registry":
-        err_console.print(f"[yellow]warning:[/] {UNLISTED_WARNING.format(what=what)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(UNLISTED_WARNING.format(what=what))}", highlight=False,
+                          soft_wrap=True)
         if not yes and not typer.confirm("Install it anyway?", default=False, err=True):
             err_console.print("not installed")
             raise typer.Exit(1)
     name = pip_install(target, upgrade=upgrade, editable=editable)
     record(ManifestEntry(name=name, requirement=target.requirement, editable=editable, source=target.source))
-    err_console.print(f"installed {name}; it is recorded for 'mirplug plugins restore'", highlight=False)
+    err_console.print(escape(f"installed {name}; it is recorded for 'mirplug plugins restore'"), highlight=False)
     return name
 
 
@@ -59,7 +61,7 @@ def uninstall_plugin(name: str) -> str:
     if installed:
         run_pip(["uninstall", "--yes", distribution], f"uninstall {distribution}")
     forget(distribution)
-    err_console.print(f"uninstalled {distribution}", highlight=False)
+    err_console.print(escape(f"uninstalled {distribution}"), highlight=False)
     return distribution
 
 
@@ -88,7 +90,8 @@ def restore_plugins() -> int:
         manifest_requirement(entry)
     for entry in entries:
         pip_install(Target(entry.requirement, entry.source, None, entry.name), editable=entry.editable)
-    err_console.print(f"restored {len(entries)} plugin(s): {', '.join(e.name for e in entries)}", highlight=False)
+    err_console.print(escape(f"restored {len(entries)} plugin(s): {', '.join(e.name for e in entries)}"),
+                      highlight=False)
     return len(entries)
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 KIND_WORDS = {"representations": "representation", "backbones": "backbone", "augmenters": "augmenter",
               "tasks": "task", "datasets": "dataset"}
@@ -73,7 +74,8 @@ def register(app: typer.Typer) -> None:
                     extra = [info["label_kind"], ", ".join(info["metrics"]), info["default_dataset"]]
                 if k == "augmenter":
                     extra = [info["stage"]]
-                table.add_row(info["name"], info["summary"], *extra, options, info["plugin"])
+                table.add_row(*(escape(str(cell)) for cell in (info["name"], info["summary"], *extra, options,
+                                                                info["plugin"])))
             console.print(table)
 
     plugins_app = typer.Typer(name="plugins", invoke_without_command=True, no_args_is_help=False)
@@ -124,12 +126,14 @@ def register(app: typer.Typer) -> None:
         for column in ("plugin", "distribution", "version", "components"):
             table.add_column(column)
         for info in loaded:
-            table.add_row(info["name"], info["distribution"], info["version"], ", ".join(info["components"]))
+            table.add_row(*(escape(str(cell)) for cell in (info["name"], info["distribution"], info["version"],
+                                                            ", ".join(info["components"]))))
         console.print(table)
         if failed:
             broken = Table(title="failed to load", title_justify="left")
             for column in ("plugin", "distribution", "stage", "error"):
                 broken.add_column(column)
             for info in failed:
-                broken.add_row(info["name"], f"{info['distribution']} {info['version']}", info["stage"], info["error"])
+                broken.add_row(*(escape(str(cell)) for cell in (info["name"], f"{info['distribution']} {info['version']}",
+                                                                 info["stage"], info["error"])))
             console.print(broken)

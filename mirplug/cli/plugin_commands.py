@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 
 def command_names(app: typer.Typer) -> set[str]:
@@ -68,5 +69,5 @@ def add_plugin_commands(app: typer.Typer, host: Any | None = None) -> list[str]:
             added.append(name)
         trace(f"{plugin}.mirplug_register_commands() -> [{', '.join(added)}]")
     for line in warnings:
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return warnings

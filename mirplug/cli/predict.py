@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -35,16 +36,18 @@ def register(app: typer.Typer) -> None:
             columns = list(dict.fromkeys(k for row in rows for k in row if k != "error" and not k.startswith("p_")))
             table = Table()
             for column in columns:
-                table.add_column(column)
+                table.add_column(escape(column))
             for row in rows:
                 if "error" in row:
-                    table.add_row(row["file"], f"[red]skipped: {row['error']}[/]", *[""] * (len(columns) - 2))
+                    table.add_row(escape(row["file"]), f"[red]skipped: {escape(row['error'])}[/]",
+                                  *[""] * (len(columns) - 2))
                 else:
-                    table.add_row(*(f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+                    table.add_row(*(f"{row[c]:.3f}" if isinstance(row.get(c), float) else escape(str(row.get(c, "")))
                                     for c in columns))
             Console(width=200).print(table)
         for row in rows:
             if "error" in row:
-                err_console.print(f"[yellow]skipped[/] {row['file']}: {row['error']}", soft_wrap=True, highlight=False)
+                err_console.print(f"[yellow]skipped[/] {escape(row['file'])}: {escape(row['error'])}", soft_wrap=True,
+                                  highlight=False)
         if all("error" in row for row in rows):
             raise typer.Exit(1)

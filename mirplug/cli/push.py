@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -35,11 +36,12 @@ def register(app: typer.Typer) -> None:
         summary = push(folder, repo_id, private=private, dry_run=preview, revision=revision, token=token)
         console = Console()
         if summary["dry_run"]:
-            console.print(f"dry run: {len(summary['files'])} files that would be uploaded to {repo_id} "
-                          f"are in {summary['folder']}:")
+            console.print(escape(f"dry run: {len(summary['files'])} files that would be uploaded to {repo_id} "
+                                 f"are in {summary['folder']}:"), highlight=False)
         elif summary["commit"] is None:
-            console.print(f"{repo_id} already holds this data: nothing changed")
+            console.print(escape(f"{repo_id} already holds this data: nothing changed"), highlight=False)
         else:
-            console.print(f"pushed {len(summary['files'])} files to {repo_id} (commit {summary['commit'][:12]}):")
+            console.print(escape(f"pushed {len(summary['files'])} files to {repo_id} (commit {summary['commit'][:12]}):"),
+                          highlight=False)
         for name in summary["files"]:
-            console.print(f"  {name}")
+            console.print(f"  {escape(name)}", highlight=False)

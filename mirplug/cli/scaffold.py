@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -22,4 +23,5 @@ def register(app: typer.Typer) -> None:
         from mirplug.scaffold import new_plugin
 
         root = new_plugin(name, kind, path)
-        err_console.print(f"created {root}\nnext: mirplug install {root} && mirplug validate {name}", highlight=False)
+        err_console.print(escape(f"created {root}\nnext: mirplug install {root} && mirplug validate {name}"),
+                          highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
         catalog = catalog_with_warnings()
         results = check_plugin(plugin, catalog)
         console = Console(width=160)
-        console.print(results_table(results, f"contract checks of plugin '{plugin}'"))
+        console.print(results_table(results, escape(f"contract checks of plugin '{plugin}'")))
         failed = sum(r.status == FAIL for r in results)
         skipped = sum(r.status == SKIP for r in results)
         passed = len(results) - failed - skipped
