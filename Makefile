@@ -28,10 +28,12 @@ $(BIN)/.installed: $(BIN)/.bootstrapped requirements/lock.txt requirements/no-de
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
-# The Essentia plugin is its own (AGPL-3.0) distribution; the tests install it to test it (essentia
-# itself is in the lock).
-$(BIN)/.installed-plugins: $(BIN)/.installed plugins/mirplug-essentia/pyproject.toml
+# The Essentia plugin (AGPL-3.0) and the pretrained backbones (MIT) are distributions of their own; the
+# tests install them to test them (their requirements are in the lock).
+$(BIN)/.installed-plugins: $(BIN)/.installed plugins/mirplug-essentia/pyproject.toml \
+		plugins/mirplug-pretrained/pyproject.toml
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index ./plugins/mirplug-essentia
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-pretrained
 	touch $@
 
 install: $(BIN)/.installed

@@ -8,7 +8,8 @@ too. Three files come out of three inputs:
 ``lock.in      -> lock.txt``       every other package, transitive ones included, at one exact version
                                    per Python version (3.10 and newer) and platform, with hashes
 ``no-deps.in   -> no-deps.txt``    packages installed without their declared requirements (musicnn:
-                                   we read its weight files; its TensorFlow 1 requirements are obsolete)
+                                   we read its weight files; its TensorFlow 1 requirements are obsolete;
+                                   mirdata: its smart_open[all] pulls cloud SDKs never used here)
 
 Resolution only sees releases uploaded before ``EXCLUDE_NEWER`` and prefers the versions already in
 the lock, so running it again gives the same files: moving ``EXCLUDE_NEWER`` forward is how the lock
@@ -36,11 +37,12 @@ except ModuleNotFoundError:  # Python 3.10: bootstrap.txt installs tomli
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PYPROJECTS = (ROOT / "pyproject.toml", ROOT / "plugins" / "mirplug-essentia" / "pyproject.toml")
+PYPROJECTS = (ROOT / "pyproject.toml", ROOT / "plugins" / "mirplug-essentia" / "pyproject.toml",
+              ROOT / "plugins" / "mirplug-pretrained" / "pyproject.toml")
 # the oldest Python mirplug supports; --universal then covers every newer one
 PYTHON_VERSION = "3.10"
 EXCLUDE_NEWER = "2026-12-01T00:00:00Z"
-LOCAL_PACKAGES = ("mirplug", "mirplug-essentia")
+LOCAL_PACKAGES = ("mirplug", "mirplug-essentia", "mirplug-pretrained")
 DIGEST_PREFIX = "# inputs-sha256: "
 
 

@@ -56,9 +56,10 @@ def test_the_lock_was_made_from_the_current_pyproject():
 
 def test_a_changed_requirement_makes_the_check_fail_with_what_to_run(tmp_path, capsys):
     copy = tmp_path / "checkout"
-    (copy / "plugins" / "mirplug-essentia").mkdir(parents=True)
     shutil.copytree(ROOT / "requirements", copy / "requirements")
-    shutil.copy(ROOT / "plugins" / "mirplug-essentia" / "pyproject.toml", copy / "plugins" / "mirplug-essentia")
+    for plugin in ("mirplug-essentia", "mirplug-pretrained"):
+        (copy / "plugins" / plugin).mkdir(parents=True)
+        shutil.copy(ROOT / "plugins" / plugin / "pyproject.toml", copy / "plugins" / plugin)
     text = (ROOT / "pyproject.toml").read_text()
     (copy / "pyproject.toml").write_text(text)
     assert load_lock_module(copy).check() == 0
