@@ -52,8 +52,10 @@ class EnvironmentBrokenError(MirplugError):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string.
+
+    The cutoff is 0.7: at difflib's default 0.6, 'nope' would suggest 'openl3' (three letters shared)."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
