@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -29,6 +29,9 @@ from mirplug.catalog import Catalog
 from mirplug.config import RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
 from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
+
+if TYPE_CHECKING:
+    from mirplug.engines import EngineSettings
 
 REPLICATE_KEY = "seed"
 GRID_FILE = "sweep.json"  # the overrides and arms of a sweep folder, checked by --resume
@@ -186,13 +189,28 @@ def run_duration(folder: Path) -> float | None:
     return None
 
 
+def resume_target(run_folder: Path) -> Path | None:
+    """The folder to resume for an unfinished grid run: its folder when it holds its ``config.yaml``.
+
+    A folder without ``config.yaml`` was interrupted before anything was saved: it is removed and
+    the run starts again (None).
+    """
+    if (run_folder / CONFIG_FILE).is_file():
+        return run_folder
+    if run_folder.exists():
+        shutil.rmtree(run_folder)
+    return None
+
+
 def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = (), out: str = "sweeps",
-              console: Console | None = None, resume: str | Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+              console: Console | None = None, resume: str | Path | None = None,
+              engine: EngineSettings | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Resolve every grid point (all errors before any training), run them, write the sweep folder.
 
     ``resume`` is the folder of an interrupted sweep with the same overrides and arms: runs
     that finished (their ``run.json`` exists) are read back, an interrupted one continues from
-    its checkpoint, the others run.
+    its checkpoint, the others run. ``engine`` with ``engine=ray`` runs each grid point as a Ray
+    task (:mod:`mirplug.engines.ray_engine`); the folder and tables are the same.
     """
     from mirplug.runner import preflight, run
 
@@ -201,6 +219,10 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     configs: list[RunConfig] = [resolve(catalog, list(point.overrides)) for point in points]
     for config in configs:  # components too: a bad grid point stops the sweep before the first run
         preflight(catalog, config)
+    if engine is not None and engine.ray:
+        from mirplug.engines.ray_engine import check_ray
+
+        check_ray()  # one line when Ray is missing, before the sweep folder is made
     task_name = configs[0].task.name
     grid = {"overrides": list(overrides), "arms": list(arms)}
     if resume is not None:
@@ -214,26 +236,50 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     else:
         folder = new_run_folder(out, f"sweep-{task_name}", None)
         (folder / GRID_FILE).write_text(json.dumps(grid, indent=2))
-    rows: list[dict[str, Any]] = []
     metric = "macro_f1"
     started = time.time()
-    for index, (point, config) in enumerate(zip(points, configs), start=1):
+    outcomes: list[tuple[dict[str, Any], Path, str] | None] = [None] * len(points)
+    todo: list[int] = []
+    done_count = 0
+
+    def report(index: int, metrics: dict[str, Any], run_folder: Path, how: str) -> None:
+        nonlocal done_count
+        outcomes[index] = (metrics, run_folder, how)
+        done_count += 1
+        point = points[index]
+        name = str(metrics.get("main_metric", metric))
+        console.print(escape(f"[{done_count}/{len(points)}] {point.arm} "
+                             f"{' '.join(f'{k}={v}' for k, v in point.values)}: {name} {metrics[name]:.3f} ({how})"),
+                      highlight=False)
+
+    for index, (point, config) in enumerate(zip(points, configs)):
         config.out = str(folder / "runs")
         config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
                                + [f"{k}-{v}" for k, v in point.values]) or None
         done = folder / "runs" / str(config.name) / "metrics.json"
         if finished(done):
-            metrics, run_folder, how = json.loads(done.read_text()), done.parent, "finished earlier"
+            report(index, json.loads(done.read_text()), done.parent, "finished earlier")
         else:
-            # interrupted during this run: continue it from its checkpoint (a folder without its
-            # config.yaml was interrupted before anything was saved: start it again)
-            resume = done.parent if (done.parent / CONFIG_FILE).is_file() else None
-            if resume is None and done.parent.exists():
-                shutil.rmtree(done.parent)
+            todo.append(index)
+    if engine is not None and engine.ray:
+        from mirplug.engines.ray_engine import run_grid_with_ray
+
+        jobs = [(index, [*points[index].overrides, f"out={configs[index].out}", f"name={configs[index].name}"])
+                for index in todo]
+        for index, metrics, run_folder in run_grid_with_ray(jobs, engine):
+            report(index, metrics, run_folder, f"{run_duration(run_folder) or 0:.0f} s, ray")
+    else:
+        for index in todo:
+            config = configs[index]
+            # interrupted during this run: continue it from its checkpoint
+            resume_run = resume_target(Path(config.out) / str(config.name))
             quiet = Console(file=io.StringIO(), width=120)
-            result = run(config, catalog, quiet, resume=resume)
-            metrics, run_folder = result.metrics, result.folder
-            how = f"{run_duration(run_folder) or 0:.0f} s"
+            result = run(config, catalog, quiet, resume=resume_run)
+            report(index, result.metrics, result.folder, f"{run_duration(result.folder) or 0:.0f} s")
+    rows: list[dict[str, Any]] = []
+    for point, outcome in zip(points, outcomes):
+        assert outcome is not None
+        metrics, run_folder, _ = outcome
         metric = str(metrics.get("main_metric", metric))
         rows.append({"arm": point.arm, **dict(point.values), metric: metrics[metric],
                      "accuracy": metrics.get("accuracy"), "n_train": metrics["n_train"],
@@ -241,8 +287,6 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
                      "optimizer_steps": metrics.get("optimizer_steps", ""),
                      "duration_seconds": run_duration(run_folder),
                      "folder": str(run_folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
-        console.print(escape(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
-                             f"{metric} {metrics[metric]:.3f} ({how})"), highlight=False)
     write_csv(folder / "runs.csv", rows)
     table = summarise(rows, swept, metric)
     write_csv(folder / "learning_curve.csv", table)

@@ -1,0 +1,211 @@
+"""``engine=ray``: extraction as a Ray Data pipeline, the runs of a sweep or ablation as Ray tasks.
+
+Imported only when ``engine=ray`` is chosen. Without ``engine.address`` a local Ray is started
+for the command (on 127.0.0.1 only, no dashboard) and stopped at its end; with
+``engine.address=auto`` or ``ray://HOST:PORT`` the work goes to a running cluster, whose nodes must
+see the audio files and the cache at the same paths as this machine (a shared file system).
+
+Extraction: each shard of clips is one row of a Ray dataset; ``map_batches`` hands the rows to a
+pool of actors (:class:`ExtractActor`), each holding one :class:`mirplug.extract.ClipExtractor`
+(representation and frozen backbone loaded once per actor, a GPU per actor when the cluster has
+GPUs). Entries are written to a temporary file and renamed (:class:`mirplug.cache.EntryStore`), so
+a worker killed mid-shard leaves no torn entry; Ray restarts the actor and runs the shard again,
+and what the killed worker had finished is then read back from the cache.
+
+Grids: each run of a sweep or ablation is a Ray task (``engine.cpus_per_run``, ``engine.gpus_per_run``)
+that runs :func:`mirplug.runner.run` on its node and writes its run folder where the in-process
+sweep would; the results are gathered into the same tables.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mirplug.errors import ConfigError, MirplugError, RunError
+
+if TYPE_CHECKING:
+    from mirplug.engines import EngineSettings
+
+# Environment a worker needs to see what this process sees (plugins, cache, offline switches).
+FORWARDED_PREFIXES = ("MIRPLUG_", "HF_", "TRANSFORMERS_", "TORCH_HOME", "PYTHONPATH")
+RETRIES = 3  # restarts of a killed actor and retries of its shard or run before the command fails
+
+
+def check_ray() -> Any:
+    """The ``ray`` module with Ray Data, or a :class:`ConfigError` in one line when Ray is not installed."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"engine=ray needs Ray, which cannot be imported here ({exc}); install it with "
+                          f"pip install 'mirplug[ray]' (ray[data]), or leave engine= out to work in this process") \
+            from None
+    return ray
+
+
+def worker_environment() -> dict[str, str]:
+    """What the Ray workers must see: the cache folder (resolved here) and mirplug's other settings."""
+    from mirplug.paths import cache_dir
+
+    env = {key: value for key, value in os.environ.items() if key.startswith(FORWARDED_PREFIXES)}
+    env["MIRPLUG_CACHE_DIR"] = str(cache_dir())
+    return env
+
+
+@contextmanager
+def ray_session(engine: EngineSettings, local_cpus: int) -> Iterator[Any]:
+    """Ray, connected: to ``engine.address``, to a Ray this process already started, or to a local one.
+
+    A local Ray gets ``local_cpus`` CPUs, listens on 127.0.0.1 only and is shut down at the end.
+    """
+    ray = check_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing is reported anywhere
+    quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    try:
+        if engine.address:
+            ray.init(address=engine.address, **quiet)
+        else:
+            ray.init(num_cpus=max(1, local_cpus), include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+    except (ConnectionError, TimeoutError, ValueError) as exc:
+        where = f"engine.address={engine.address}" if engine.address else "a local Ray"
+        message = " ".join(str(exc).split())[:300]
+        raise RunError(f"{where}: Ray did not start or connect ({type(exc).__name__}: {message}); start a cluster "
+                       f"with 'ray start --head' and give its address, or leave engine.address out") from None
+    except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node does not come up
+        message = " ".join(str(exc).split())[:300]
+        raise RunError(f"Ray did not start ({message}); on a busy machine try again, or leave engine= out") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The mirplug error inside a Ray task error, so the command prints its one line."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, MirplugError):
+        return cause
+    return RunError(f"a Ray worker failed: {' '.join(str(cause or exc).split())[:500]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# extraction
+
+
+class ExtractActor:
+    """One Ray Data actor: a :class:`~mirplug.extract.ClipExtractor` built once, called per shard."""
+
+    def __init__(self, overrides: Sequence[str], env: dict[str, str]) -> None:
+        os.environ.update(env)
+        os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # one CPU per actor: decode in its own thread
+        import ray
+        import torch
+
+        from mirplug.extract import ClipExtractor
+
+        gpu = bool(ray.get_gpu_ids()) and torch.cuda.is_available()
+        if not gpu:
+            torch.set_num_threads(1)
+        self.extractor = ClipExtractor(overrides, "cuda" if gpu else "cpu")
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
+        results = []
+        for payload in batch["shard"]:
+            cells, ids = pickle.loads(payload)
+            results.append(pickle.dumps((len(cells), self.extractor(cells, ids))))
+        return {"result": results}
+
+
+def extract_with_ray(overrides: tuple[str, ...], shards: list[tuple[list[Any], list[str]]],
+                     engine: EngineSettings) -> Iterator[tuple[int, tuple[int, float, dict[str, int],
+                                                                           list[dict[str, str]]]]]:
+    """Run every shard through the actors; yields (clips in the shard, what the extractor returned) as they finish."""
+    if not shards:
+        return
+    local_cpus = engine.workers or os.cpu_count() or 1
+    with ray_session(engine, local_cpus) as ray:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # mirplug shows one bar for the whole extraction
+        context.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        resources = ray.cluster_resources()
+        gpus = engine.gpus_per_worker
+        if gpus is None:
+            gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+        capacity = int(resources.get("GPU", 0) // gpus) if gpus else int(resources.get("CPU", 1))
+        workers = max(1, min(engine.workers or capacity, len(shards)))
+        rows = [{"shard": pickle.dumps(shard)} for shard in shards]
+        dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            ExtractActor, fn_constructor_args=(overrides, worker_environment()), batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus or None,
+            max_restarts=RETRIES, max_task_retries=RETRIES)
+        try:
+            for row in dataset.iter_rows():
+                yield pickle.loads(row["result"])
+        except ray.exceptions.RayError as exc:
+            raise _unwrap(exc) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# grids
+
+
+def _run_point(overrides: list[str], threads: int, env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """One grid point as a Ray task: resolve, run (continuing its folder when a try before was killed)."""
+    os.environ.update(env)
+    import torch
+    from rich.console import Console
+
+    from mirplug.catalog import load_catalog
+    from mirplug.config import resolve
+    from mirplug.runner import run
+    from mirplug.sweep import resume_target
+
+    catalog = load_catalog()
+    config = resolve(catalog, overrides)
+    if not config.train["threads"]:
+        torch.set_num_threads(max(1, threads))  # the CPUs Ray reserved for this run
+    resume = resume_target(Path(config.out) / str(config.name))
+    result = run(config, catalog, Console(file=io.StringIO(), width=120), resume=resume)
+    return result.metrics, str(result.folder)
+
+
+def run_grid_with_ray(jobs: list[tuple[int, list[str]]], engine: EngineSettings) -> Iterator[tuple[int, dict[str, Any],
+                                                                                                 Path]]:
+    """Run each (index, overrides) as a Ray task; yields (index, metrics, run folder) as runs finish."""
+    if not jobs:
+        return
+    per_run = max(1.0, engine.cpus_per_run)
+    local_cpus = int(per_run * engine.workers) if engine.workers else (os.cpu_count() or 1)
+    with ray_session(engine, local_cpus) as ray:
+        remote = ray.remote(_run_point).options(num_cpus=engine.cpus_per_run, num_gpus=engine.gpus_per_run,
+                                                max_retries=RETRIES, retry_exceptions=False)
+        env = worker_environment()
+        queue = list(jobs)
+        limit = engine.workers or len(queue)  # runs at once (0: as many as the cluster's resources allow)
+        pending: dict[Any, int] = {}
+        try:
+            while queue or pending:
+                while queue and len(pending) < limit:
+                    index, overrides = queue.pop(0)
+                    pending[remote.remote(overrides, int(engine.cpus_per_run), env)] = index
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                index = pending.pop(ready[0])
+                try:
+                    metrics, folder = ray.get(ready[0])
+                except ray.exceptions.RayError as exc:
+                    raise _unwrap(exc) from None
+                yield index, metrics, Path(folder)
+        finally:
+            for reference in pending:
+                ray.cancel(reference, force=True)
