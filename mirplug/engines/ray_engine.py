@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 # Environment a worker needs to see what this process sees (plugins, cache, offline switches).
 FORWARDED_PREFIXES = ("MIRPLUG_", "HF_", "TRANSFORMERS_", "TORCH_HOME", "PYTHONPATH")
-RETRIES = 3  # restarts of a killed actor and retries of its shard or run before the command fails
+RETRIES = 3  # retries of a grid run whose worker died (an exception in the run is not retried)
 
 
 def check_ray() -> Any:
@@ -63,7 +63,10 @@ def worker_environment() -> dict[str, str]:
 def ray_session(engine: EngineSettings, local_cpus: int) -> Iterator[Any]:
     """Ray, connected: to ``engine.address``, to a Ray this process already started, or to a local one.
 
-    A local Ray gets ``local_cpus`` CPUs, listens on 127.0.0.1 only and is shut down at the end.
+    A local Ray gets ``local_cpus`` CPUs, no dashboard, listens on 127.0.0.1 only and is shut down
+    at the end. (Ray binds its servers to the node's address; on Linux that is the machine's
+    network address unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which makes it the loopback
+    address, as Ray does on a laptop.)
     """
     ray = check_ray()
     if ray.is_initialized():
@@ -75,7 +78,8 @@ def ray_session(engine: EngineSettings, local_cpus: int) -> Iterator[Any]:
         if engine.address:
             ray.init(address=engine.address, **quiet)
         else:
-            ray.init(num_cpus=max(1, local_cpus), include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+            with _loopback_only():
+                ray.init(num_cpus=max(1, local_cpus), include_dashboard=False, **quiet)
     except (ConnectionError, TimeoutError, ValueError) as exc:
         where = f"engine.address={engine.address}" if engine.address else "a local Ray"
         message = " ".join(str(exc).split())[:300]
@@ -90,12 +94,58 @@ def ray_session(engine: EngineSettings, local_cpus: int) -> Iterator[Any]:
         ray.shutdown()
 
 
+@contextmanager
+def _loopback_only() -> Iterator[None]:
+    """While a local Ray starts: its node address is 127.0.0.1, so its processes listen there only."""
+    from ray._private import ray_constants
+
+    key = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    saved_env, saved_flag = os.environ.get(key), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[key] = "0"  # read by the processes Ray starts (GCS, raylet, workers) when they import ray
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read by this process (ray is imported already)
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved_env
+
+
+def enter_worker(env: dict[str, str]) -> None:
+    """Give this Ray worker the driver's settings: environment variables and ``PYTHONPATH`` entries.
+
+    Ray starts workers with its own ``PYTHONPATH``, so the driver's entries (plugins found there
+    through their entry points) are put on ``sys.path`` here.
+    """
+    import importlib
+    import sys
+
+    os.environ.update(env)
+    entries = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry and entry not in sys.path]
+    if entries:
+        sys.path[:0] = entries
+        importlib.invalidate_caches()
+
+
 def _unwrap(exc: BaseException) -> BaseException:
-    """The mirplug error inside a Ray task error, so the command prints its one line."""
+    """The mirplug error inside a Ray error, so the command prints its one line.
+
+    A task's exception comes back as ``cause``; an actor that failed to start gives only text, in
+    which the mirplug error's last line is found.
+    """
+    import re
+
     cause = getattr(exc, "cause", None)
     if isinstance(cause, MirplugError):
         return cause
-    return RunError(f"a Ray worker failed: {' '.join(str(cause or exc).split())[:500]}")
+    text = str(exc)
+    found = re.findall(r"mirplug\.errors\.\w+: ([^\n]+)", text)
+    if found:
+        return RunError(found[-1].strip())
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return RunError(f"a Ray worker failed: {(lines[-1] if lines else type(exc).__name__)[:500]}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,10 +153,18 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 
 class ExtractActor:
-    """One Ray Data actor: a :class:`~mirplug.extract.ClipExtractor` built once, called per shard."""
+    """One Ray Data actor: a :class:`~mirplug.extract.ClipExtractor` built once, called per shard.
 
-    def __init__(self, overrides: Sequence[str], env: dict[str, str]) -> None:
-        os.environ.update(env)
+    The overrides and environment are class attributes of a subclass made per extraction
+    (:func:`extract_with_ray`), not constructor arguments: Ray keeps constructor arguments in its
+    object store, from which a restarted actor could no longer read them once they are released.
+    """
+
+    overrides: tuple[str, ...] = ()
+    env: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        enter_worker(self.env)
         os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # one CPU per actor: decode in its own thread
         import ray
         import torch
@@ -116,7 +174,7 @@ class ExtractActor:
         gpu = bool(ray.get_gpu_ids()) and torch.cuda.is_available()
         if not gpu:
             torch.set_num_threads(1)
-        self.extractor = ClipExtractor(overrides, "cuda" if gpu else "cpu")
+        self.extractor = ClipExtractor(self.overrides, "cuda" if gpu else "cpu")
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
         results = []
@@ -145,10 +203,12 @@ def extract_with_ray(overrides: tuple[str, ...], shards: list[tuple[list[Any], l
         capacity = int(resources.get("GPU", 0) // gpus) if gpus else int(resources.get("CPU", 1))
         workers = max(1, min(engine.workers or capacity, len(shards)))
         rows = [{"shard": pickle.dumps(shard)} for shard in shards]
+        actor = type("ExtractActor", (ExtractActor,), {"overrides": overrides, "env": worker_environment()})
+        # Ray Data restarts a dead actor and retries its shard (its defaults: without limit); an
+        # exception raised by mirplug's code is not retried and ends the extraction with its message.
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            ExtractActor, fn_constructor_args=(overrides, worker_environment()), batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus or None,
-            max_restarts=RETRIES, max_task_retries=RETRIES)
+            actor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
+            num_gpus=gpus or None)
         try:
             for row in dataset.iter_rows():
                 yield pickle.loads(row["result"])
@@ -162,7 +222,7 @@ def extract_with_ray(overrides: tuple[str, ...], shards: list[tuple[list[Any], l
 
 def _run_point(overrides: list[str], threads: int, env: dict[str, str]) -> tuple[dict[str, Any], str]:
     """One grid point as a Ray task: resolve, run (continuing its folder when a try before was killed)."""
-    os.environ.update(env)
+    enter_worker(env)
     import torch
     from rich.console import Console
 
