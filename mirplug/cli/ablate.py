@@ -31,4 +31,8 @@ def register(app: typer.Typer) -> None:
         from mirplug.engines import split_engine
 
         engine, rest = split_engine(list(overrides or []))  # engine=ray runs each grid point as a Ray task
+        if engine.ray:
+            from mirplug.engines.ray_engine import check_ray
+
+            check_ray()  # Ray missing: one line before anything is resolved
         run_ablation(catalog_with_warnings(), rest, classical, out, err_console, list(arm or []), resume, engine)

@@ -43,6 +43,10 @@ def register(app: typer.Typer) -> None:
         if engine.ray and workers:
             raise ConfigError(f"--workers {workers} sets this machine's worker processes; with engine=ray give "
                               f"engine.workers={workers} (Ray Data actors) instead")
+        if engine.ray:
+            from mirplug.engines.ray_engine import check_ray
+
+            check_ray()  # Ray missing: one line before anything is read
         catalog_with_warnings()  # one warning line per broken plugin, before the work starts
         result = extract(rest, err_console, workers, engine)
         for row in result.skipped:

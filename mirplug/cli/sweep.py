@@ -35,4 +35,8 @@ def register(app: typer.Typer) -> None:
         from mirplug.sweep import run_sweep
 
         engine, rest = split_engine(list(overrides or []))  # engine=ray runs each grid point as a Ray task
+        if engine.ray:
+            from mirplug.engines.ray_engine import check_ray
+
+            check_ray()  # Ray missing: one line before anything is resolved
         run_sweep(catalog_with_warnings(), rest, list(arm or []), out, err_console, resume, engine)
