@@ -157,7 +157,7 @@ class ClipExtractor:
         windows = decode_cells(cells, ids, self.representation.sample_rate, data["clip_seconds"], data["max_windows"],
                                "extract", self.min_samples, None, feature_store(self.settings),
                                featurizer_while_decoding(self.representation, self.device),
-                               keep_windows=data["cache_windows"])
+                               keep_windows=data["cache_windows"], max_seconds=data["max_seconds"])
         if windows.rows:
             features = featurize_cached(self.representation, self.settings, windows, self.device)
             if self.embedder is not None:

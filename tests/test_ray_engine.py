@@ -117,6 +117,7 @@ def mirplug_register_representations():
 def test_a_worker_killed_mid_shard_is_retried_and_the_cache_ends_complete(
         local_ray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mirplug.extract import _WORKER_STATE, extract
+    from mirplug.publish import is_temporary
 
     plugin = tmp_path / "plugin"
     plugin.mkdir()
@@ -138,7 +139,7 @@ def test_a_worker_killed_mid_shard_is_retried_and_the_cache_ends_complete(
     result = extract(overrides, Console(quiet=True), engine=RAY2)
     assert marker.exists()  # a worker was killed with two entries of its shard written
     assert result.clips == 24 and not result.skipped
-    assert not list((tmp_path / "ray").rglob("*.tmp"))  # nothing half-written
+    assert not [path for path in (tmp_path / "ray").rglob("*") if is_temporary(path)]  # nothing half-written
     assert_same_entries(cache_entries(tmp_path / "in-process"), cache_entries(tmp_path / "ray"))
 
 
