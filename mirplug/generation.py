@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from mirplug.audio import resample
 from mirplug.components import Generator
-from mirplug.data import decode_windows
+from mirplug.windows import decode_windows, window_length
 from mirplug.errors import ConfigError, DataError
 from mirplug.rundir import write_json
 
@@ -57,7 +57,8 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     import copy
 
     from mirplug.config import Selection
-    from mirplug.model import build_representation, feature_shape
+    from mirplug.build import build_representation
+    from mirplug.inference import feature_shape
 
     choice = str(config.eval.get("fad_backbone", "auto") or "auto")
     if choice == "auto":
@@ -72,7 +73,7 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     chosen = copy.copy(config)
     chosen.backbone = Selection(choice, options)
     representation = build_representation(catalog, chosen)
-    window = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
+    window = window_length(config.data.options["clip_seconds"], representation.sample_rate)
     backbone = spec.build(options, input_shape=feature_shape(representation, window),
                           frame_rate=representation.frame_rate)
     if not getattr(backbone, "frozen", False) or getattr(backbone, "standardize_input", True):
