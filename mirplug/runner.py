@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
@@ -257,7 +258,8 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
         # Fitted on the training split only; synthetic rows join train, never validation or test.
         splits["train"], reports = synthesize(context.generators, splits["train"], splits["test"], context.names,
                                               class_column(context.task) or "", config.data.options["clip_seconds"],
-                                              target, config.seed, context.console, context.embedder)
+                                              target, config.seed, context.console, context.embedder,
+                                              max_seconds=config.data.options["max_seconds"])
     training = Checkpoint(checkpoints, f"training-{fold}")
     metrics = train_evaluate(context, splits, target, training)
     facts: list[dict[str, Any]] = []
@@ -281,7 +283,7 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
     With ``checkpoint``, training saves its state there after every epoch and continues from it
     when it holds one (a resumed run).
     """
-    data = prepare(context, splits)
+    data = prepare(context, splits, folder)
     model, net = build_fold_model(context, data)
     fitted, stopping, records = fit_fold(context, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
@@ -301,7 +303,7 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
     return metrics
 
 
-def prepare(context: RunContext, splits: dict[str, Any]) -> FoldData:
+def prepare(context: RunContext, splits: dict[str, Any], folder: Path) -> FoldData:
     """Decode every split into windows and featurize them, both through the cache.
 
     Waveform-augmented training batches are computed on the fly by :class:`~mirplug.training.Batches`
@@ -319,14 +321,13 @@ def prepare(context: RunContext, splits: dict[str, Any]) -> FoldData:
                                             options["max_windows"], split, progress, min_samples_of(representation),
                                             feature_store(feature_settings) if skip_waves else None,
                                             featurizer_while_decoding(representation, context.device),
-                                            keep_windows=options["cache_windows"])
+                                            keep_windows=options["cache_windows"],
+                                            max_seconds=options["max_seconds"])
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
         context.console.print(f"[yellow]skipped[/] {escape(row['path'])}: {escape(row['reason'])}", soft_wrap=True,
                               highlight=False)
-    for split in SPLITS:
-        if not windows[split].rows:
-            raise DataError(f"no clip of the {split} split could be decoded ({len(windows[split].skipped)} skipped)")
+    check_nothing_lost(splits, windows, class_column(context.task), context.names, skipped, folder)
     kept = {split: splits[split].select(windows[split].rows) for split in SPLITS}
     ids = {split: list(kept[split]["id"]) if "id" in kept[split].column_names
            else [str(i) for i in windows[split].rows] for split in SPLITS}
@@ -338,6 +339,41 @@ def prepare(context: RunContext, splits: dict[str, Any]) -> FoldData:
             features[split] = featurize_cached(representation, feature_settings, windows[split], context.device)
             progress.advance(bar)
     return FoldData(windows, features, targets, ids, kept, skipped, feature_settings)
+
+
+def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows], label_column: str | None,
+                       names: list[str], skipped: list[dict[str, str]], folder: Path) -> None:
+    """Stop the run when a split, or a label within a split, lost every clip to decoding.
+
+    A label with no decodable training clip would be left untrained, and one with none in
+    validation or test would drop out of the averaged metrics without a word; either way the
+    numbers would not describe the dataset the user gave. ``skipped.csv`` is written first, so
+    the one-line error can point at the reasons.
+    """
+    lost = [split for split in SPLITS if not windows[split].rows]
+    labels: list[tuple[str, str, int]] = []
+    if label_column and not lost:
+        for split in SPLITS:
+            before = np.bincount(np.asarray(splits[split][label_column], dtype=np.int64), minlength=len(names))
+            kept = np.bincount(np.asarray(splits[split][label_column], dtype=np.int64)[windows[split].rows],
+                               minlength=len(names))
+            labels += [(names[i], split, int(before[i])) for i in range(len(names)) if before[i] and not kept[i]]
+    if not lost and not labels:
+        return
+    write_csv(folder / "skipped.csv", skipped, ["split", "id", "path", "reason"])
+    where = folder / "skipped.csv"
+    if lost:
+        raise DataError(f"no clip of the {lost[0]} split could be decoded ({len(windows[lost[0]].skipped)} skipped; "
+                        f"the reasons are in {where})")
+    name = labels[0][0]
+    lost_in = [(split, count) for label, split, count in labels if label == name]
+    present_in = [split for split in SPLITS if name in {names[int(i)] for i in set(splits[split][label_column])}]
+    what = (f"all {sum(count for _, count in lost_in)} of its clips" if len(lost_in) == len(present_in) else
+            " and ".join(f"all {count} of its {split} clips" for split, count in lost_in))
+    others = len({label for label, _, _ in labels}) - 1
+    more = f" (as did {others} other label(s))" if others else ""
+    raise DataError(f"label '{name}' lost {what} to decoding{more}; the reasons are in {where}: fix or remove those "
+                    f"files, or remove the label, and run again")
 
 
 def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, torch.nn.Module]:

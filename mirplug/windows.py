@@ -9,6 +9,7 @@ one decoding path of mirplug (runs, generators, ``mirplug extract``); the entrie
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mirplug.audio import BadClip, decode
+from mirplug.audio import DEFAULT_MAX_SECONDS, BadClip, decode
 from mirplug.cache import EntryStore, clip_digest, record
 
 if TYPE_CHECKING:  # torch is imported where tensors are made
@@ -92,6 +93,36 @@ def min_samples_of(representation: Representation) -> int:
     return int(getattr(representation, "frame_samples", 1) or 1)
 
 
+def unreadable_reason(cell: Any) -> str:
+    """Why a dataset cell's file cannot be read: a dangling link, a link loop, a folder, a missing file, ..."""
+    path = cell.get("path") if isinstance(cell, dict) else cell
+    if not isinstance(path, str) or not path:
+        return "no audio: the row has neither bytes nor a path"
+    if os.path.islink(path):
+        target = os.readlink(path)
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            return f"dangling symbolic link: its target {target} does not exist"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"symbolic link loop: following {target} never reaches a file"
+            return f"unreadable symbolic link to {target}: {exc.strerror}"
+        if os.path.isdir(path):
+            real, above = os.path.realpath(path), os.path.realpath(os.path.dirname(path))
+            if above == real or above.startswith(real.rstrip(os.sep) + os.sep):
+                return f"symbolic link loop: it leads to {real}, a folder above it; not followed"
+            return f"a symbolic link to the folder {target}, not an audio file"
+    if os.path.isdir(path):
+        return "a folder, not an audio file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return "unreadable"
+
+
 def decode_threads() -> int:
     """Threads that decode clips: ``$MIRPLUG_DECODE_THREADS``, else one per available core (at most 8)."""
     configured = os.environ.get("MIRPLUG_DECODE_THREADS", "")
@@ -123,9 +154,9 @@ class _ClipDecoder:
     """Turns one dataset cell into a :class:`_Clip`; called from several threads at once."""
 
     def __init__(self, sample_rate: int, length: int, max_windows: int, min_samples: int, store: EntryStore | None,
-                 features: EntryStore | None, featurizer: Any) -> None:
+                 features: EntryStore | None, featurizer: Any, max_seconds: float | None) -> None:
         self.sample_rate, self.length, self.max_windows, self.min_samples = sample_rate, length, max_windows, min_samples
-        self.store, self.features, self.featurizer = store, features, featurizer
+        self.store, self.features, self.featurizer, self.max_seconds = store, features, featurizer, max_seconds
 
     def zeros(self, n_windows: int) -> Any:
         """Placeholder windows of a clip whose features are at hand (no memory: one row, expanded)."""
@@ -145,6 +176,8 @@ class _ClipDecoder:
         if entry is not None:
             record("windows_loaded")
             return _Clip(digest, entry[0], int(entry[1]["samples"]))
+        if digest is None:
+            return _Clip(None, None, 0, failure=unreadable_reason(cell))
         return self.decode(cell, data, digest)
 
     def decode(self, cell: Any, data: bytes | None, digest: str | None) -> _Clip:
@@ -152,7 +185,7 @@ class _ClipDecoder:
         import torch
 
         try:
-            samples = decode(data if data is not None else cell, self.sample_rate).samples
+            samples = decode(data if data is not None else cell, self.sample_rate, self.max_seconds).samples
         except BadClip as exc:
             return _Clip(digest, None, 0, failure=str(exc))
         waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, self.length, self.max_windows)]))
@@ -171,9 +204,10 @@ class _ClipDecoder:
 class _Collected:
     """The kept clips of one split, in dataset order, and the skipped ones with their reason."""
 
-    def __init__(self, split: str, sample_rate: int, length: int, max_windows: int, min_samples: int) -> None:
+    def __init__(self, split: str, sample_rate: int, length: int, max_windows: int, min_samples: int,
+                 max_seconds: float | None) -> None:
         self.split, self.sample_rate, self.length = split, sample_rate, length
-        self.max_windows, self.min_samples = max_windows, min_samples
+        self.max_windows, self.min_samples, self.max_seconds = max_windows, min_samples, max_seconds
         self.parts: list[Any] = []
         self.owners: list[int] = []
         self.starts: list[float] = []
@@ -186,6 +220,10 @@ class _Collected:
 
     def add(self, index: int, clip_id: str, where: str, clip: _Clip) -> None:
         """Keep dataset row ``index`` or record why it is skipped."""
+        too_long = self.max_seconds is not None and clip.n_samples > self.max_seconds * self.sample_rate + 1
+        if clip.failure is None and too_long:
+            clip.failure = (f"longer than data.max_seconds={self.max_seconds:g}: "
+                            f"{clip.n_samples / self.sample_rate:.1f} s; raise data.max_seconds to use it")
         if clip.failure is None and clip.n_samples < self.min_samples:
             clip.failure = (f"shorter than one analysis frame: {clip.n_samples} samples < {self.min_samples} "
                             f"({1000.0 * self.min_samples / self.sample_rate:.1f} ms at {self.sample_rate} Hz)")
@@ -224,7 +262,7 @@ def _where(cell: Any, clip_id: str) -> str:
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
                  split: str, min_samples: int = 1, progress: Any = None,
                  features: EntryStore | None = None, featurizer: Any = None, *,
-                 keep_windows: bool = True) -> CachedWindows:
+                 keep_windows: bool = True, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> CachedWindows:
     """Decode clips into windows, reusing cached windows by content.
 
     A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
@@ -237,13 +275,15 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     are not kept in memory. ``keep_windows=False`` (``data.cache_windows=false``) neither reads
     nor writes the store of decoded windows: at 16 kHz they take ~230 MB per hour of audio, which
     a large collection may not spare; another representation then decodes the audio again.
+    A clip longer than ``max_seconds`` (``data.max_seconds``; ``None``: no limit) is skipped, whether its
+    header says so (before decoding, see :func:`mirplug.audio.decode`) or its cached entry does.
     """
     import torch
 
     length = window_length(clip_seconds, sample_rate)
     store = window_store(sample_rate, clip_seconds, max_windows) if keep_windows else None
-    decoder = _ClipDecoder(sample_rate, length, max_windows, min_samples, store, features, featurizer)
-    collected = _Collected(split, sample_rate, length, max_windows, min_samples)
+    decoder = _ClipDecoder(sample_rate, length, max_windows, min_samples, store, features, featurizer, max_seconds)
+    collected = _Collected(split, sample_rate, length, max_windows, min_samples, max_seconds)
     task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
     # libsndfile, soxr, hashing, file I/O and torch release the GIL: threads decode clips in parallel.
     threads = decode_threads()
@@ -265,7 +305,8 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
 
 def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
                    progress: Any = None, min_samples: int = 1, features: EntryStore | None = None,
-                   featurizer: Any = None, *, keep_windows: bool = True) -> CachedWindows:
+                   featurizer: Any = None, *, keep_windows: bool = True,
+                   max_seconds: float | None = DEFAULT_MAX_SECONDS) -> CachedWindows:
     """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column (and, if it has one, ``id``).
 
     Clips that fail to decode are reported in ``skipped``.
@@ -273,4 +314,4 @@ def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_wind
     cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
     ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
     return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features,
-                        featurizer, keep_windows=keep_windows)
+                        featurizer, keep_windows=keep_windows, max_seconds=max_seconds)
