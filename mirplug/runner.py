@@ -27,6 +27,7 @@ from mirplug.data import SPLITS, Windows, imbalance, split_dataset, subsample_pe
 from mirplug.errors import ConfigError, DataError, RunError, RunInterrupted
 from mirplug.model import (CentroidHead, build_model, build_representation, embed, feature_shape,
                            fit_backbone_to_features)
+from mirplug.paths import cache_dir
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, check_out_folder, is_finished, new_run_folder,
                             read_yaml, save_model, write_csv, write_json, write_yaml)
 from mirplug.specs import AugmenterSpec
@@ -167,6 +168,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
 
     # Build every component before touching data, so a bad setting fails at once.
     check_out_folder(config.out)
+    cache_dir()  # a MIRPLUG_CACHE_DIR that is a file is one line here, not a failure deep in the run
     config, task, representation, note = preflight(catalog, config)
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
@@ -534,7 +536,7 @@ def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows]
     others = len({label for label, _, _ in labels}) - 1
     more = f" (as did {others} other label(s))" if others else ""
     raise DataError(f"label '{name}' lost {what} to decoding{more}; the reasons are in {where}: fix or remove those "
-                    f"files, or remove the label, and run again")
+                    f"files (the split is drawn again without them), or remove the label, and run again")
 
 
 def kfold_splits(dataset: Any, label_column: str | None, folds: int, validation: float,
