@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mirplug.publish import lock, publish_file, publish_folder, temporary_file, temporary_folder
+from mirplug.publish import build_once, lock, publish_file, publish_folder, temporary_file, temporary_folder
 from mirplug_builtin.datasets import synthetic
 from mirplug_builtin.datasets.synthetic import dataset_folder, inspect
 
@@ -183,3 +183,20 @@ def test_the_first_publisher_wins_and_the_loser_reuses_its_result(tmp_path: Path
     second.write_text("second")
     assert publish_file(first, entry) and not publish_file(second, entry)
     assert entry.read_text() == "first" and not first.exists() and not second.exists()
+
+
+def test_build_once_publishes_a_complete_folder_and_reuses_it(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def build(folder: Path) -> None:
+        calls.append(folder)
+        (folder / "data.txt").write_text("built")
+
+    result = tmp_path / "datasets" / "tones"
+    assert build_once(result, build) == result == build_once(result, build)
+    assert len(calls) == 1 and calls[0] != result and not calls[0].exists()  # built aside, then renamed
+    assert (result / "data.txt").read_text() == "built" and (result / "COMPLETE").exists()
+    failing = tmp_path / "datasets" / "broken"
+    with pytest.raises(ZeroDivisionError):
+        build_once(failing, lambda folder: 1 / 0)
+    assert not failing.exists() and not [p for p in failing.parent.iterdir() if ".tmp-" in p.name]
