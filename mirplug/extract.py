@@ -15,7 +15,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,10 +161,9 @@ def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> Ext
             outputs: Any = map(extract_shard, jobs)
             pool = None
         else:
-            import multiprocessing
+            from mirplug.workers import worker_pool
 
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_init)
+            pool = worker_pool(workers, initializer=_worker_init)  # spawned; they die with this process
             outputs = pool.map(extract_shard, jobs)
         try:
             for job, (clips, seconds, counts, skipped) in zip(jobs, outputs):

@@ -35,6 +35,7 @@ from mirplug.errors import DataError, RunError, RunInterrupted
 from mirplug.inference import (embed, embed_cached, feature_shape, featurize_cached, featurizer_while_decoding,
                                predict_clips)
 from mirplug.model import CentroidHead, MirModel
+from mirplug.paths import cache_dir
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, atomic_write_json, check_out_folder, is_finished,
                             learning_curves, new_run_folder, read_yaml, run_lock, save_model, write_csv, write_json,
                             write_yaml)
@@ -129,6 +130,7 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
     device = pick_device(config.train["device"])
     deterministic_setup(device)
     check_out_folder(config.out)
+    cache_dir()  # a MIRPLUG_CACHE_DIR that is a file is one line here, not a failure deep in the run
     config, task, representation, note = preflight(catalog, config)
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
@@ -373,7 +375,7 @@ def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows]
     others = len({label for label, _, _ in labels}) - 1
     more = f" (as did {others} other label(s))" if others else ""
     raise DataError(f"label '{name}' lost {what} to decoding{more}; the reasons are in {where}: fix or remove those "
-                    f"files, or remove the label, and run again")
+                    f"files (the split is drawn again without them), or remove the label, and run again")
 
 
 def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, torch.nn.Module]:
