@@ -36,7 +36,7 @@ class Representation(nn.Module):
     sample_rate: int = 16000
     frame_rate: float | None = None
     # True when ``forward`` may run in several threads at once (pure torch, no mutable state):
-    # clips are then featurized in the threads that decode them (mirplug.cache.decode_cells).
+    # clips are then featurized in the threads that decode them (mirplug.windows.decode_cells).
     # A representation wrapping a native library whose objects keep state leaves it False.
     thread_safe: bool = False
     # Raised when a fix changes the values computed from the same options: features cached
@@ -151,7 +151,7 @@ class Task(abc.ABC):
         return []
 
     def window_targets(self, rows: Any, windows: Any, frame_rate: float | None, n_frames: int | None) -> torch.Tensor:
-        """Training targets per window (``windows`` is a :class:`mirplug.data.Windows`).
+        """Training targets per window (``windows`` is a :class:`mirplug.windows.Windows`).
 
         Clip-level tasks repeat each clip's target; frame-level tasks build per-frame targets.
         """

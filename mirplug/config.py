@@ -334,7 +334,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         out=scalars["out"],
         name=scalars["name"],
         # neither backbone= nor a backbone.* key given: the run may swap the task's default backbone
-        # for one that takes the representation's features (mirplug.model.fit_backbone_to_features)
+        # for one that takes the representation's features (mirplug.build.fit_backbone_to_features)
         backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
     )
 

@@ -2,7 +2,7 @@
 
 Clips whose features are already cached are only checked; the others are cut into shards.
 A thread-safe representation (every built-in one) extracts in this process, each clip decoded
-and featurized by one of :func:`mirplug.cache.decode_threads` threads, as a run does; others
+and featurized by one of :func:`mirplug.windows.decode_threads` threads, as a run does; others
 (Essentia keeps stateful objects) use worker processes (``spawn``, one torch thread each),
 whose start-up (~2 s of imports) only pays off on large collections. Either way clips are
 decoded, featurized and stored through :mod:`mirplug.cache`, exactly as a run would, so the
@@ -19,8 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +59,7 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)  # one core per worker; the workers share the machine's cores
-    os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # likewise for decoding (mirplug.cache.decode_threads)
+    os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # likewise for decoding (mirplug.windows.decode_threads)
 
 
 @dataclass
@@ -82,15 +81,16 @@ def frozen_embedder(catalog: Any, config: Any, representation: Any, feature_sett
     import torch
     from torch import nn
 
+    from mirplug.build import build_task, seed_everything
     from mirplug.cache import embedding_settings
-    from mirplug.model import MirModel, Standardize, feature_shape
-    from mirplug.runner import build_task, seed_everything
+    from mirplug.inference import feature_shape
+    from mirplug.model import MirModel, Standardize
+    from mirplug.windows import window_length
 
-    task = build_task(catalog, config)
-    if task.frame_level:
+    if build_task(catalog, config).frame_level:
         return None
-    window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
-    input_shape = feature_shape(representation, window_samples)
+    input_shape = feature_shape(representation, window_length(config.data.options["clip_seconds"],
+                                                              representation.sample_rate))
     seed_everything(config.seed)  # as the runner does before building the model (weights made at random)
     backbone = catalog.get("backbone", config.backbone.name).build(
         config.backbone.options, input_shape=tuple(input_shape), frame_rate=representation.frame_rate)
@@ -111,11 +111,11 @@ class ClipExtractor:
     """
 
     def __init__(self, overrides: Sequence[str], device: Any = "cpu") -> None:
-        from mirplug.cache import min_samples_of, representation_settings
+        from mirplug.build import build_representation, build_task, fit_backbone_to_features
+        from mirplug.cache import representation_settings
         from mirplug.catalog import load_catalog
         from mirplug.config import resolve
-        from mirplug.model import build_representation, fit_backbone_to_features
-        from mirplug.runner import build_task
+        from mirplug.windows import min_samples_of
 
         self.overrides = tuple(overrides)
         self.device = device
@@ -130,27 +130,19 @@ class ClipExtractor:
         self.min_samples = min_samples_of(representation)
         self.embedder = frozen_embedder(self.catalog, config, representation, self.settings, device)
 
-    def cached_seconds(self, cell: Any) -> float | None:
-        """Seconds of audio of ``cell`` when everything this extractor would compute is cached, else None."""
-        from mirplug.cache import EntryStore, clip_digest, feature_store
+    def embedding_store(self) -> Any:
+        """The cache store of the frozen backbone's embeddings (None without one)."""
+        from mirplug.cache import EntryStore
 
-        digest, _ = clip_digest(cell)
-        if digest is None:
+        if self.embedder is None:
             return None
-        entry = feature_store(self.settings).load(digest)
-        samples = int(entry[1].get("samples", "0")) if entry is not None else 0
-        if entry is None or samples < self.min_samples:
-            return None
-        if self.embedder is not None:
-            embeddings = EntryStore(f"embeddings-{self.embedder.settings['embeddings']}", self.embedder.settings)
-            if embeddings.load(digest) is None:
-                return None
-        return samples / self.representation.sample_rate
+        return EntryStore(f"embeddings-{self.embedder.settings['embeddings']}", self.embedder.settings)
 
     def __call__(self, cells: list[Any], ids: list[str]) -> tuple[int, float, dict[str, int], list[dict[str, str]]]:
         """Decode and featurize (and embed) one shard into the cache; returns (clips, seconds, counts, skipped)."""
-        from mirplug.cache import (STATS, decode_cells, embed_cached, feature_store, featurize_cached,
-                                   featurizer_while_decoding)
+        from mirplug.cache import STATS, feature_store
+        from mirplug.inference import embed_cached, featurize_cached, featurizer_while_decoding
+        from mirplug.windows import decode_cells
 
         data = self.config.data.options
         before = Counter(STATS)
@@ -176,7 +168,7 @@ def _extractor(overrides: tuple[str, ...]) -> ClipExtractor:
 
 def extract_shard(job: tuple[tuple[str, ...], list[Any], list[str]]) -> tuple[int, float, dict[str, int],
                                                                              list[dict[str, str]]]:
-    """Decode and featurize one shard of clips into the cache; returns (clips, seconds, counts, skipped)."""
+    """Decode and featurize (and embed) one shard of clips into the cache; returns (clips, seconds, counts, skipped)."""
     overrides, cells, ids = job
     return _extractor(overrides)(cells, ids)
 
@@ -196,93 +188,99 @@ def dataset_cells(dataset: Any) -> tuple[list[Any], list[str]]:
     return cells, ids
 
 
+def cached_or_pending(cells: list[Any], ids: list[str], store: Any, min_samples: int, sample_rate: int,
+                      result: ExtractResult, embeddings: Any = None) -> list[tuple[Any, str]]:
+    """The clips whose features (and, with an ``embeddings`` store, embeddings) are not cached yet; those
+    that are (and intact) are counted in ``result``."""
+    from mirplug.cache import clip_digest
+
+    pending: list[tuple[Any, str]] = []
+    for cell, clip_id in zip(cells, ids):
+        digest, _ = clip_digest(cell)
+        entry = store.load(digest) if digest is not None else None
+        samples = int(entry[1].get("samples", "0")) if entry is not None else 0
+        embedded = embeddings is None or (digest is not None and embeddings.load(digest) is not None)
+        if entry is not None and samples >= min_samples and embedded:
+            result.clips += 1
+            result.audio_seconds += samples / sample_rate
+            result.counts["features_loaded"] += 1
+            if embeddings is not None:
+                result.counts["embeddings_loaded"] += 1
+        else:
+            pending.append((cell, clip_id))
+    return pending
+
+
 def extract(overrides: Sequence[str], console: Console, workers: int = 0,
             engine: EngineSettings | None = None) -> ExtractResult:
     """Fill the cache for the dataset and representation that ``overrides`` choose.
 
     With a frozen pretrained backbone among them (``backbone=musicnn``, ``backbone=hf ...``) its
     embeddings are cached too. ``engine`` with ``engine=ray`` does the work in a Ray Data pipeline
-    (:mod:`mirplug.engines.ray_engine`); the result is the same cache.
+    (:mod:`mirplug.engines.ray_engine`); the cache ends the same.
     """
-    from mirplug.cache import featurizer_while_decoding
+    from mirplug.build import load_dataset
+    from mirplug.cache import feature_store
     from mirplug.errors import DataError
-    from mirplug.runner import load_dataset
 
     # A bad override or representation setting fails here, before any work.
     extractor = _extractor(tuple(overrides))
     config, representation = extractor.config, extractor.representation
-    if engine is not None and engine.ray:
-        from mirplug.engines.ray_engine import check_ray
-
-        check_ray()  # one line when Ray is missing, before the dataset is read
     cells, ids = dataset_cells(load_dataset(extractor.catalog, config))
     if not cells:
         raise DataError(f"dataset '{config.data.name}' has no clips to extract")
     result = ExtractResult()
     started = time.perf_counter()
-    # Clips whose features (and embeddings) are cached and intact are counted here; only the rest are sent out.
-    pending: list[tuple[Any, str]] = []
-    for cell, clip_id in zip(cells, ids):
-        seconds = extractor.cached_seconds(cell)
-        if seconds is not None:
-            result.clips += 1
-            result.audio_seconds += seconds
-            result.counts["features_loaded"] += 1
-            if extractor.embedder is not None:
-                result.counts["embeddings_loaded"] += 1
-        else:
-            pending.append((cell, clip_id))
+    pending = cached_or_pending(cells, ids, feature_store(extractor.settings), extractor.min_samples,
+                                representation.sample_rate, result, extractor.embedding_store())
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[rate]}"))
-    if engine is not None and engine.ray:
-        from mirplug.engines.ray_engine import extract_with_ray
-
-        with Progress(*columns, console=console, transient=True) as progress:
-            bar = progress.add_task(f"extracting {config.representation.name} (ray)", total=len(cells), rate="",
-                                    completed=len(cells) - len(pending))
-            shards = [([c for c, _ in pending[i:i + SHARD_CLIPS]], [d for _, d in pending[i:i + SHARD_CLIPS]])
-                      for i in range(0, len(pending), SHARD_CLIPS)]
-            for n_clips, (clips, seconds, counts, skipped) in extract_with_ray(tuple(overrides), shards, engine):
-                _add(result, clips, seconds, counts, skipped)
-                elapsed = time.perf_counter() - started
-                progress.update(bar, advance=n_clips, rate=f"{result.clips / max(elapsed, 1e-9):.1f} clips/s")
-        result.wall_seconds = time.perf_counter() - started
-        return result
-    if not workers:  # automatic: threads in this process where decoding threads may featurize (as in a run)
-        in_process = featurizer_while_decoding(representation, "cpu") is not None
-        workers = 1 if in_process else min(2, os.cpu_count() or 1)
-    # In this process a shard is decoded by several threads: larger shards keep them all busy.
-    shard = SHARD_CLIPS if workers > 1 else SHARD_CLIPS * 4
-    jobs = [(tuple(overrides), [c for c, _ in pending[i:i + shard]], [d for _, d in pending[i:i + shard]])
-            for i in range(0, len(pending), shard)]
-    workers = min(workers, max(1, len(jobs)))
     with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task(f"extracting {config.representation.name}", total=len(cells), rate="",
+        where = " (ray)" if engine is not None and engine.ray else ""
+        bar = progress.add_task(f"extracting {config.representation.name}{where}", total=len(cells), rate="",
                                 completed=len(cells) - len(pending))
-        if workers == 1:
-            outputs: Any = map(extract_shard, jobs)
-            pool = None
-        else:
-            import multiprocessing
-
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_init)
-            outputs = pool.map(extract_shard, jobs)
-        try:
-            for job, (clips, seconds, counts, skipped) in zip(jobs, outputs):
-                _add(result, clips, seconds, counts, skipped)
-                elapsed = time.perf_counter() - started
-                progress.update(bar, advance=len(job[1]), rate=f"{result.clips / max(elapsed, 1e-9):.1f} clips/s")
-        finally:
-            if pool is not None:
-                pool.shutdown()
+        for n_clips, (clips, seconds, counts, skipped) in _shard_results(tuple(overrides), pending, workers, engine):
+            result.clips += clips
+            result.audio_seconds += seconds
+            result.counts.update(counts)
+            result.skipped += skipped
+            elapsed = time.perf_counter() - started
+            progress.update(bar, advance=n_clips, rate=f"{result.clips / max(elapsed, 1e-9):.1f} clips/s")
     result.wall_seconds = time.perf_counter() - started
     return result
 
 
-def _add(result: ExtractResult, clips: int, seconds: float, counts: dict[str, int],
-         skipped: list[dict[str, str]]) -> None:
-    result.clips += clips
-    result.audio_seconds += seconds
-    result.counts.update(counts)
-    result.skipped += skipped
+def _shard_results(overrides: tuple[str, ...], pending: list[tuple[Any, str]], workers: int,
+                   engine: EngineSettings | None) -> Iterator[tuple[int, Any]]:
+    """(clips in the shard, what :func:`extract_shard` returned) for every shard of ``pending``, as they finish:
+    on Ray (``engine=ray``), in worker processes, or in this process."""
+    from mirplug.inference import featurizer_while_decoding
+
+    if engine is not None and engine.ray:
+        from mirplug.engines.ray_engine import map_shards
+
+        shards = [([c for c, _ in pending[i:i + SHARD_CLIPS]], [d for _, d in pending[i:i + SHARD_CLIPS]])
+                  for i in range(0, len(pending), SHARD_CLIPS)]
+        # each actor builds one ClipExtractor (on its GPU when it has one) and calls it per shard
+        yield from map_shards(ClipExtractor, (overrides,), shards, engine)
+        return
+    if not workers:  # automatic: threads in this process where decoding threads may featurize (as in a run)
+        in_process = featurizer_while_decoding(_extractor(overrides).representation, "cpu") is not None
+        workers = 1 if in_process else min(2, os.cpu_count() or 1)
+    # In this process a shard is decoded by several threads: larger shards keep them all busy.
+    shard = SHARD_CLIPS if workers > 1 else SHARD_CLIPS * 4
+    jobs = [(overrides, [c for c, _ in pending[i:i + shard]], [d for _, d in pending[i:i + shard]])
+            for i in range(0, len(pending), shard)]
+    workers = min(workers, max(1, len(jobs)))
+    if workers == 1:
+        for job in jobs:
+            yield len(job[1]), extract_shard(job)
+        return
+    from mirplug.workers import worker_pool
+
+    pool = worker_pool(workers, initializer=_worker_init)  # spawned; they die with this process
+    try:
+        for job, output in zip(jobs, pool.map(extract_shard, jobs)):
+            yield len(job[1]), output
+    finally:
+        pool.shutdown()

@@ -24,7 +24,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +132,23 @@ def building(result: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def build_once(result: Path, build: Callable[[Path], None], marker: str = "COMPLETE") -> Path:
+    """The folder ``result``, filled by ``build(folder)`` once however many processes ask at the same time.
+
+    For a plugin that generates or unpacks data into mirplug's cache: ``build`` fills a private
+    temporary folder, which gets ``marker`` and is published by one rename under ``lock(result)``;
+    a process that waited for the lock, or asks later, finds ``result`` complete and reuses it.
+    A process killed while building leaves a temporary that the next builder removes.
+    """
+    if (result / marker).exists():
+        return result
+    with lock(result):
+        remove_stale_temporaries(result)
+        if not (result / marker).exists():
+            with building(result) as temporary:
+                build(temporary)
+                (temporary / marker).write_text("complete\n")
+                publish_folder(temporary, result)
+    return result

@@ -29,6 +29,7 @@ from mirplug.catalog import Catalog
 from mirplug.config import RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
 from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
+from mirplug.stats import t_interval
 
 if TYPE_CHECKING:
     from mirplug.engines import EngineSettings
@@ -74,22 +75,6 @@ def expand(overrides: Sequence[str], arms: Sequence[str] = ()) -> tuple[list[Gri
                            if item.partition("=")[0] in swept)
             points.append(GridPoint(name, values, tuple(combo) + tuple(group)))
     return points, swept
-
-
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and the two-sided ``confidence`` interval from the t-distribution (n - 1 degrees of freedom).
-
-    One value has no interval: its bounds are NaN.
-    """
-    from scipy import stats
-
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan, math.nan
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return mean, mean - half, mean + half
 
 
 def summarise(rows: list[dict[str, Any]], swept: Sequence[str], metric: str) -> list[dict[str, Any]]:
@@ -189,19 +174,6 @@ def run_duration(folder: Path) -> float | None:
     return None
 
 
-def resume_target(run_folder: Path) -> Path | None:
-    """The folder to resume for an unfinished grid run: its folder when it holds its ``config.yaml``.
-
-    A folder without ``config.yaml`` was interrupted before anything was saved: it is removed and
-    the run starts again (None).
-    """
-    if (run_folder / CONFIG_FILE).is_file():
-        return run_folder
-    if run_folder.exists():
-        shutil.rmtree(run_folder)
-    return None
-
-
 def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = (), out: str = "sweeps",
               console: Console | None = None, resume: str | Path | None = None,
               engine: EngineSettings | None = None) -> tuple[Path, list[dict[str, Any]]]:
@@ -212,7 +184,7 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     its checkpoint, the others run. ``engine`` with ``engine=ray`` runs each grid point as a Ray
     task (:mod:`mirplug.engines.ray_engine`); the folder and tables are the same.
     """
-    from mirplug.runner import preflight, run
+    from mirplug.build import preflight
 
     console = console or Console(stderr=True)
     points, swept = expand(overrides, arms)
@@ -223,63 +195,11 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
         from mirplug.engines.ray_engine import check_ray
 
         check_ray()  # one line when Ray is missing, before the sweep folder is made
-    task_name = configs[0].task.name
-    grid = {"overrides": list(overrides), "arms": list(arms)}
-    if resume is not None:
-        folder = Path(resume)
-        saved = json.loads((folder / GRID_FILE).read_text()) if (folder / GRID_FILE).is_file() else None
-        if saved is None:
-            raise ConfigError(f"--resume {folder}: no {GRID_FILE} there; point it at a sweep or ablation folder")
-        if saved != grid:
-            raise ConfigError(f"--resume {folder}: that sweep ran {' '.join(saved['overrides'])} with arms "
-                              f"{saved['arms']}; resume it with the same overrides and arms")
-    else:
-        folder = new_run_folder(out, f"sweep-{task_name}", None)
-        (folder / GRID_FILE).write_text(json.dumps(grid, indent=2))
+    folder = sweep_folder(configs[0].task.name, {"overrides": list(overrides), "arms": list(arms)}, out, resume)
+    rows: list[dict[str, Any]] = []
     metric = "macro_f1"
     started = time.time()
-    outcomes: list[tuple[dict[str, Any], Path, str] | None] = [None] * len(points)
-    todo: list[int] = []
-    done_count = 0
-
-    def report(index: int, metrics: dict[str, Any], run_folder: Path, how: str) -> None:
-        nonlocal done_count
-        outcomes[index] = (metrics, run_folder, how)
-        done_count += 1
-        point = points[index]
-        name = str(metrics.get("main_metric", metric))
-        console.print(escape(f"[{done_count}/{len(points)}] {point.arm} "
-                             f"{' '.join(f'{k}={v}' for k, v in point.values)}: {name} {metrics[name]:.3f} ({how})"),
-                      highlight=False)
-
-    for index, (point, config) in enumerate(zip(points, configs)):
-        config.out = str(folder / "runs")
-        config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
-                               + [f"{k}-{v}" for k, v in point.values]) or None
-        done = folder / "runs" / str(config.name) / "metrics.json"
-        if finished(done):
-            report(index, json.loads(done.read_text()), done.parent, "finished earlier")
-        else:
-            todo.append(index)
-    if engine is not None and engine.ray:
-        from mirplug.engines.ray_engine import run_grid_with_ray
-
-        jobs = [(index, [*points[index].overrides, f"out={configs[index].out}", f"name={configs[index].name}"])
-                for index in todo]
-        for index, metrics, run_folder in run_grid_with_ray(jobs, engine):
-            report(index, metrics, run_folder, f"{run_duration(run_folder) or 0:.0f} s, ray")
-    else:
-        for index in todo:
-            config = configs[index]
-            # interrupted during this run: continue it from its checkpoint
-            resume_run = resume_target(Path(config.out) / str(config.name))
-            quiet = Console(file=io.StringIO(), width=120)
-            result = run(config, catalog, quiet, resume=resume_run)
-            report(index, result.metrics, result.folder, f"{run_duration(result.folder) or 0:.0f} s")
-    rows: list[dict[str, Any]] = []
-    for point, outcome in zip(points, outcomes):
-        assert outcome is not None
-        metrics, run_folder, _ = outcome
+    for point, (metrics, run_folder) in zip(points, run_points(catalog, points, configs, folder, console, engine)):
         metric = str(metrics.get("main_metric", metric))
         rows.append({"arm": point.arm, **dict(point.values), metric: metrics[metric],
                      "accuracy": metrics.get("accuracy"), "n_train": metrics["n_train"],
@@ -297,3 +217,100 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     console.print(escape(text), highlight=False)
     console.print(f"sweep folder: {escape(str(folder))}", highlight=False)
     return folder, table
+
+
+def sweep_folder(task_name: str, grid: dict[str, Any], out: str, resume: str | Path | None) -> Path:
+    """A new sweep folder holding the grid, or the folder of the interrupted sweep of the same grid."""
+    if resume is None:
+        folder = new_run_folder(out, f"sweep-{task_name}", None)
+        (folder / GRID_FILE).write_text(json.dumps(grid, indent=2))
+        return folder
+    folder = Path(resume)
+    saved = json.loads((folder / GRID_FILE).read_text()) if (folder / GRID_FILE).is_file() else None
+    if saved is None:
+        raise ConfigError(f"--resume {folder}: no {GRID_FILE} there; point it at a sweep or ablation folder")
+    if saved != grid:
+        raise ConfigError(f"--resume {folder}: that sweep ran {' '.join(saved['overrides'])} with arms "
+                          f"{saved['arms']}; resume it with the same overrides and arms")
+    return folder
+
+
+def run_points(catalog: Catalog, points: list[GridPoint], configs: list[RunConfig], folder: Path, console: Console,
+               engine: EngineSettings | None = None) -> list[tuple[dict[str, Any], Path]]:
+    """Run every grid point into ``folder/runs`` (finished ones are read back), here or as Ray tasks; a line is
+    printed as each run ends; the (metrics, run folder) of each, in grid order."""
+    outcomes: list[tuple[dict[str, Any], Path]] = []
+    todo: list[int] = []
+    for index, (point, config) in enumerate(zip(points, configs)):
+        name_point(point, config, folder)
+        done = folder / "runs" / str(config.name) / "metrics.json"
+        outcomes.append((json.loads(done.read_text()), done.parent) if finished(done) else ({}, done.parent))
+        if not finished(done):
+            todo.append(index)
+
+    def report(index: int, metrics: dict[str, Any], run_folder: Path, how: str) -> None:
+        outcomes[index] = (metrics, run_folder)
+        point, metric = points[index], str(metrics.get("main_metric", "macro_f1"))
+        console.print(escape(f"[{index + 1}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
+                             f"{metric} {metrics[metric]:.3f} ({how})"), highlight=False)
+
+    for index in (i for i in range(len(points)) if i not in todo):
+        report(index, *outcomes[index], "finished earlier")
+    if engine is not None and engine.ray:
+        from mirplug.engines.ray_engine import run_tasks
+
+        jobs = [(index, ([*points[index].overrides, f"out={configs[index].out}", f"name={configs[index].name}"],))
+                for index in todo]
+        for index, (metrics, run_folder) in run_tasks(run_overrides, jobs, engine):
+            report(index, metrics, Path(run_folder), f"{run_duration(Path(run_folder)) or 0:.0f} s, on Ray")
+    else:
+        for index in todo:
+            report(index, *run_point(catalog, points[index], configs[index], folder))
+    return outcomes
+
+
+def name_point(point: GridPoint, config: RunConfig, folder: Path) -> None:
+    """Put the run of ``point`` in ``folder/runs/<arm>-<key>-<value>...``."""
+    config.out = str(folder / "runs")
+    config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
+                           + [f"{k}-{v}" for k, v in point.values]) or None
+
+
+def resume_target(run_folder: Path) -> Path | None:
+    """The folder to resume for an unfinished grid run: its folder when it holds its ``config.yaml``.
+
+    A folder without ``config.yaml`` was interrupted before anything was saved: it is removed and
+    the run starts again (None).
+    """
+    if (run_folder / CONFIG_FILE).is_file():
+        return run_folder
+    if run_folder.exists():
+        shutil.rmtree(run_folder)
+    return None
+
+
+def run_overrides(overrides: list[str]) -> tuple[dict[str, Any], str]:
+    """One grid run from its overrides (a Ray task's work): resolve, run, continuing its folder when an earlier
+    try was killed; its metrics and run folder."""
+    from mirplug.catalog import load_catalog
+    from mirplug.runner import run
+
+    catalog = load_catalog()
+    config = resolve(catalog, overrides)
+    result = run(config, catalog, Console(file=io.StringIO(), width=120),
+                 resume=resume_target(Path(config.out) / str(config.name)))
+    return result.metrics, str(result.folder)
+
+
+def run_point(catalog: Catalog, point: GridPoint, config: RunConfig, folder: Path) -> tuple[dict[str, Any], Path, str]:
+    """Run one grid point into ``folder/runs`` (or read it back when it finished before); its metrics, run
+    folder and how long it took."""
+    from mirplug.runner import run
+
+    name_point(point, config, folder)
+    done = folder / "runs" / str(config.name) / "metrics.json"
+    if finished(done):
+        return json.loads(done.read_text()), done.parent, "finished earlier"
+    # interrupted during this run: continue it from its checkpoint
+    result = run(config, catalog, Console(file=io.StringIO(), width=120), resume=resume_target(done.parent))
+    return result.metrics, result.folder, f"{run_duration(result.folder) or 0:.0f} s"

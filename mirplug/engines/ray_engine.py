@@ -5,27 +5,26 @@ for the command (on 127.0.0.1 only, no dashboard) and stopped at its end; with
 ``engine.address=auto`` or ``ray://HOST:PORT`` the work goes to a running cluster, whose nodes must
 see the audio files and the cache at the same paths as this machine (a shared file system).
 
-Extraction: each shard of clips is one row of a Ray dataset; ``map_batches`` hands the rows to a
-pool of actors (:class:`ExtractActor`), each holding one :class:`mirplug.extract.ClipExtractor`
-(representation and frozen backbone loaded once per actor, a GPU per actor when the cluster has
-GPUs). Entries are written to a temporary file and renamed (:class:`mirplug.cache.EntryStore`), so
+The engine runs what it is given and imports no other part of mirplug's run code. Extraction
+(:func:`map_shards`): each shard of clips is one row of a Ray dataset; ``map_batches`` hands the
+rows to a pool of actors (:class:`ShardActor`), each holding one
+:class:`mirplug.extract.ClipExtractor` (representation and frozen backbone loaded once per actor,
+a GPU per actor when the cluster has GPUs). Entries are written to a temporary file and renamed (:class:`mirplug.cache.EntryStore`), so
 a worker killed mid-shard leaves no torn entry; Ray restarts the actor and runs the shard again,
 and what the killed worker had finished is then read back from the cache.
 
-Grids: each run of a sweep or ablation is a Ray task (``engine.cpus_per_run``, ``engine.gpus_per_run``)
-that runs :func:`mirplug.runner.run` on its node and writes its run folder where the in-process
-sweep would; the results are gathered into the same tables.
+Grids (:func:`run_tasks`): each run of a sweep or ablation is a Ray task (``engine.cpus_per_run``,
+``engine.gpus_per_run``) running :func:`mirplug.sweep.run_overrides` on its node, which writes its
+run folder where the in-process sweep would; the results are gathered into the same tables.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import pickle
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mirplug.errors import ConfigError, MirplugError, RunError
@@ -152,15 +151,16 @@ def _unwrap(exc: BaseException) -> BaseException:
 # extraction
 
 
-class ExtractActor:
-    """One Ray Data actor: a :class:`~mirplug.extract.ClipExtractor` built once, called per shard.
+class ShardActor:
+    """One Ray Data actor: ``factory(*args, device)`` built once (its models load once), called per shard.
 
-    The overrides and environment are class attributes of a subclass made per extraction
-    (:func:`extract_with_ray`), not constructor arguments: Ray keeps constructor arguments in its
+    The factory, its arguments and the environment are class attributes of a subclass made per
+    call of :func:`map_shards`, not constructor arguments: Ray keeps constructor arguments in its
     object store, from which a restarted actor could no longer read them once they are released.
     """
 
-    overrides: tuple[str, ...] = ()
+    factory: Any = None
+    args: tuple[Any, ...] = ()
     env: dict[str, str] = {}
 
     def __init__(self) -> None:
@@ -169,25 +169,26 @@ class ExtractActor:
         import ray
         import torch
 
-        from mirplug.extract import ClipExtractor
-
         gpu = bool(ray.get_gpu_ids()) and torch.cuda.is_available()
         if not gpu:
             torch.set_num_threads(1)
-        self.extractor = ClipExtractor(self.overrides, "cuda" if gpu else "cpu")
+        self.worker = type(self).factory(*self.args, "cuda" if gpu else "cpu")
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
         results = []
         for payload in batch["shard"]:
             cells, ids = pickle.loads(payload)
-            results.append(pickle.dumps((len(cells), self.extractor(cells, ids))))
+            results.append(pickle.dumps((len(cells), self.worker(cells, ids))))
         return {"result": results}
 
 
-def extract_with_ray(overrides: tuple[str, ...], shards: list[tuple[list[Any], list[str]]],
-                     engine: EngineSettings) -> Iterator[tuple[int, tuple[int, float, dict[str, int],
-                                                                           list[dict[str, str]]]]]:
-    """Run every shard through the actors; yields (clips in the shard, what the extractor returned) as they finish."""
+def map_shards(factory: Any, args: tuple[Any, ...], shards: list[tuple[list[Any], list[str]]],
+               engine: EngineSettings) -> Iterator[tuple[int, Any]]:
+    """``factory(*args, device)(cells, ids)`` for every shard, in a pool of Ray Data actors (``engine.workers``,
+    a GPU each when the cluster has GPUs); yields (clips in the shard, what it returned) as shards finish.
+
+    ``factory`` must be importable on the workers (a class or function at the top of a mirplug module).
+    """
     if not shards:
         return
     local_cpus = engine.workers or os.cpu_count() or 1
@@ -203,9 +204,9 @@ def extract_with_ray(overrides: tuple[str, ...], shards: list[tuple[list[Any], l
         capacity = int(resources.get("GPU", 0) // gpus) if gpus else int(resources.get("CPU", 1))
         workers = max(1, min(engine.workers or capacity, len(shards)))
         rows = [{"shard": pickle.dumps(shard)} for shard in shards]
-        actor = type("ExtractActor", (ExtractActor,), {"overrides": overrides, "env": worker_environment()})
+        actor = type("ShardActor", (ShardActor,), {"factory": factory, "args": args, "env": worker_environment()})
         # Ray Data restarts a dead actor and retries its shard (its defaults: without limit); an
-        # exception raised by mirplug's code is not retried and ends the extraction with its message.
+        # exception raised by mirplug's code is not retried and ends the work with its message.
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             actor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
             num_gpus=gpus or None)
@@ -220,52 +221,45 @@ def extract_with_ray(overrides: tuple[str, ...], shards: list[tuple[list[Any], l
 # grids
 
 
-def _run_point(overrides: list[str], threads: int, env: dict[str, str]) -> tuple[dict[str, Any], str]:
-    """One grid point as a Ray task: resolve, run (continuing its folder when a try before was killed)."""
+def _call(function: Any, args: tuple[Any, ...], threads: int, env: dict[str, str]) -> Any:
+    """One Ray task: the driver's settings, ``threads`` torch threads, then ``function(*args)``."""
     enter_worker(env)
     import torch
-    from rich.console import Console
 
-    from mirplug.catalog import load_catalog
-    from mirplug.config import resolve
-    from mirplug.runner import run
-    from mirplug.sweep import resume_target
-
-    catalog = load_catalog()
-    config = resolve(catalog, overrides)
-    if not config.train["threads"]:
-        torch.set_num_threads(max(1, threads))  # the CPUs Ray reserved for this run
-    resume = resume_target(Path(config.out) / str(config.name))
-    result = run(config, catalog, Console(file=io.StringIO(), width=120), resume=resume)
-    return result.metrics, str(result.folder)
+    torch.set_num_threads(max(1, threads))  # the CPUs Ray reserved for this task
+    return function(*args)
 
 
-def run_grid_with_ray(jobs: list[tuple[int, list[str]]], engine: EngineSettings) -> Iterator[tuple[int, dict[str, Any],
-                                                                                                 Path]]:
-    """Run each (index, overrides) as a Ray task; yields (index, metrics, run folder) as runs finish."""
+def run_tasks(function: Any, jobs: list[tuple[int, tuple[Any, ...]]], engine: EngineSettings) -> Iterator[tuple[int, Any]]:
+    """``function(*args)`` for each (index, args) as a Ray task (``engine.cpus_per_run``, ``engine.gpus_per_run``,
+    at most ``engine.workers`` at once); yields (index, result) as tasks finish.
+
+    ``function`` must be importable on the workers. A task whose worker died is retried; an
+    exception raised by the function is not, and ends the work with its message.
+    """
     if not jobs:
         return
     per_run = max(1.0, engine.cpus_per_run)
     local_cpus = int(per_run * engine.workers) if engine.workers else (os.cpu_count() or 1)
     with ray_session(engine, local_cpus) as ray:
-        remote = ray.remote(_run_point).options(num_cpus=engine.cpus_per_run, num_gpus=engine.gpus_per_run,
-                                                max_retries=RETRIES, retry_exceptions=False)
+        remote = ray.remote(_call).options(num_cpus=engine.cpus_per_run, num_gpus=engine.gpus_per_run,
+                                           max_retries=RETRIES, retry_exceptions=False)
         env = worker_environment()
         queue = list(jobs)
-        limit = engine.workers or len(queue)  # runs at once (0: as many as the cluster's resources allow)
+        limit = engine.workers or len(queue)  # tasks at once (0: as many as the cluster's resources allow)
         pending: dict[Any, int] = {}
         try:
             while queue or pending:
                 while queue and len(pending) < limit:
-                    index, overrides = queue.pop(0)
-                    pending[remote.remote(overrides, int(engine.cpus_per_run), env)] = index
+                    index, args = queue.pop(0)
+                    pending[remote.remote(function, args, int(engine.cpus_per_run), env)] = index
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 index = pending.pop(ready[0])
                 try:
-                    metrics, folder = ray.get(ready[0])
+                    result = ray.get(ready[0])
                 except ray.exceptions.RayError as exc:
                     raise _unwrap(exc) from None
-                yield index, metrics, Path(folder)
+                yield index, result
         finally:
             for reference in pending:
                 ray.cancel(reference, force=True)
