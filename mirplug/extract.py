@@ -141,7 +141,7 @@ class ClipExtractor:
     def __call__(self, cells: list[Any], ids: list[str]) -> tuple[int, float, dict[str, int], list[dict[str, str]]]:
         """Decode and featurize (and embed) one shard into the cache; returns (clips, seconds, counts, skipped)."""
         from mirplug.cache import STATS, feature_store
-        from mirplug.inference import embed_cached, featurize_cached, featurizer_while_decoding
+        from mirplug.inference import embed_rows, featurize_rows, featurizer_while_decoding
         from mirplug.windows import decode_cells
 
         data = self.config.data.options
@@ -151,9 +151,10 @@ class ClipExtractor:
                                featurizer_while_decoding(self.representation, self.device),
                                keep_windows=data["cache_windows"], max_seconds=data["max_seconds"])
         if windows.rows:
-            features = featurize_cached(self.representation, self.settings, windows, self.device)
+            features = featurize_rows(self.representation, self.settings, windows, self.device)
             if self.embedder is not None:
-                embed_cached(self.embedder.model, self.embedder.settings, features, windows, self.device)
+                embed_rows(self.embedder.model, self.embedder.settings, features, windows, self.device).close()
+            features.close()
         counts = Counter(STATS)
         counts.subtract(before)
         return len(windows.rows), float(sum(windows.seconds)), {k: v for k, v in counts.items() if v}, windows.skipped
