@@ -331,16 +331,20 @@ def module_digest(module: torch.nn.Module) -> str:
 
 
 def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: Any,
-                       feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+                       feature_settings: Mapping[str, Any], precision: str = "fp32") -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
-    standardisation, fitted on the training split, when the backbone uses it) and the features."""
+    standardisation, fitted on the training split, when the backbone uses it), the features, and the
+    autocast precision they were computed in (only when not fp32, so fp32 keys stay as they were)."""
     kind = type(model.backbone)
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
     options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
-    return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
-            "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
+    settings = {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+                "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
+    if precision != "fp32":
+        settings["precision"] = precision
+    return settings
 
 
 @dataclass

@@ -47,6 +47,12 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
         Option(name="threads", type=int, default=0, minimum=0, maximum=1024,
                help="torch CPU threads (0: torch's default)"),
+        Option(name="processes", type=int, default=1, minimum=1, maximum=1024,
+               help="data-parallel training processes on this machine: mirplug run starts torchrun with them "
+                    "(DistributedDataParallel; gloo on CPUs, NCCL on GPUs); train.batch_size stays the global batch"),
+        Option(name="precision", type=str, default="fp32", choices=("fp32", "bf16", "fp16"),
+               help="autocast precision of the trained model's forward passes and of frozen embeddings (bf16: "
+                    "recent GPUs and CPUs; fp16: GPUs, with a gradient scaler)"),
     ),
     "eval": (
         Option(name="folds", type=int, default=1, minimum=1, maximum=100,

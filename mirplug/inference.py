@@ -7,6 +7,7 @@ feature cache (:mod:`mirplug.cache`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,20 @@ if TYPE_CHECKING:
     from mirplug.windows import CachedWindows, Windows
 
 CPU_BATCH_SAMPLES = 1 << 18
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    """The autocast context of ``train.precision`` on ``device`` (fp32: none); outputs are cast back with ``.float()``."""
+    dtype = PRECISIONS[precision]
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``; to a GPU through pinned memory, without waiting for the copy."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 @torch.no_grad()
@@ -44,25 +59,33 @@ def feature_shape(representation: Representation, n_samples: int) -> tuple[int, 
 
 
 @torch.no_grad()
-def embed(model: Any, features: Rows | torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
-    """Clip embeddings of a frozen backbone (a :class:`~mirplug.model.MirModel`'s), computed once in batches,
-    returned on the CPU."""
+def embed(model: Any, features: Rows | torch.Tensor, device: Any, batch_size: int = 32,
+          precision: str = "fp32") -> torch.Tensor:
+    """Clip embeddings of a frozen backbone (a :class:`~mirplug.model.MirModel`'s), computed once in batches
+    (under ``precision``'s autocast), returned on the CPU as float32."""
     model.eval()
-    parts = [model.backbone(model.standardize(batch.to(device, non_blocking=True))).cpu()
-             for _, batch in as_rows(features).batches(batch_size)]
+    device = torch.device(device)
+    parts = []
+    for _, batch in as_rows(features).batches(batch_size):
+        with autocast(device, precision):
+            parts.append(model.backbone(model.standardize(to_device(batch, device))).float().cpu())
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
 @torch.no_grad()
 def predict_clips(model: torch.nn.Module, task: Task, features: Rows | torch.Tensor, windows: Windows,
-                  device: torch.device, frame_rate: float | None = None, batch_size: int = 64) -> tuple[Any, torch.Tensor]:
-    """One prediction per clip (the task aggregates its windows) and the raw window outputs.
+                  device: torch.device, frame_rate: float | None = None, batch_size: int = 64,
+                  precision: str = "fp32") -> tuple[Any, torch.Tensor]:
+    """One prediction per clip (the task aggregates its windows) and the raw window outputs (float32).
 
     ``model`` is the whole model, or only its head when a frozen backbone's embeddings are the features;
-    ``features`` are read a batch at a time.
+    ``features`` are read a batch at a time; forward passes run under ``precision``'s autocast.
     """
     model.eval()
-    parts = [model(batch.to(device, non_blocking=True)).cpu() for _, batch in as_rows(features).batches(batch_size)]
+    parts = []
+    for _, batch in as_rows(features).batches(batch_size):
+        with autocast(device, precision):
+            parts.append(model(to_device(batch, device)).float().cpu())
     outputs = torch.cat(parts)
     return task.aggregate(outputs, windows, len(windows.rows), frame_rate), outputs
 
@@ -96,7 +119,7 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
 
 
 def embed_rows(model: Any, settings: Mapping[str, Any], features: Rows | torch.Tensor, windows: CachedWindows,
-               device: Any) -> EntryRows:
+               device: Any, precision: str = "fp32") -> EntryRows:
     """Frozen-backbone embeddings of every window, read from the cache a batch at a time: cached clips are
     located, the others computed from ``features`` and stored.
 
@@ -105,7 +128,8 @@ def embed_rows(model: Any, settings: Mapping[str, Any], features: Rows | torch.T
     """
     rows = as_rows(features)
     store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-    return cached_per_clip(store, windows, lambda mask: embed(model, rows[mask], device), "embeddings")
+    return cached_per_clip(store, windows, lambda mask: embed(model, rows[mask], device, precision=precision),
+                           "embeddings")
 
 
 def embed_cached(model: Any, settings: Mapping[str, Any], features: Rows | torch.Tensor, windows: CachedWindows,

@@ -8,9 +8,11 @@ writes the fold's files (:mod:`mirplug.rundir`). What the folds share is one :cl
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,9 @@ from mirplug.catalog import Catalog
 from mirplug.checkpoint import CHECKPOINT_FOLDER, Checkpoint, saved_threads
 from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import RunConfig
+from mirplug.distributed import Ranks, from_main, local_batch, main_first, ranks_from_environment, start, stop
 from mirplug.data import SPLITS, class_column, kfold_splits, restrict_training, split_dataset, stratify_column
-from mirplug.errors import DataError, RunError, RunInterrupted
+from mirplug.errors import ConfigError, DataError, RunError, RunInterrupted
 from mirplug.inference import (embed, embed_rows, feature_shape, featurize_rows, featurizer_while_decoding,
                                predict_clips)
 from mirplug.model import CentroidHead, MirModel
@@ -68,6 +71,7 @@ class RunContext:
     embedder: Any  # the Fréchet-distance embedder of generator quality reports (None without generators)
     input_shape: tuple[int, ...]
     names: list[str] = field(default_factory=list)  # the label names, once the dataset is loaded
+    ranks: Ranks = field(default_factory=Ranks)  # data-parallel processes (torchrun); rank 0 writes
 
 
 @dataclass
@@ -99,36 +103,49 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     the files an uninterrupted run writes. A ``KeyboardInterrupt`` after the run folder exists
     becomes :class:`~mirplug.errors.RunInterrupted`, which names the folder.
     """
+    ranks = ranks_from_environment()  # several processes when torchrun started this one
     console = console or Console(stderr=True)
+    if not ranks.main:
+        console = Console(file=io.StringIO())  # rank 0 alone speaks and writes
     started = time.time()
-    context = setup(config, catalog, console)
-    split_sets, predefined = load_splits(context)
-    folder = open_run_folder(context.config, resume)
     try:
-        with run_lock(folder):
-            if resume is not None and is_finished(folder):  # another process finished it while we waited
-                raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
-            metrics, generator_facts = run_folds(context, split_sets, folder)
-            metrics.update(run_summary(context, predefined, len(split_sets)))
-            # metrics.json holds results only, so the same command and seed give the same file; how the
-            # run went (time taken, what came from the cache) is in run.json, written last: a run folder
-            # with run.json is finished, and its checkpoints are no longer needed.
-            write_json(folder / "metrics.json", metrics)
-            write_json(folder / RUN_FACTS_FILE, run_facts(started, context.device, generator_facts,
-                                                          resumed=resume is not None))
-            shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
-    except KeyboardInterrupt as exc:
-        raise RunInterrupted(folder) from exc
-    print_results(Console(), folder, metrics)
+        context = setup(config, catalog, console, ranks)
+        split_sets, predefined = load_splits(context)
+        folder = Path(from_main(str(open_run_folder(context.config, resume)) if ranks.main else None, ranks))
+        try:
+            with run_lock(folder) if ranks.main else nullcontext():
+                if resume is not None and is_finished(folder):  # another process finished it while we waited
+                    raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
+                metrics, generator_facts = run_folds(context, split_sets, folder)
+                metrics.update(run_summary(context, predefined, len(split_sets)))
+                if ranks.main:
+                    # metrics.json holds results only, so the same command and seed give the same file; how the
+                    # run went (time taken, what came from the cache) is in run.json, written last: a run folder
+                    # with run.json is finished, and its checkpoints are no longer needed.
+                    write_json(folder / "metrics.json", metrics)
+                    write_json(folder / RUN_FACTS_FILE, run_facts(started, context.device, generator_facts,
+                                                                  resumed=resume is not None))
+                    shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
+        except KeyboardInterrupt as exc:
+            raise RunInterrupted(folder) from exc
+    finally:
+        stop(ranks)
+    if ranks.main:
+        print_results(Console(), folder, metrics)
     return RunResult(folder, metrics)
 
 
-def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
-    """Seed, pick the device and build every component before touching data, so a bad setting fails at once."""
+def setup(config: RunConfig, catalog: Catalog, console: Console, ranks: Ranks | None = None) -> RunContext:
+    """Seed, pick the device and build every component before touching data, so a bad setting fails at once.
+
+    With several processes (``ranks``), each joins the process group on its own device.
+    """
+    ranks = ranks or Ranks()
     seed_everything(config.seed)
     if config.train["threads"]:
         torch.set_num_threads(config.train["threads"])
-    device = pick_device(config.train["device"])
+    check_processes(config, ranks)
+    device = start(ranks, pick_device(config.train["device"]))
     deterministic_setup(device)
     check_out_folder(config.out)
     cache_dir()  # a MIRPLUG_CACHE_DIR that is a file is one line here, not a failure deep in the run
@@ -137,6 +154,9 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
         console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
     transforms = build_transforms(catalog, config)
     generators = build_generators(catalog, config)
+    if generators and ranks.active:
+        raise ConfigError(f"augmenter={','.join(name for name, _ in generators)} fits a generator, which runs in one "
+                          f"process: use train.processes=1 with it")
     embedder = None
     if generators:
         from mirplug.generation import fad_embedder
@@ -149,7 +169,23 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
     return RunContext(config, catalog, console, device, task, representation, transforms, generators, embedder,
-                      input_shape)
+                      input_shape, ranks=ranks)
+
+
+def check_processes(config: RunConfig, ranks: Ranks) -> None:
+    """Under torchrun, ``train.processes`` is the number of processes it started (``config.yaml`` records it), and
+    the global ``train.batch_size`` must split evenly between them."""
+    if not ranks.active:
+        if config.train["processes"] > 1:
+            raise ConfigError(f"train.processes={config.train['processes']} but this process was not started by "
+                              f"torchrun: run it with 'mirplug run' (which starts torchrun) or torchrun "
+                              f"--nproc_per_node={config.train['processes']} -m mirplug run ...")
+        return
+    if config.train["processes"] not in (1, ranks.world):
+        raise ConfigError(f"train.processes={config.train['processes']}, but torchrun started {ranks.world} processes; "
+                          f"give the same number (or leave train.processes out)")
+    config.train["processes"] = ranks.world
+    local_batch(config.train["batch_size"], ranks)
 
 
 def load_splits(context: RunContext) -> tuple[list[dict[str, Any]], bool]:
@@ -206,6 +242,7 @@ def open_run_folder(config: RunConfig, resume: str | Path | None) -> Path:
     if not (folder / CONFIG_FILE).is_file():
         raise RunError(f"{folder} is not a run folder (no {CONFIG_FILE})")
     saved, wanted = read_yaml(folder / CONFIG_FILE), yaml.safe_load(yaml.safe_dump(config.to_dict()))
+    with_new_defaults(saved, wanted)
     for key in ("out", "name"):
         saved.pop(key, None)
         wanted.pop(key, None)
@@ -217,6 +254,19 @@ def open_run_folder(config: RunConfig, resume: str | Path | None) -> Path:
     if threads and not config.train["threads"] and threads != torch.get_num_threads():
         torch.set_num_threads(threads)
     return folder
+
+
+def with_new_defaults(saved: dict[str, Any], wanted: dict[str, Any]) -> None:
+    """Give ``saved`` (a run's config.yaml) the core options added since it was written, where ``wanted`` has their
+    default: a run started by an older mirplug resumes (e.g. ``train.precision``, ``train.processes``)."""
+    from mirplug.config import SECTIONS
+
+    for section, options in SECTIONS.items():
+        if not isinstance(saved.get(section), dict):
+            continue
+        for option in options:
+            if option.name not in saved[section] and wanted.get(section, {}).get(option.name) == option.default:
+                saved[section][option.name] = option.default
 
 
 def run_folds(context: RunContext, split_sets: list[dict[str, Any]],
@@ -239,7 +289,8 @@ def run_folds(context: RunContext, split_sets: list[dict[str, Any]],
             context.console.print(f"fold {fold}: finished before the interruption, results kept")
             continue
         target = folder if folds == 1 else folder / f"fold-{fold}"
-        target.mkdir(exist_ok=True)
+        if context.ranks.main:
+            target.mkdir(exist_ok=True)
         metrics, facts = run_fold(context, fold, splits, target, folder / CHECKPOINT_FOLDER)
         fold_metrics.append(metrics)
         generator_facts += facts
@@ -272,10 +323,11 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
         metrics["n_synthetic"] = sum(report["kept"] for report in reports)
         metrics["generators"] = [report_results(report) for report in reports]
         facts = [{"fold": fold, **report["run"]} for report in reports]
-    checkpoints.mkdir(exist_ok=True)
-    atomic_write_json(checkpoints / f"fold-{fold}.json", {"metrics": metrics, "generators": facts,
-                                                          "threads": torch.get_num_threads()})
-    training.remove()
+    if context.ranks.main:
+        checkpoints.mkdir(exist_ok=True)
+        atomic_write_json(checkpoints / f"fold-{fold}.json", {"metrics": metrics, "generators": facts,
+                                                              "threads": torch.get_num_threads()})
+        training.remove()
     return metrics, facts
 
 
@@ -286,7 +338,8 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
     With ``checkpoint``, training saves its state there after every epoch and continues from it
     when it holds one (a resumed run).
     """
-    data = prepare(context, splits, folder)
+    with main_first(context.ranks):  # rank 0 fills the cache, the others read it
+        data = prepare(context, splits, folder)
     model, net = build_fold_model(context, data)
     fitted, stopping, records = fit_fold(context, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
@@ -302,7 +355,8 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
         "optimizer_steps": fitted.steps,
         "best_epoch": fitted.best_epoch,
     }
-    write_fold(context, folder, data, model, metrics, probabilities["test"], fitted.history, records)
+    if context.ranks.main:
+        write_fold(context, folder, data, model, metrics, probabilities["test"], fitted.history, records)
     return metrics
 
 
@@ -399,12 +453,14 @@ def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, tor
     model = model.to(device)
     net: torch.nn.Module = model
     if model.backbone.frozen and not context.transforms and not task.frame_level:
-        with progress_bar(context.console) as progress:
+        with main_first(context.ranks), progress_bar(context.console) as progress:
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
-            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings)
+            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings,
+                                          config.train["precision"])
             for split in SPLITS:
-                data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device)
+                data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device,
+                                                  config.train["precision"])
                 progress.advance(bar)
         net = model.head
     if isinstance(model.head, CentroidHead):
@@ -432,7 +488,8 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
 
     def validate() -> tuple[float, float]:
         predictions, outputs = predict_clips(net, task, data.features["validation"], data.windows["validation"],
-                                             context.device, model.backbone.frame_rate)
+                                             context.device, model.backbone.frame_rate,
+                                             precision=config.train["precision"])
         loss = float(task.loss(outputs, data.window_targets["validation"]).item())
         return loss, float(task.metrics(data.targets["validation"], predictions, names)[task.main_metric])
 
@@ -441,7 +498,8 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
                               highlight=False)
     with progress_bar(context.console) as progress:
         fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
-                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed),
+                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed,
+                                            context.ranks, config.train["precision"], context.device),
                                progress, checkpoint, config.backbone.name)
     if fitted.stopped_early and fitted.steps < FEW_STEPS:
         # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops
@@ -460,7 +518,8 @@ def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
     probabilities, results = {}, {}
     for split in ("validation", "test"):
         probabilities[split], _ = predict_clips(net, context.task, data.features[split], data.windows[split],
-                                                context.device, frame_rate)
+                                                context.device, frame_rate,
+                                                precision=context.config.train["precision"])
         results[split] = context.task.metrics(data.targets[split], probabilities[split], context.names)
     return probabilities, results
 

@@ -11,7 +11,7 @@ import copy
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +19,8 @@ import torch
 
 from mirplug.components import Representation, Task, Transform
 from mirplug.errors import ConfigError, DataError
+from mirplug.distributed import Ranks, from_main, local_batch, parallel, total
+from mirplug.inference import autocast, to_device
 from mirplug.rows import Rows
 
 if TYPE_CHECKING:
@@ -62,7 +64,8 @@ class Batches:
         return torch.stack(out)
 
     def batch(self, indices: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features and targets of the windows ``indices`` in ``epoch``, augmented, on the device."""
+        """Features and targets of the windows ``indices`` in ``epoch``, augmented, on the device (copied from
+        pinned memory without waiting, on a GPU)."""
         if self.waveform:
             waves = self._augment(self.windows.waves[indices], self.waveform, indices, epoch, 0)
             with torch.no_grad():
@@ -72,7 +75,7 @@ class Batches:
             features = self.features[indices]
         if self.feature:
             features = self._augment(features, self.feature, indices, epoch, len(self.waveform))
-        return features.to(self.device), self.targets[indices].to(self.device)
+        return to_device(features, self.device), to_device(self.targets[indices], self.device)
 
 
 class EarlyStopping:
@@ -125,13 +128,16 @@ class Fitted:
 
 @dataclass
 class LoopSettings:
-    """The numbers the loop needs (from ``train.*`` and the seed)."""
+    """The numbers the loop needs (from ``train.*`` and the seed), and where it runs."""
 
     epochs: int
     batch_size: int
     patience: int
     min_steps: int
     seed: int
+    ranks: Ranks = field(default_factory=Ranks)  # data-parallel processes (torchrun); one by default
+    precision: str = "fp32"  # train.precision: autocast dtype of forward passes
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 
 Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation main metric)
@@ -143,9 +149,10 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
     """Train ``net`` with early stopping; ``net`` ends with its last epoch's weights (the best are returned).
 
     Each epoch draws a fresh order of the ``n_windows`` training windows from a generator seeded
-    with ``settings.seed``, steps the optimizer per batch and scores the validation split with
+    with ``settings.seed`` (with several processes: :class:`~torch.utils.data.DistributedSampler`, seeded
+    alike, gives each its part), steps the optimizer per batch and scores the validation split with
     ``validate``. With ``checkpoint``, training continues from the epoch saved there (if any)
-    and saves after every epoch.
+    and rank 0 saves after every epoch.
     """
     history: list[dict[str, Any]] = []
     stopping = EarlyStopping(settings.patience, settings.min_steps, net.state_dict())
@@ -155,41 +162,82 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
     if saved is not None:
         history, steps, stopped_early, done = saved.restore(net, optimizer, stopping, generator, batches)
         start = len(history) + 1
+    stepper = Stepper(parallel(net, settings.ranks, settings.device), optimizer, task, settings, model_name)
     bar = progress.add_task("training", total=settings.epochs, completed=start - 1)
     for epoch in range(start, settings.epochs + 1):
         if done:
             break
         net.train()
-        order = torch.randperm(n_windows, generator=generator)
-        total_loss = 0.0
-        for first in range(0, n_windows, settings.batch_size):
-            indices = order[first:first + settings.batch_size]
-            if len(indices) < 2 and n_windows > 1:
-                continue  # batch norm cannot train on a single example
-            inputs, batch_targets = batches.batch(indices, epoch)
-            loss = task.loss(net(inputs), batch_targets)
-            if not torch.isfinite(loss):
-                raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
-            if optimizer is None:
-                raise ConfigError(f"backbone '{model_name}' and its head have no trainable parameters")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            total_loss += loss.item() * len(indices)
+        train_loss, steps = stepper.epoch(batches, epoch_batches(n_windows, generator, epoch, settings), epoch, steps)
         val_loss, val_metric = validate()
-        history.append({"epoch": epoch, "train_loss": total_loss / max(1, n_windows), "validation_loss": val_loss,
+        history.append({"epoch": epoch, "train_loss": train_loss / max(1, n_windows), "validation_loss": val_loss,
                         f"validation_{task.main_metric}": val_metric})
         stopping.update(epoch, (val_metric, -val_loss), net.state_dict())
         progress.update(bar, advance=1, description=f"training (val {task.main_metric} {val_metric:.3f}, "
                                                     f"best epoch {stopping.best_epoch})")
-        stopped_early = stopping.should_stop(steps)
-        if checkpoint is not None:
+        # every rank scores the same weights alike; rank 0's decision is taken all the same
+        stopped_early = bool(from_main(stopping.should_stop(steps), settings.ranks))
+        if checkpoint is not None and settings.ranks.main:
             checkpoint.save(epoch, stopped_early or epoch == settings.epochs, net, optimizer, stopping, generator,
                             steps, stopped_early, history, batches.records)
         if stopped_early:
             break
     return Fitted(history, steps, stopped_early, stopping.best_epoch), stopping
+
+
+def epoch_batches(n_windows: int, generator: torch.Generator, epoch: int, settings: LoopSettings) -> list[torch.Tensor]:
+    """The window indices of each batch of ``epoch``: a permutation drawn from ``generator`` cut into
+    ``train.batch_size`` batches, or, with several processes, this rank's part of the epoch
+    (:class:`~torch.utils.data.DistributedSampler`, seeded with the run's seed and the epoch) cut into
+    its share of the global batch."""
+    if settings.ranks.active:
+        from torch.utils.data import DistributedSampler
+
+        sampler = DistributedSampler(range(n_windows), num_replicas=settings.ranks.world, rank=settings.ranks.rank,
+                                     shuffle=True, seed=settings.seed)
+        sampler.set_epoch(epoch)
+        order, size = torch.as_tensor(list(sampler), dtype=torch.long), local_batch(settings.batch_size, settings.ranks)
+    else:
+        order, size = torch.randperm(n_windows, generator=generator), settings.batch_size
+    return [order[first:first + size] for first in range(0, len(order), size)]
+
+
+class Stepper:
+    """Optimizer steps on batches: forward under ``train.precision``'s autocast (fp16 with a gradient scaler),
+    backward through DistributedDataParallel when several processes train."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task,
+                 settings: LoopSettings, model_name: str) -> None:
+        self.model, self.optimizer, self.task, self.settings, self.model_name = model, optimizer, task, settings, model_name
+        fp16 = settings.precision == "fp16"
+        self.scaler = torch.amp.GradScaler(settings.device.type) if fp16 and optimizer is not None else None
+
+    def epoch(self, batches: Batches, order: list[torch.Tensor], epoch: int, steps: int) -> tuple[float, int]:
+        """Train on every batch of ``order``; the summed training loss (over all processes) and the steps taken."""
+        total_loss = 0.0
+        several = self.settings.ranks.active
+        for indices in order:
+            if len(indices) < 2 and (len(order) > 1 or several):
+                continue  # batch norm cannot train on a single example
+            inputs, batch_targets = batches.batch(indices, epoch)
+            with autocast(self.settings.device, self.settings.precision):
+                outputs = self.model(inputs)
+            loss = self.task.loss(outputs.float(), batch_targets)
+            if not torch.isfinite(loss):
+                raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
+            if self.optimizer is None:
+                raise ConfigError(f"backbone '{self.model_name}' and its head have no trainable parameters")
+            self.optimizer.zero_grad()
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            steps += 1
+            total_loss += loss.item() * len(indices)
+        return total(total_loss, self.settings.ranks), steps
 
 
 def epochs_for(epochs: int, min_steps: int, n_windows: int, batch_size: int) -> int:

@@ -52,6 +52,13 @@ def register(app: typer.Typer) -> None:
         else:
             base = config_from_dict(read_yaml(config), str(config)) if config else []
             resolved = resolve(catalog, base + list(overrides or []))
+        from mirplug.distributed import launch, launched_by_torchrun
+
+        if resolved.train["processes"] > 1 and not launched_by_torchrun():
+            # the same command in train.processes processes, through torchrun (one machine)
+            argv = ["run", *(overrides or [])] + (["--config", str(config)] if config else []) + (
+                ["--resume", str(resume)] if resume else [])
+            raise typer.Exit(launch(resolved.train["processes"], argv))
         from mirplug.runner import run
 
         try:
