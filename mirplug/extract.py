@@ -68,6 +68,7 @@ class FrozenEmbedder:
 
     model: Any
     settings: dict[str, Any]
+    precision: str = "fp32"  # train.precision: a run in bf16 finds the embeddings extracted in bf16
 
 
 def frozen_embedder(catalog: Any, config: Any, representation: Any, feature_settings: dict[str, Any],
@@ -98,7 +99,8 @@ def frozen_embedder(catalog: Any, config: Any, representation: Any, feature_sett
         return None
     model = MirModel(Standardize(input_shape), backbone, nn.Identity()).to(torch.device(device))
     return FrozenEmbedder(model, embedding_settings(config.backbone.name, config.backbone.options, model,
-                                                    feature_settings))
+                                                    feature_settings, config.train["precision"]),
+                          config.train["precision"])
 
 
 class ClipExtractor:
@@ -153,7 +155,8 @@ class ClipExtractor:
         if windows.rows:
             features = featurize_rows(self.representation, self.settings, windows, self.device)
             if self.embedder is not None:
-                embed_rows(self.embedder.model, self.embedder.settings, features, windows, self.device).close()
+                embed_rows(self.embedder.model, self.embedder.settings, features, windows, self.device,
+                           self.embedder.precision).close()
             features.close()
         counts = Counter(STATS)
         counts.subtract(before)
