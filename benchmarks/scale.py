@@ -17,7 +17,7 @@ folder. The load average is printed before and after each part: on a shared mach
 the wall times can be trusted (ratios measured in the same minutes are the robust part).
 
     python benchmarks/scale.py [--base 6] [--seconds 30] [--scales 1,4,16] [--extract-files 64]
-                               [--sweep-seeds 4] [--skip memory,extract,sweep]
+                               [--sweep-seeds 4] [--skip memory,extract,sweep] [--reference-mirplug CMD]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def folder_mib(path: Path, pattern: str) -> float:
     return sum(f.stat().st_size for f in path.glob(pattern)) / (1 << 20)
 
 
-def memory(base: int, seconds: float, scales: list[int], root: Path) -> None:
+def memory(base: int, seconds: float, scales: list[int], root: Path, reference: str | None = None) -> None:
     print(f"\n1. peak memory of mirplug run task=genre against the data ({load()})")
     print(f"   data=synthetic data.clips_per_class={base}*scale data.seconds={seconds:g} (6 styles), 3 s windows "
           f"(data.max_windows=10), train.epochs=1 backbone.channels=8")
@@ -72,14 +72,17 @@ def memory(base: int, seconds: float, scales: list[int], root: Path) -> None:
                    "train.epochs=1", "backbone.channels=8", f"out={root / 'runs'}"]
         cold_seconds, cold_peak, _ = measured(command, env)
         warm_seconds, warm_peak, _ = measured(command, env)
+        other = measured([reference, *command[1:]], env)[1] if reference else 0  # the same cache, warm
         features = folder_mib(root / f"memory-{scale}x" / "features", "mel-*/*.safetensors")
-        rows.append((scale, cold_peak, warm_peak, features))
+        rows.append((scale, cold_peak, warm_peak, features, other))
         print(f"   {scale:>3}x: {6 * base * scale:6d} clips, cached features {features:8.1f} MiB; peak RSS cold "
-              f"{cold_peak:6d} MiB ({cold_seconds:6.1f} s), warm {warm_peak:6d} MiB ({warm_seconds:6.1f} s)")
+              f"{cold_peak:6d} MiB ({cold_seconds:6.1f} s), warm {warm_peak:6d} MiB ({warm_seconds:6.1f} s)"
+              + (f"; reference mirplug warm {other:6d} MiB" if reference else ""))
     first = rows[0]
-    for scale, cold, warm, features in rows[1:]:
+    for scale, cold, warm, features, other in rows[1:]:
         print(f"   {scale}x / {first[0]}x: features {features / max(first[3], 1e-9):.1f}x, peak RSS warm "
-              f"{warm / first[2]:.2f}x, cold {cold / first[1]:.2f}x")
+              f"{warm / first[2]:.2f}x, cold {cold / first[1]:.2f}x"
+              + (f"; reference mirplug warm {other / first[4]:.2f}x" if reference else ""))
     print(f"   ({load()})")
 
 
@@ -146,6 +149,9 @@ def main() -> int:
     parser.add_argument("--extract-seconds", type=float, default=30.0)
     parser.add_argument("--sweep-seeds", type=int, default=4)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: memory, extract, sweep")
+    parser.add_argument("--reference-mirplug", default=None,
+                        help="another mirplug command (e.g. an older checkout's .venv/bin/mirplug, which holds each "
+                             "split's features in one tensor) whose warm peak memory is measured on the same cache")
     args = parser.parse_args()
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     print(f"benchmarks/scale.py on {os.cpu_count()} CPUs; {load()}; OMP_NUM_THREADS="
@@ -153,7 +159,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mirplug-scale-") as folder:
         root = Path(folder)
         if "memory" not in skip:
-            memory(args.base, args.seconds, [int(s) for s in args.scales.split(",")], root)
+            memory(args.base, args.seconds, [int(s) for s in args.scales.split(",")], root, args.reference_mirplug)
         if "extract" not in skip:
             extraction(args.extract_files, args.extract_seconds, root)
         if "sweep" not in skip:
