@@ -22,11 +22,11 @@ import torch
 from rich.markup import escape
 
 from mirplug.audio import DEFAULT_MAX_SECONDS, resample
+from mirplug.build import isolated_random_state
 from mirplug.components import Generator
 from mirplug.errors import ConfigError, DataError
 from mirplug.rundir import write_json
 from mirplug.windows import decode_windows, window_length
-
 
 
 def pooled(mels: torch.Tensor) -> np.ndarray:
@@ -107,27 +107,6 @@ def report_results(report: dict[str, Any]) -> dict[str, Any]:
     training = report.get("training", {})
     kept = {key: value for key, value in report.items() if key not in ("training", "run")}
     return {**kept, "training": {key: training[key] for key in TRAINING_RESULTS if key in training}}
-
-
-class isolated_random_state:
-    """Run a block with torch's, numpy's and Python's global random state saved and restored.
-
-    A generator plugin may seed or draw from the global generators while fitting; a fit
-    that happens on a cold cache but not on a warm one must not shift the run's later draws.
-    """
-
-    def __enter__(self) -> None:
-        import random
-
-        self._states = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
-
-    def __exit__(self, *exc: Any) -> None:
-        import random
-
-        torch_state, numpy_state, python_state = self._states
-        torch.random.set_rng_state(torch_state)
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
 
 
 def with_provenance(dataset: Any) -> Any:

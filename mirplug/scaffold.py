@@ -386,6 +386,8 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
         raise MirplugError(f"plugin name '{name}' must start with a lowercase letter and use only a-z, 0-9 and '_'")
     if kind not in KINDS:
         raise MirplugError(f"--kind {kind} is not a component kind; choose one of: {choices_text(KINDS)}")
+    if kind not in FACTORIES:
+        raise MirplugError(f"there is no template for --kind {kind} yet; see CONTRIBUTING.md for what a {kind} is")
     root = parent / f"mirplug-{name}"
     if root.exists():
         raise MirplugError(f"{root} already exists; choose another name or --path")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from mirplug.errors import ConfigError, EnvironmentBrokenError, MirplugError, PluginError, choices_text
 
 OptionType = type[int] | type[float] | type[bool] | type[str]
-KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
+KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset", "logger")
 # What a backbone spec may declare in ``expects`` (see :class:`BackboneSpec`).
 BACKBONE_INPUTS: tuple[str | None, ...] = (None, "frames", "vector", "waveform")
 
@@ -275,10 +275,25 @@ class DatasetSpec(ComponentSpec):
     kind: str = field(init=False, default="dataset")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoggerSpec(ComponentSpec):
+    """A logger: an experiment tracker a run reports to when chosen with ``logger=NAME``.
+
+    The factory is called with the resolved options and returns a plugin object whose methods
+    implement lifecycle hooks of :mod:`mirplug.hookspecs` with ``@hookimpl`` (``mirplug_run_start``,
+    ``mirplug_epoch_end``, ``mirplug_evaluation_end``, ``mirplug_run_metrics``, ``mirplug_run_end``).
+    A run builds each chosen logger before it touches data, registers the object for the run's
+    duration (so pluggy's ordering and wrappers apply as to any plugin) and unregisters it at the end.
+    """
+
+    kind: str = field(init=False, default="logger")
+
+
 SPEC_CLASSES: dict[str, type[ComponentSpec]] = {
     "representation": RepresentationSpec,
     "backbone": BackboneSpec,
     "augmenter": AugmenterSpec,
     "task": TaskSpec,
     "dataset": DatasetSpec,
+    "logger": LoggerSpec,
 }
