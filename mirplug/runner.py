@@ -433,6 +433,13 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     if isinstance(model.head, CentroidHead):
         train_embeddings = features["train"] if net is model.head else embed(model, features["train"], device)
         model.head.fit(train_embeddings.to(device), window_targets["train"].to(device))
+    fitted_once = isinstance(model.head, CentroidHead)
+    if getattr(model.backbone, "head_kind", "") == "probe":
+        from mirplug.probe import fit_probe_in_run
+
+        fit_probe_in_run(model.head, net is model.head, task, features, window_targets, windows, targets, names,
+                         config.seed, folder)
+        fitted_once = True
     trainable = [p for p in net.parameters() if p.requires_grad]
     optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
                  if trainable else None)
@@ -440,8 +447,8 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                       config.seed, device, ids["train"])
     n_windows = len(windows["train"].clip)
     batch_size = config.train["batch_size"]
-    # the centroid head has nothing to train: no epochs
-    epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]
+    # the centroid head and the probe are fitted once, not trained: no epochs
+    epochs = 0 if fitted_once else config.train["epochs"]
     min_steps = int(config.train.get("min_steps", 0) or 0)
     epochs = epochs_for(epochs, min_steps, n_windows, batch_size)
 

@@ -56,8 +56,9 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                             "pool: mean + max pooled mid-end features (1506-d)"),
                 Option(name="mode", type=str, default="frozen", choices=("frozen", "finetune"),
                        help="frozen: embeddings computed once, only the head trains; finetune: train all"),
-                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
-                       help="head on the embedding; centroid: nearest class centroid, no training"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid", "probe"),
+                       help="head on the embedding; centroid: nearest class centroid, no training; probe: linear probe "
+                            "with its regularisation chosen on held-out data (frozen only)"),
             ),
             license="ISC (musicnn weights and architecture, Jordi Pons and Xavier Serra); port Apache-2.0",
             citation="Pons and Serra, musicnn: pre-trained convolutional neural networks for music audio "
@@ -77,8 +78,9 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                        help="how tokens become one vector"),
                 Option(name="mode", type=str, default="frozen", choices=("frozen", "probe", "finetune"),
                        help="frozen: embeddings once; probe: fixed transformer, trained pooling/head; finetune: all"),
-                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
-                       help="head on the embedding; centroid: nearest class centroid, no training"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid", "probe"),
+                       help="head on the embedding; centroid: nearest class centroid, no training; probe: linear probe "
+                            "with its regularisation chosen on held-out data (frozen only)"),
                 Option(name="lora", type=bool, default=False, help="finetune LoRA adapters (peft) instead of all weights"),
                 Option(name="trust_remote_code", type=bool, default=False,
                        help="allow models that ship their own code (MERT); only for sources you trust"),
