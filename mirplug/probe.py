@@ -249,11 +249,13 @@ def probe_data(embeddings: torch.Tensor, window_targets: torch.Tensor, clip: tor
 
 def fit_probe_in_run(head: Any, on_embeddings: bool, task: Any, features: dict[str, torch.Tensor],
                      window_targets: dict[str, torch.Tensor], windows: dict[str, Any], clip_targets: dict[str, Any],
-                     names: Sequence[str], seed: int, folder: Any, extra: ProbeData | None = None) -> dict[str, Any]:
+                     names: Sequence[str], seed: int, folder: Any,
+                     synthetic: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
     """Fit the run's :class:`ProbeHead` on the frozen embeddings of training and validation; write ``probe.json``.
 
     ``on_embeddings`` is False when the embeddings could not be computed once (augmenters that change
     the audio or the features on every epoch need the backbone in the loop), which a probe refuses.
+    ``synthetic`` (rows, window targets) from embedding-space generators join the training fits only.
     """
     from pathlib import Path
 
@@ -265,6 +267,10 @@ def fit_probe_in_run(head: Any, on_embeddings: bool, task: Any, features: dict[s
                           "backbone.head=linear")
     data = {split: probe_data(features[split], window_targets[split], windows[split].clip, clip_targets[split])
             for split in ("train", "validation")}
+    extra = None
+    if synthetic is not None:
+        rows, targets = synthetic
+        extra = ProbeData(rows.double().numpy(), targets.numpy(), np.arange(len(rows)), targets.numpy())
     record = fit_probe(head, task, data["train"], data["validation"], names, seed, extra)
     write_json(Path(folder) / PROBE_FILE, record)
     return record

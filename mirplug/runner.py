@@ -100,7 +100,7 @@ def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Tra
     for selection in config.augmenters:
         spec = catalog.get("augmenter", selection.name)
         assert isinstance(spec, AugmenterSpec)
-        if spec.stage == "generator":
+        if spec.stage in ("generator", "embeddings"):
             continue
         transform = spec.build(selection.options)
         if not isinstance(transform, Transform):
@@ -430,6 +430,11 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                 features[split] = embed_cached(model, settings, features[split], windows[split], device)
                 progress.advance(bar)
         net = model.head
+    synthetic, embedding_reports = embedding_rows(catalog, config, net is model.head, task, features, window_targets,
+                                                  windows, ids, names, folder)
+    if synthetic is not None and getattr(model.backbone, "head_kind", "") != "probe":  # the probe takes them apart
+        features["train"] = torch.cat([features["train"], synthetic[0]])
+        window_targets["train"] = torch.cat([window_targets["train"], synthetic[1]])
     if isinstance(model.head, CentroidHead):
         train_embeddings = features["train"] if net is model.head else embed(model, features["train"], device)
         model.head.fit(train_embeddings.to(device), window_targets["train"].to(device))
@@ -438,14 +443,14 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         from mirplug.probe import fit_probe_in_run
 
         fit_probe_in_run(model.head, net is model.head, task, features, window_targets, windows, targets, names,
-                         config.seed, folder)
+                         config.seed, folder, synthetic)
         fitted_once = True
     trainable = [p for p in net.parameters() if p.requires_grad]
     optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
                  if trainable else None)
     batches = Batches(representation, windows["train"], features["train"], window_targets["train"], transforms,
                       config.seed, device, ids["train"])
-    n_windows = len(windows["train"].clip)
+    n_windows = len(window_targets["train"])  # synthetic embedding rows included
     batch_size = config.train["batch_size"]
     # the centroid head and the probe are fitted once, not trained: no epochs
     epochs = 0 if fitted_once else config.train["epochs"]
@@ -492,6 +497,9 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         "optimizer_steps": steps,
         "best_epoch": fitted.best_epoch,
     }
+    if embedding_reports:
+        metrics["n_synthetic_embeddings"] = sum(report["n_synthetic"] for report in embedding_reports)
+        metrics["embedding_generators"] = embedding_reports
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)
     rows = task.prediction_rows(probabilities["test"], names)
@@ -507,6 +515,21 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     task.plots(folder, true, probabilities["test"], names)
     learning_curves(folder, history, task.main_metric)
     return metrics
+
+
+def embedding_rows(catalog: Catalog, config: RunConfig, on_embeddings: bool, task: Task, features: dict[str, Any],
+                   window_targets: dict[str, Any], windows: dict[str, Any], ids: dict[str, list[str]],
+                   names: list[str], folder: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """Synthetic training rows (embeddings, window targets) of the embedding-space generators chosen, and
+    their reports; ``(None, [])`` without such generators (see :mod:`mirplug.embedding_generation`)."""
+    from mirplug.embedding_generation import build_embedding_generators, synthesize_embeddings
+
+    generators = build_embedding_generators(catalog, config)
+    if not generators:
+        return None, []
+    rows, targets, reports = synthesize_embeddings(generators, on_embeddings, task, features, window_targets, windows,
+                                                   ids, names, config.seed, folder)
+    return (rows, targets), reports
 
 
 def kfold_splits(dataset: Any, label_column: str | None, folds: int, validation: float,
