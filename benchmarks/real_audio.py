@@ -13,11 +13,13 @@ file's SHA-256 and the SoundFonts' hashes)::
 
 * styles: bossa, classical, country, jazz, metal, reggae, rock, techno (``real_audio_midi.py``: tempo,
   drum pattern, bass line, chord rhythm and voicing, melody, General MIDI instruments per part, all drawn
-  per piece from ``numpy.random.default_rng([style, index, seed])``);
-* train: ``--train`` pieces per style (default 24), half rendered with FluidR3_GM (MIT) and half with
+  per piece from ``numpy.random.default_rng([style, index, seed])``; a part borrows an instrument from a pool
+  shared by all styles with probability 0.35 and a piece has no drums with probability 0.2, so neither
+  instrumentation nor the drum pattern alone gives the style away);
+* train: ``--train`` pieces per style (default 20), half rendered with FluidR3_GM (MIT) and half with
   MuseScore_General_Lite (MIT), each piece with one SoundFont only (so a validation split carved from
   train never holds another rendering of a training piece);
-* test: ``--test`` other pieces per style (default 10) rendered with TimGM6mb (GPL-2.0), the held-out
+* test: ``--test`` other pieces per style (default 8) rendered with TimGM6mb (GPL-2.0), the held-out
   SoundFont;
 * each clip: ``--seconds`` (default 6) of mono audio at 22050 Hz, 16-bit, peak level drawn between -12
   and -1 dBFS, 20 ms fade-out.
@@ -198,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     builder = commands.add_parser("build", help="render the benchmark into a folder")
     builder.add_argument("folder", type=Path)
-    builder.add_argument("--train", type=int, default=24, help="training pieces per style")
-    builder.add_argument("--test", type=int, default=10, help="test pieces per style (held-out SoundFont)")
+    builder.add_argument("--train", type=int, default=20, help="training pieces per style")
+    builder.add_argument("--test", type=int, default=8, help="test pieces per style (held-out SoundFont)")
     builder.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
     builder.add_argument("--seed", type=int, default=0)
     builder.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))

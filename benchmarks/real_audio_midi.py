@@ -139,7 +139,17 @@ def _progression(rng: np.random.Generator, scale: tuple[int, ...], options: list
     return [_triad(scale, d, sevenths) for d in degrees]
 
 
+# Instruments any style may borrow, so that instrumentation alone does not give the style away.
+SHARED_MELODIC = (0, 1, 4, 16, 24, 25, 26, 27, 29, 48, 52, 56, 61, 65, 73, 80, 81, 89)
+SHARED_BASS = (32, 33, 34, 35, 38, 39)
+BORROW = 0.35  # probability that a part takes an instrument from the shared pool
+
+
 def _pick(rng: np.random.Generator, programs: tuple[int, ...]) -> int:
+    """A program of the style's own set, or (with probability BORROW) one of the shared pool."""
+    if rng.random() < BORROW:
+        pool = SHARED_BASS if all(32 <= p < 40 for p in programs) else SHARED_MELODIC
+        return int(pool[int(rng.integers(0, len(pool)))])
     return int(programs[int(rng.integers(0, len(programs)))])
 
 
@@ -249,10 +259,11 @@ def country(rng: np.random.Generator, key: int, bars: int) -> list[Part]:
 
 
 STYLES: dict[str, tuple[tuple[int, int], Callable[[np.random.Generator, int, int], list[Part]]]] = {
-    "bossa": ((120, 145), bossa), "classical": ((60, 100), classical), "country": ((95, 135), country),
-    "jazz": ((110, 180), jazz), "metal": ((150, 200), metal), "reggae": ((65, 85), reggae),
-    "rock": ((100, 140), rock), "techno": ((120, 135), techno),
+    "bossa": ((105, 150), bossa), "classical": ((60, 130), classical), "country": ((90, 150), country),
+    "jazz": ((100, 200), jazz), "metal": ((130, 200), metal), "reggae": ((60, 95), reggae),
+    "rock": ((90, 150), rock), "techno": ((115, 140), techno),
 }
+DROP_DRUMS = 0.2  # probability that a piece has no drums (a verse, an intro): rhythm alone does not decide
 
 
 def piece(style: str, index: int, seed: int, seconds: float) -> object:
@@ -268,7 +279,10 @@ def piece(style: str, index: int, seed: int, seconds: float) -> object:
     midi = pretty_midi.PrettyMIDI(initial_tempo=tempo)
     seconds_per_beat = 60.0 / tempo
     jitter = 0.008  # seconds of timing variation, as a player's
-    for part in build(rng, key, bars):
+    parts = build(rng, key, bars)
+    if rng.random() < DROP_DRUMS:
+        parts = [part for part in parts if not part.drums]
+    for part in parts:
         instrument = pretty_midi.Instrument(program=part.program, is_drum=part.drums)
         for note in part.notes:
             start = max(0.0, note.start * seconds_per_beat + float(rng.normal(0, jitter)))

@@ -441,26 +441,54 @@ def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: An
                        feature_settings: Mapping[str, Any]) -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
     standardisation, fitted on the training split, when the backbone uses it) and the features."""
-    kind = type(model.backbone)
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
+    return _module_settings(backbone_name, options, model.backbone, weights, feature_settings)
+
+
+def _module_settings(name: str, options: Mapping[str, Any], module: Any, weights: str,
+                     feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+    kind = type(module)
     options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
-    return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+    return {"embeddings": name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
             "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
 
 
 def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor, windows: CachedWindows,
-                 device: Any) -> torch.Tensor:
+                 device: Any, feature_settings: Mapping[str, Any] | None = None) -> torch.Tensor:
     """Frozen-backbone embeddings of every window: cached clips are loaded, the others computed and stored.
 
     Like features, entries are per clip content, so a second run with the same frozen backbone
-    (another head, seed or split of the same audio) skips the backbone's forward pass.
+    (another head, seed or split of the same audio) skips the backbone's forward pass. A backbone
+    made of parts (:meth:`mirplug.components.Backbone.parts`, given ``feature_settings``) is cached
+    part by part, each keyed as that part alone would be, and the parts are concatenated.
     """
+    import torch
+
     from mirplug.model import embed
 
-    store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-    return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
+    parts = model.backbone.parts() if feature_settings is not None and hasattr(model.backbone, "parts") else []
+    if not parts:
+        store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
+        return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
+    outputs = []
+    for name, options, module in parts:
+        part = _module_settings(name, options, module, module_digest(module), feature_settings or {})
+        store = EntryStore(f"embeddings-{name}", part)
+        outputs.append(cached_per_clip(store, windows, lambda mask, m=module: _embed_module(m, features[mask], device),
+                                       "embeddings"))
+    return torch.cat(outputs, dim=1)
+
+
+def _embed_module(module: Any, features: torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
+    """``module``'s outputs for ``features`` in batches, without gradients, on the CPU."""
+    import torch
+
+    module = module.to(device).eval()
+    with torch.no_grad():
+        parts = [module(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0)
 
 
 @dataclass

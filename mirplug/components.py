@@ -62,6 +62,16 @@ class Backbone(nn.Module):
     # The head on top: "linear" (the task's own), "mlp", or "centroid" (nearest class centroid).
     head_kind: str = "linear"
 
+    def parts(self) -> list[tuple[str, dict[str, Any], nn.Module]]:
+        """``(name, options, module)`` of each part of a frozen backbone that concatenates others (a fusion).
+
+        ``forward`` must equal the parts' outputs (each ``(batch, dim)`` from the same input) concatenated in
+        this order. The frozen-embedding cache then keys and stores each part on its own, as the backbone
+        ``name`` with ``options`` would be, so a part is computed once for every run that uses it.
+        Default: no parts (the backbone is cached as one).
+        """
+        return []
+
     def frames(self, features: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""
         raise ConfigError(f"backbone {type(self).__name__} gives clip embeddings only, not frames")

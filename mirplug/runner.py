@@ -427,7 +427,8 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
             settings = embedding_settings(config.backbone.name, config.backbone.options, model, feature_settings)
             for split in SPLITS:
-                features[split] = embed_cached(model, settings, features[split], windows[split], device)
+                features[split] = embed_cached(model, settings, features[split], windows[split], device,
+                                               feature_settings)
                 progress.advance(bar)
         net = model.head
     synthetic, embedding_reports = embedding_rows(catalog, config, net is model.head, task, features, window_targets,

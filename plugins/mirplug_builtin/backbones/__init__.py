@@ -1,6 +1,6 @@
 """Built-in backbones: ``cnn`` (small CNN trained from scratch), ``mlp`` (time-pooled features),
 ``linear`` (linear baseline), ``musicnn`` (pretrained musicnn tagger, weights from the musicnn package),
-``hf`` (transformers models)."""
+``hf`` (transformers models), ``fused`` (frozen backbones and pooled representations, concatenated)."""
 
 from __future__ import annotations
 
@@ -86,5 +86,23 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                        help="allow models that ship their own code (MERT); only for sources you trust"),
             ),
             license="Apache-2.0 (the model's own license applies to its weights)",
+        ),
+        BackboneSpec(
+            name="fused",
+            summary="frozen backbones and time-pooled representations side by side (e.g. musicnn+mfcc+chroma); "
+                    "each part cached on its own; standardised by the probe head",
+            factory="mirplug_builtin.backbones.fused:Fused",
+            expects="waveform", sample_rate=None,  # the sample_rate option decides
+            options=(
+                Option(name="parts", type=str, default="musicnn+mfcc+chroma",
+                       help="parts joined by '+': frozen backbones that take audio (with their default options) "
+                            "and representations (pooled: mean and std over time)"),
+                Option(name="sample_rate", type=int, default=16000, minimum=1000, maximum=192000,
+                       help="audio is decoded at this rate; each part resamples to its own"),
+                Option(name="head", type=str, default="probe", choices=("linear", "mlp", "centroid", "probe"),
+                       help="head on the concatenation; probe standardises every dimension (the parts' scales "
+                            "differ by orders of magnitude)"),
+            ),
+            license="MIT (each part keeps its own license)",
         ),
     ]
