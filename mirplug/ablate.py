@@ -20,7 +20,8 @@ from mirplug.catalog import Catalog
 from mirplug.config import parse_overrides
 from mirplug.errors import ConfigError
 from mirplug.rundir import write_csv
-from mirplug.sweep import REPLICATE_KEY, expand, run_sweep, t_interval
+from mirplug.stats import t_interval
+from mirplug.sweep import REPLICATE_KEY, expand, run_sweep
 
 CLASSICAL = "gain,timeshift,specaugment"
 
@@ -86,7 +87,7 @@ def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
     arm also takes more optimizer steps; with few labels the real-only arm may stop after a
     handful, and the measured "gain" is partly training length (see benchmarks/results/README.md).
     """
-    from mirplug.runner import FEW_STEPS
+    from mirplug.training import FEW_STEPS
 
     steps: dict[str, list[float]] = {}
     for row in rows:

@@ -2,7 +2,7 @@
 
 Clips whose features are already cached are only checked; the others are cut into shards.
 A thread-safe representation (every built-in one) extracts in this process, each clip decoded
-and featurized by one of :func:`mirplug.cache.decode_threads` threads, as a run does; others
+and featurized by one of :func:`mirplug.windows.decode_threads` threads, as a run does; others
 (Essentia keeps stateful objects) use worker processes (``spawn``, one torch thread each),
 whose start-up (~2 s of imports) only pays off on large collections. Either way clips are
 decoded, featurized and stored through :mod:`mirplug.cache`, exactly as a run would, so the
@@ -15,7 +15,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,16 +51,17 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)  # one core per worker; the workers share the machine's cores
-    os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # likewise for decoding (mirplug.cache.decode_threads)
+    os.environ["MIRPLUG_DECODE_THREADS"] = "1"  # likewise for decoding (mirplug.windows.decode_threads)
 
 
 def _prepare(overrides: tuple[str, ...]) -> Any:
     """Config, representation, cache settings, shortest clip and catalog for ``overrides`` (memoised per process)."""
     if overrides not in _WORKER_STATE:
-        from mirplug.cache import min_samples_of, representation_settings
+        from mirplug.build import build_representation
+        from mirplug.cache import representation_settings
         from mirplug.catalog import load_catalog
         from mirplug.config import resolve
-        from mirplug.model import build_representation
+        from mirplug.windows import min_samples_of
 
         catalog = load_catalog()
         config = resolve(catalog, list(overrides))
@@ -76,7 +76,9 @@ def _prepare(overrides: tuple[str, ...]) -> Any:
 def extract_shard(job: tuple[tuple[str, ...], list[Any], list[str]]) -> tuple[int, float, dict[str, int],
                                                                              list[dict[str, str]]]:
     """Decode and featurize one shard of clips into the cache; returns (clips, seconds, counts, skipped)."""
-    from mirplug.cache import STATS, decode_cells, feature_store, featurize_cached, featurizer_while_decoding
+    from mirplug.cache import STATS, feature_store
+    from mirplug.inference import featurize_cached, featurizer_while_decoding
+    from mirplug.windows import decode_cells
 
     overrides, cells, ids = job
     config, representation, settings, min_samples, _ = _prepare(overrides)
@@ -84,7 +86,8 @@ def extract_shard(job: tuple[tuple[str, ...], list[Any], list[str]]) -> tuple[in
     windows = decode_cells(cells, ids, representation.sample_rate, config.data.options["clip_seconds"],
                            config.data.options["max_windows"], "extract", min_samples, None, feature_store(settings),
                            featurizer_while_decoding(representation, "cpu"),
-                           keep_windows=config.data.options["cache_windows"])
+                           keep_windows=config.data.options["cache_windows"],
+                           max_seconds=config.data.options["max_seconds"])
     if windows.rows:
         featurize_cached(representation, settings, windows, "cpu")
     counts = Counter(STATS)
@@ -107,11 +110,31 @@ def dataset_cells(dataset: Any) -> tuple[list[Any], list[str]]:
     return cells, ids
 
 
+def cached_or_pending(cells: list[Any], ids: list[str], store: Any, min_samples: int, sample_rate: int,
+                      result: ExtractResult) -> list[tuple[Any, str]]:
+    """The clips whose features are not in ``store`` yet; those that are (and intact) are counted in ``result``."""
+    from mirplug.cache import clip_digest
+
+    pending: list[tuple[Any, str]] = []
+    for cell, clip_id in zip(cells, ids):
+        digest, _ = clip_digest(cell)
+        entry = store.load(digest) if digest is not None else None
+        samples = int(entry[1].get("samples", "0")) if entry is not None else 0
+        if entry is not None and samples >= min_samples:
+            result.clips += 1
+            result.audio_seconds += samples / sample_rate
+            result.counts["features_loaded"] += 1
+        else:
+            pending.append((cell, clip_id))
+    return pending
+
+
 def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> ExtractResult:
     """Fill the cache for the dataset and representation that ``overrides`` choose."""
-    from mirplug.cache import clip_digest, feature_store, featurizer_while_decoding
+    from mirplug.build import load_dataset
+    from mirplug.cache import feature_store
     from mirplug.errors import DataError
-    from mirplug.runner import load_dataset
+    from mirplug.inference import featurizer_while_decoding
 
     # A bad override or representation setting fails here, before any work.
     config, representation, settings, min_samples, catalog = _prepare(tuple(overrides))
@@ -120,19 +143,7 @@ def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> Ext
         raise DataError(f"dataset '{config.data.name}' has no clips to extract")
     result = ExtractResult()
     started = time.perf_counter()
-    # Clips whose features are cached (and intact) are counted here; only the rest go to workers.
-    store = feature_store(settings)
-    pending: list[tuple[Any, str]] = []
-    for cell, clip_id in zip(cells, ids):
-        digest, _ = clip_digest(cell)
-        entry = store.load(digest) if digest is not None else None
-        samples = int(entry[1].get("samples", "0")) if entry is not None else 0
-        if entry is not None and samples >= min_samples:
-            result.clips += 1
-            result.audio_seconds += samples / representation.sample_rate
-            result.counts["features_loaded"] += 1
-        else:
-            pending.append((cell, clip_id))
+    pending = cached_or_pending(cells, ids, feature_store(settings), min_samples, representation.sample_rate, result)
     if not workers:  # automatic: threads in this process where decoding threads may featurize (as in a run)
         in_process = featurizer_while_decoding(representation, "cpu") is not None
         workers = 1 if in_process else min(2, os.cpu_count() or 1)
@@ -150,10 +161,9 @@ def extract(overrides: Sequence[str], console: Console, workers: int = 0) -> Ext
             outputs: Any = map(extract_shard, jobs)
             pool = None
         else:
-            import multiprocessing
+            from mirplug.workers import worker_pool
 
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_init)
+            pool = worker_pool(workers, initializer=_worker_init)  # spawned; they die with this process
             outputs = pool.map(extract_shard, jobs)
         try:
             for job, (clips, seconds, counts, skipped) in zip(jobs, outputs):

@@ -29,6 +29,7 @@ from mirplug.catalog import Catalog
 from mirplug.config import RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
 from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
+from mirplug.stats import t_interval
 
 REPLICATE_KEY = "seed"
 GRID_FILE = "sweep.json"  # the overrides and arms of a sweep folder, checked by --resume
@@ -71,22 +72,6 @@ def expand(overrides: Sequence[str], arms: Sequence[str] = ()) -> tuple[list[Gri
                            if item.partition("=")[0] in swept)
             points.append(GridPoint(name, values, tuple(combo) + tuple(group)))
     return points, swept
-
-
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and the two-sided ``confidence`` interval from the t-distribution (n - 1 degrees of freedom).
-
-    One value has no interval: its bounds are NaN.
-    """
-    from scipy import stats
-
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan, math.nan
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return mean, mean - half, mean + half
 
 
 def summarise(rows: list[dict[str, Any]], swept: Sequence[str], metric: str) -> list[dict[str, Any]]:
@@ -194,46 +179,19 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     that finished (their ``run.json`` exists) are read back, an interrupted one continues from
     its checkpoint, the others run.
     """
-    from mirplug.runner import preflight, run
+    from mirplug.build import preflight
 
     console = console or Console(stderr=True)
     points, swept = expand(overrides, arms)
     configs: list[RunConfig] = [resolve(catalog, list(point.overrides)) for point in points]
     for config in configs:  # components too: a bad grid point stops the sweep before the first run
         preflight(catalog, config)
-    task_name = configs[0].task.name
-    grid = {"overrides": list(overrides), "arms": list(arms)}
-    if resume is not None:
-        folder = Path(resume)
-        saved = json.loads((folder / GRID_FILE).read_text()) if (folder / GRID_FILE).is_file() else None
-        if saved is None:
-            raise ConfigError(f"--resume {folder}: no {GRID_FILE} there; point it at a sweep or ablation folder")
-        if saved != grid:
-            raise ConfigError(f"--resume {folder}: that sweep ran {' '.join(saved['overrides'])} with arms "
-                              f"{saved['arms']}; resume it with the same overrides and arms")
-    else:
-        folder = new_run_folder(out, f"sweep-{task_name}", None)
-        (folder / GRID_FILE).write_text(json.dumps(grid, indent=2))
+    folder = sweep_folder(configs[0].task.name, {"overrides": list(overrides), "arms": list(arms)}, out, resume)
     rows: list[dict[str, Any]] = []
     metric = "macro_f1"
     started = time.time()
     for index, (point, config) in enumerate(zip(points, configs), start=1):
-        config.out = str(folder / "runs")
-        config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
-                               + [f"{k}-{v}" for k, v in point.values]) or None
-        done = folder / "runs" / str(config.name) / "metrics.json"
-        if finished(done):
-            metrics, run_folder, how = json.loads(done.read_text()), done.parent, "finished earlier"
-        else:
-            # interrupted during this run: continue it from its checkpoint (a folder without its
-            # config.yaml was interrupted before anything was saved: start it again)
-            resume = done.parent if (done.parent / CONFIG_FILE).is_file() else None
-            if resume is None and done.parent.exists():
-                shutil.rmtree(done.parent)
-            quiet = Console(file=io.StringIO(), width=120)
-            result = run(config, catalog, quiet, resume=resume)
-            metrics, run_folder = result.metrics, result.folder
-            how = f"{run_duration(run_folder) or 0:.0f} s"
+        metrics, run_folder, how = run_point(catalog, point, config, folder)
         metric = str(metrics.get("main_metric", metric))
         rows.append({"arm": point.arm, **dict(point.values), metric: metrics[metric],
                      "accuracy": metrics.get("accuracy"), "n_train": metrics["n_train"],
@@ -253,3 +211,39 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     console.print(escape(text), highlight=False)
     console.print(f"sweep folder: {escape(str(folder))}", highlight=False)
     return folder, table
+
+
+def sweep_folder(task_name: str, grid: dict[str, Any], out: str, resume: str | Path | None) -> Path:
+    """A new sweep folder holding the grid, or the folder of the interrupted sweep of the same grid."""
+    if resume is None:
+        folder = new_run_folder(out, f"sweep-{task_name}", None)
+        (folder / GRID_FILE).write_text(json.dumps(grid, indent=2))
+        return folder
+    folder = Path(resume)
+    saved = json.loads((folder / GRID_FILE).read_text()) if (folder / GRID_FILE).is_file() else None
+    if saved is None:
+        raise ConfigError(f"--resume {folder}: no {GRID_FILE} there; point it at a sweep or ablation folder")
+    if saved != grid:
+        raise ConfigError(f"--resume {folder}: that sweep ran {' '.join(saved['overrides'])} with arms "
+                          f"{saved['arms']}; resume it with the same overrides and arms")
+    return folder
+
+
+def run_point(catalog: Catalog, point: GridPoint, config: RunConfig, folder: Path) -> tuple[dict[str, Any], Path, str]:
+    """Run one grid point into ``folder/runs`` (or read it back when it finished before); its metrics, run
+    folder and how long it took."""
+    from mirplug.runner import run
+
+    config.out = str(folder / "runs")
+    config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
+                           + [f"{k}-{v}" for k, v in point.values]) or None
+    done = folder / "runs" / str(config.name) / "metrics.json"
+    if finished(done):
+        return json.loads(done.read_text()), done.parent, "finished earlier"
+    # interrupted during this run: continue it from its checkpoint (a folder without its
+    # config.yaml was interrupted before anything was saved: start it again)
+    resume = done.parent if (done.parent / CONFIG_FILE).is_file() else None
+    if resume is None and done.parent.exists():
+        shutil.rmtree(done.parent)
+    result = run(config, catalog, Console(file=io.StringIO(), width=120), resume=resume)
+    return result.metrics, result.folder, f"{run_duration(result.folder) or 0:.0f} s"

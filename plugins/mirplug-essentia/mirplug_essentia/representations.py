@@ -32,7 +32,7 @@ class _EssentiaBase(Representation):
         super().__init__()
         _check(sample_rate, frame_samples, hop_samples)
         self.sample_rate = sample_rate
-        self.frame_samples = frame_samples  # shorter clips are skipped (mirplug.cache.min_samples_of)
+        self.frame_samples = frame_samples  # shorter clips are skipped (mirplug.windows.min_samples_of)
         self.hop_samples = hop_samples
         self._extractor: DescriptorExtractor | None = None
 

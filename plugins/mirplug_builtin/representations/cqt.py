@@ -74,7 +74,7 @@ class CQT(Representation):
         self.hop = check_cqt(sample_rate, hop_length_ms, f_min, n_bins, bins_per_octave)
         self.sample_rate = sample_rate
         self.frame_rate = sample_rate / self.hop
-        self.frame_samples = self.hop  # shorter clips are skipped (mirplug.cache.min_samples_of)
+        self.frame_samples = self.hop  # shorter clips are skipped (mirplug.windows.min_samples_of)
         self.log = log
         self.n_bins = n_bins
         self.frequencies = f_min * 2.0 ** (torch.arange(n_bins, dtype=torch.float64) / bins_per_octave)

@@ -31,7 +31,7 @@ class MFCC(Representation):
         self.mel = LogMel(sample_rate=sample_rate, n_fft=n_fft, hop_length_ms=hop_length_ms, n_mels=n_mels)
         self.sample_rate = sample_rate
         self.frame_rate = self.mel.frame_rate
-        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.cache.min_samples_of)
+        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.windows.min_samples_of)
         self.register_buffer("dct", dct_matrix(n_mfcc, n_mels, "ortho"), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
