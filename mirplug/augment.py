@@ -91,6 +91,10 @@ def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Aug
     from mirplug.build import build_transforms as run_transforms
 
     built = []
+    for selection in config.augmenters:
+        if getattr(catalog.get("augmenter", selection.name), "stage", None) == "embeddings":
+            raise ConfigError(f"augmenter '{selection.name}' adds embedding rows of a frozen backbone, not audio; "
+                              f"use it with mirplug run (or sweep, ablate): mirplug augment writes audio")
     for name, transform in run_transforms(catalog, config):
         spec = catalog.get("augmenter", name)
         assert isinstance(spec, AugmenterSpec)

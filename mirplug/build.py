@@ -80,7 +80,7 @@ def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Tra
     for selection in config.augmenters:
         spec = catalog.get("augmenter", selection.name)
         assert isinstance(spec, AugmenterSpec)
-        if spec.stage == "generator":
+        if spec.stage in ("generator", "embeddings"):  # fitted and sampled, not applied per example
             continue
         transform = spec.build(selection.options)
         if not isinstance(transform, Transform):

@@ -279,12 +279,19 @@ def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: An
                        feature_settings: Mapping[str, Any]) -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
     standardisation, fitted on the training split, when the backbone uses it) and the features."""
-    kind = type(model.backbone)
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
+    return module_settings(backbone_name, options, model.backbone, weights, feature_settings)
+
+
+def module_settings(name: str, options: Mapping[str, Any], module: Any, weights: str,
+                    feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The cache key of the embeddings of ``module`` called ``name`` (a backbone, or a part of one) with
+    ``options`` and ``weights`` (:func:`module_digest`) on the features of ``feature_settings``."""
+    kind = type(module)
     options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
-    return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+    return {"embeddings": name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
             "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
 
 

@@ -62,6 +62,16 @@ class Backbone(nn.Module):
     # The head on top: "linear" (the task's own), "mlp", or "centroid" (nearest class centroid).
     head_kind: str = "linear"
 
+    def parts(self) -> list[tuple[str, dict[str, Any], nn.Module]]:
+        """``(name, options, module)`` of each part of a frozen backbone that concatenates others (a fusion).
+
+        ``forward`` must equal the parts' outputs (each ``(batch, dim)`` from the same input) concatenated in
+        this order. The frozen-embedding cache then keys and stores each part on its own, as the backbone
+        ``name`` with ``options`` would be, so a part is computed once for every run that uses it.
+        Default: no parts (the backbone is cached as one).
+        """
+        return []
+
     def frames(self, features: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""
         raise ConfigError(f"backbone {type(self).__name__} gives clip embeddings only, not frames")
@@ -484,3 +494,68 @@ class Generator(abc.ABC):
     def _require_fitted(self, action: str) -> None:
         if not self.fitted:
             raise ConfigError(f"generator {self.architecture}: call fit() or load() before {action}()")
+
+
+class EmbeddingGenerator(abc.ABC):
+    """A class-conditional generator in the embedding space of a frozen backbone (augmenter stage ``"embeddings"``).
+
+    Lifecycle: :meth:`fit` on the training split's embedding rows ``(n, dim)`` (one per window) and
+    their class indices ``(n,)``, in seconds; :meth:`sample` draws new labelled rows, seeded (the same
+    seed gives the same rows), each with its provenance: a JSON-serialisable dict saying how it was made
+    (the rows it came from, the draw). The rows join the training split only, after the backbone: no audio
+    is made. The options ``per_class`` (rows added to every class) and ``balance`` (every class brought up
+    to the largest) say how many (:meth:`plan_counts`); subclasses implement :meth:`_fit` and :meth:`_sample`.
+    """
+
+    method: str = ""
+
+    def __init__(self, per_class: int = 0, balance: bool = False, **options: Any) -> None:
+        self.options: dict[str, Any] = {"per_class": per_class, "balance": balance, **options}
+        self.n_classes = 0
+        self._fitted = False
+
+    @abc.abstractmethod
+    def _fit(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+        """Fit on ``embeddings`` ``(n, dim)`` with class indices ``labels`` ``(n,)``."""
+
+    @abc.abstractmethod
+    def _sample(self, label: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """``count`` rows ``(count, dim)`` of class ``label`` and one provenance dict per row."""
+
+    def fit(self, embeddings: np.ndarray, labels: np.ndarray, n_classes: int, seed: int) -> EmbeddingGenerator:
+        """Fit on the training rows; every class needs at least one row."""
+        labels = np.asarray(labels, dtype=int)
+        counts = np.bincount(labels, minlength=n_classes)
+        if len(embeddings) != len(labels) or not len(labels):
+            raise DataError(f"embedding generator {self.method}: {len(embeddings)} rows and {len(labels)} labels")
+        self.n_classes = n_classes
+        self.counts = counts
+        self._fit(np.asarray(embeddings, dtype=np.float64), labels, np.random.default_rng([seed, 1]))
+        self._fitted = True
+        return self
+
+    def sample(self, counts: dict[int, int], seed: int) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """``counts[class index]`` rows per class -> rows ``(n, dim)``, labels ``(n,)`` and provenance per row."""
+        if not self._fitted:
+            raise ConfigError(f"embedding generator {self.method}: sample() before fit()")
+        rows, labels, provenance = [], [], []
+        for label, count in sorted(counts.items()):
+            if count <= 0:
+                continue
+            if self.counts[label] == 0:
+                raise DataError(f"embedding generator {self.method}: class {label} has no training rows to learn from")
+            drawn, made = self._sample(label, count, np.random.default_rng([seed, 2, label]))
+            rows.append(drawn)
+            labels += [label] * count
+            provenance += made
+        if not rows:
+            return np.zeros((0, 0)), np.zeros(0, dtype=int), []
+        return np.concatenate(rows).astype(np.float32), np.asarray(labels, dtype=int), provenance
+
+    def plan_counts(self, labels: np.ndarray) -> dict[int, int]:
+        """Rows to sample per class: ``per_class`` each, plus up to the largest class with ``balance``."""
+        counts = np.bincount(np.asarray(labels, dtype=int), minlength=self.n_classes)
+        largest = int(counts.max()) if len(counts) else 0
+        per_class = int(self.options.get("per_class", 0) or 0)
+        balance = bool(self.options.get("balance", False))
+        return {index: per_class + (largest - int(counts[index]) if balance else 0) for index in range(len(counts))}

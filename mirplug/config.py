@@ -373,7 +373,7 @@ def check_generators(names: Sequence[str], specs: Sequence[Any], options: Sequen
     """A generator augmenter must be asked for clips: ``per_class`` or ``balance`` (the Generator contract's
     sampling options), else it is fitted for minutes and adds nothing."""
     for name, spec, values in zip(names, specs, options):
-        if getattr(spec, "stage", None) != "generator":
+        if getattr(spec, "stage", None) not in ("generator", "embeddings"):
             continue
         if spec.option("per_class") is None or spec.option("balance") is None:
             continue  # a generator that samples otherwise decides itself

@@ -87,11 +87,32 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
 
 
 def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor, windows: CachedWindows,
-                 device: Any) -> torch.Tensor:
+                 device: Any, feature_settings: Mapping[str, Any] | None = None) -> torch.Tensor:
     """Frozen-backbone embeddings of every window: cached clips are loaded, the others computed and stored.
 
     Like features, entries are per clip content, so a second run with the same frozen backbone
-    (another head, seed or split of the same audio) skips the backbone's forward pass.
+    (another head, seed or split of the same audio) skips the backbone's forward pass. A backbone
+    made of parts (:meth:`mirplug.components.Backbone.parts`, given ``feature_settings``) is cached
+    part by part, each keyed as that part alone would be, and the parts are concatenated.
     """
-    store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-    return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
+    from mirplug.cache import module_digest, module_settings
+
+    parts = model.backbone.parts() if feature_settings is not None else []
+    if not parts:
+        store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
+        return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
+    outputs = []
+    for name, options, module in parts:
+        store = EntryStore(f"embeddings-{name}", module_settings(name, options, module, module_digest(module),
+                                                                feature_settings or {}))
+        outputs.append(cached_per_clip(store, windows, lambda mask, part=module: embed_module(part, features[mask],
+                                                                                              device), "embeddings"))
+    return torch.cat(outputs, dim=1)
+
+
+@torch.no_grad()
+def embed_module(module: torch.nn.Module, features: torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
+    """``module``'s outputs for ``features``, computed in batches without gradients, returned on the CPU."""
+    module = module.to(device).eval()
+    parts = [module(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0)

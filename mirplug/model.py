@@ -79,9 +79,21 @@ def build_head(task: Task, backbone: Backbone, n_outputs: int) -> nn.Module:
     """The task's head, or the head the backbone asks for with its ``head`` option.
 
     ``linear`` (default) is the task's own head, ``mlp`` puts one hidden layer of 256 units
-    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only).
+    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only), ``probe`` a
+    :class:`mirplug.probe.ProbeHead` (frozen backbones only: a linear probe whose regularisation is
+    chosen on held-out data, fitted by scikit-learn).
     """
     kind = getattr(backbone, "head_kind", "linear")
+    if kind == "probe":
+        from mirplug.probe import ProbeHead, grid_for
+
+        if not backbone.frozen:
+            raise ConfigError(f"backbone.head=probe fits on fixed embeddings: it needs a frozen backbone "
+                              f"({type(backbone).__name__} is trained); use backbone.mode=frozen or another head")
+        if task.frame_level:
+            raise ConfigError("backbone.head=probe fits clip-level tasks; this task predicts per frame")
+        grid_for(task.label_kind)
+        return ProbeHead(backbone.embedding_dim, n_outputs)
     if kind == "centroid":
         if task.label_kind != "single-label":
             raise ConfigError(f"backbone.head=centroid needs a single-label task, not a {task.label_kind} one")

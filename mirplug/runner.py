@@ -35,6 +35,7 @@ from mirplug.errors import DataError, RunError, RunInterrupted
 from mirplug.inference import (embed, embed_cached, feature_shape, featurize_cached, featurizer_while_decoding,
                                predict_clips)
 from mirplug.model import CentroidHead, MirModel
+from mirplug.probe import ProbeHead, fit_probe_in_run
 from mirplug.paths import cache_dir
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, atomic_write_json, check_out_folder, is_finished,
                             learning_curves, new_run_folder, read_yaml, run_lock, save_model, write_csv, write_json,
@@ -81,6 +82,9 @@ class FoldData:
     skipped: list[dict[str, str]]
     feature_settings: dict[str, Any]
     window_targets: dict[str, torch.Tensor] = field(default_factory=dict)  # training targets, set with the model
+    # rows of embedding-space generators (embeddings, window targets), kept apart for a probe head
+    synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
+    embedding_reports: list[dict[str, Any]] = field(default_factory=list)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -286,7 +290,7 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
     when it holds one (a resumed run).
     """
     data = prepare(context, splits, folder)
-    model, net = build_fold_model(context, data)
+    model, net = build_fold_model(context, data, folder)
     fitted, stopping, records = fit_fold(context, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
     probabilities, results = evaluate(context, data, net, model.backbone.frame_rate)
@@ -301,6 +305,9 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
         "optimizer_steps": fitted.steps,
         "best_epoch": fitted.best_epoch,
     }
+    if data.embedding_reports:
+        metrics["n_synthetic_embeddings"] = sum(report["n_synthetic"] for report in data.embedding_reports)
+        metrics["embedding_generators"] = data.embedding_reports
     write_fold(context, folder, data, model, metrics, probabilities["test"], fitted.history, records)
     return metrics
 
@@ -378,9 +385,10 @@ def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows]
                     f"files (the split is drawn again without them), or remove the label, and run again")
 
 
-def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, torch.nn.Module]:
+def build_fold_model(context: RunContext, data: FoldData, folder: Path) -> tuple[MirModel, torch.nn.Module]:
     """The model, and the network to train: the model, or only its head when a frozen backbone's embeddings
-    (computed once, through the cache) replace the features. Sets ``data.window_targets``."""
+    (computed once, through the cache) replace the features. Sets ``data.window_targets``; heads that are
+    fitted once (centroid, probe) are fitted here, after any embedding-space generator added its rows."""
     config, task, device = context.config, context.task, context.device
     # Seeded here, not only at the start: whatever ran before (generating the dataset or fitting a
     # generator on a cold cache, nothing on a warm one) must not change the initial weights and dropout.
@@ -403,13 +411,36 @@ def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, tor
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
             settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings)
             for split in SPLITS:
-                data.features[split] = embed_cached(model, settings, data.features[split], data.windows[split], device)
+                data.features[split] = embed_cached(model, settings, data.features[split], data.windows[split], device,
+                                                    data.feature_settings)
                 progress.advance(bar)
         net = model.head
+    add_embedding_rows(context, data, model, net is model.head, folder)
     if isinstance(model.head, CentroidHead):
         train_embeddings = data.features["train"] if net is model.head else embed(model, data.features["train"], device)
         model.head.fit(train_embeddings.to(device), data.window_targets["train"].to(device))
+    if isinstance(model.head, ProbeHead):
+        fit_probe_in_run(model.head, net is model.head, context.task, data.features, data.window_targets,
+                         data.windows, data.targets, context.names, config.seed, folder, data.synthetic)
     return model, net
+
+
+def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_embeddings: bool,
+                       folder: Path) -> None:
+    """Rows of the embedding-space generators chosen (:mod:`mirplug.embedding_generation`), fitted on the
+    training embeddings: kept in ``data.synthetic`` for a probe head, appended to the training split otherwise."""
+    from mirplug.embedding_generation import build_embedding_generators, synthesize_embeddings
+
+    generators = build_embedding_generators(context.catalog, context.config)
+    if not generators:
+        return
+    rows, targets, data.embedding_reports = synthesize_embeddings(
+        generators, on_embeddings, context.task, data.features, data.window_targets, data.windows, data.ids,
+        context.names, context.config.seed, folder)
+    data.synthetic = (rows, targets)
+    if not isinstance(model.head, ProbeHead):  # the probe keeps them out of validation and cross-validation
+        data.features["train"] = torch.cat([data.features["train"], rows])
+        data.window_targets["train"] = torch.cat([data.window_targets["train"], targets])
 
 
 def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn.Module,
@@ -422,9 +453,10 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
                  if trainable else None)
     batches = Batches(context.representation, data.windows["train"], data.features["train"],
                       data.window_targets["train"], context.transforms, config.seed, context.device, data.ids["train"])
-    n_windows = len(data.windows["train"].clip)
+    n_windows = len(data.window_targets["train"])  # with any synthetic embedding rows
     batch_size = config.train["batch_size"]
-    epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]  # a centroid head has no epochs
+    # a centroid head and a probe are fitted once (build_fold_model): no epochs
+    epochs = 0 if isinstance(model.head, (CentroidHead, ProbeHead)) else config.train["epochs"]
     min_steps = int(config.train.get("min_steps", 0) or 0)
     epochs = epochs_for(epochs, min_steps, n_windows, batch_size)
 

@@ -456,6 +456,50 @@ def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = Non
     return checks.results
 
 
+def check_embedding_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Fit an embedding-space generator on rows of two classes; check rows, labels, provenance and seeding."""
+    import numpy as np
+
+    from mirplug.components import EmbeddingGenerator
+
+    checks = _Checks(f"augmenter:{spec.name}")
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.normal(0.0, 1.0, (5, 16)), rng.normal(4.0, 1.0, (4, 16))])
+    labels = np.array([0] * 5 + [1] * 4)
+    built: dict[str, Any] = {}
+
+    def fit() -> str:
+        generator = spec.build(_options(spec, dict(options or {})))
+        _require(isinstance(generator, EmbeddingGenerator), f"the factory returned {type(generator).__name__}, "
+                 f"not a mirplug.components.EmbeddingGenerator")
+        built["generator"] = generator.fit(rows, labels, 2, seed=0)
+        return generator.method or type(generator).__name__
+
+    if not checks.run("fits", fit):
+        return checks.results
+    generator = built["generator"]
+    counts = {0: 2, 1: 3}
+
+    def sampling() -> str:
+        out, out_labels, provenance = generator.sample(counts, seed=3)
+        _require(out.shape == (5, 16), f"sample gave shape {out.shape}, want (5, 16)")
+        _require(out.dtype == np.float32 and bool(np.isfinite(out).all()), "rows are not finite float32")
+        _require(sorted(out_labels.tolist()) == [0, 0, 1, 1, 1], f"labels {out_labels.tolist()} are not the counts")
+        _require(len(provenance) == 5 and all(isinstance(p, dict) for p in provenance), "one provenance dict per row")
+        json.dumps(provenance)  # recorded in embedding_samples.csv
+        built["rows"] = out
+        return f"{out.shape}"
+
+    checks.run("samples labelled rows with provenance", sampling)
+
+    def seeded() -> None:
+        again, _, _ = generator.sample(counts, seed=3)
+        _require(np.array_equal(again, built["rows"]), "the same seed gave different rows")
+
+    checks.run("seeded reproducibility", seeded)
+    return checks.results
+
+
 def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
     """Build the transform (with ``p=1``) and check seeding, length, dtype, range and parameters."""
     import torch
@@ -466,6 +510,8 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
     checks = _Checks(f"augmenter:{spec.name}")
     if spec.stage == "generator":
         return check_generator(spec, options)
+    if spec.stage == "embeddings":
+        return check_embedding_generator(spec, options)
     built: dict[str, Any] = {}
 
     def build() -> str:
