@@ -33,7 +33,7 @@ import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache
     import torch
 
     from mirplug.components import Representation
+    from mirplug.rows import EntryRows, Located
 
 # 3: decoding refuses implausible sample rates, clips longer than data.max_seconds and truncated files, so
 # windows decoded before from such files are not reused; 2: XXH3-128 content keys and entry checksums
@@ -227,39 +228,93 @@ def feature_store(settings: Mapping[str, Any]) -> EntryStore:
     return EntryStore(str(settings["representation"]), settings)
 
 
+CHUNK_ROWS = 256  # rows computed at once for clips missing from the cache (memory stays one chunk)
+
+
 def cached_per_clip(store: EntryStore, windows: Any, compute: Any, what: str,
-                    preloaded: Sequence[torch.Tensor | None] | None = None,
-                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> torch.Tensor:
-    """Rows of every window, one cache entry per clip: cached clips are loaded, the others computed.
+                    preloaded: Sequence[torch.Tensor | bool | None] | None = None,
+                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> EntryRows:
+    """Rows of every window, one cache entry per clip: cached clips are located, the others computed and stored.
 
     ``compute(mask)`` gives the rows of the windows selected by the boolean ``mask`` (clip
-    order); ``metadata(position)`` the entry metadata of kept clip ``position``; ``preloaded``
-    entries (already read or computed by :func:`mirplug.windows.decode_cells`; ``fresh`` marks the computed
-    ones) are used as they are. ``STATS`` counts ``<what>_loaded`` and ``<what>_computed``.
+    order); it is called for a few clips at a time (about ``CHUNK_ROWS`` rows), so memory holds
+    one chunk, never the split. ``metadata(position)`` is the entry metadata of kept clip
+    ``position``; ``preloaded[position]`` is ``True`` for a clip whose entry
+    :func:`mirplug.windows.decode_cells` already checked (or computed and stored: ``fresh``), or
+    its rows as a tensor (a clip without a content hash, hence no entry). The rows are read back
+    from the entries a batch at a time (:class:`~mirplug.rows.EntryRows`). ``STATS`` counts
+    ``<what>_loaded`` and ``<what>_computed``.
     """
     import torch
 
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
     preloaded = preloaded or [None] * len(counts)
     n_fresh = sum(fresh or [])
-    loaded: list[torch.Tensor | None] = []
+    sources: list[Located | torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
-        entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
-        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
-    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record(f"{what}_loaded", len(loaded) - len(missing) - n_fresh)
+        if isinstance(ready, torch.Tensor):
+            sources.append(ready if len(ready) == count else None)
+        elif ready is True or (digest and _intact(store, digest, count)):
+            sources.append(_located(store, digest, count))
+        else:
+            sources.append(None)
+    missing = [position for position, source in enumerate(sources) if source is None]
+    record(f"{what}_loaded", len(sources) - len(missing) - n_fresh)
     if n_fresh:
         record(f"{what}_computed", n_fresh)
-    if missing:
-        computed = compute(torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long)))
+    for chunk in _chunks(missing, counts):
+        computed = compute(torch.isin(windows.clip, torch.as_tensor(chunk, dtype=torch.long)))
         # Windows are stored clip by clip, so the computed rows split in clip order.
-        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
-            loaded[position] = tensor
-            if windows.hashes[position]:
-                store.save(windows.hashes[position], tensor, metadata(position) if metadata else None)
+        for position, tensor in zip(chunk, computed.split([counts[p] for p in chunk])):
+            digest = windows.hashes[position]
+            if digest:
+                store.save(digest, tensor, metadata(position) if metadata else None)
+                sources[position] = _located(store, digest, len(tensor))
+            else:
+                sources[position] = tensor.clone()  # no content hash, no entry: kept in memory
+    if missing:
         record(f"{what}_computed", len(missing))
-    ready = [tensor for tensor in loaded if tensor is not None]
-    return torch.cat(ready) if ready else torch.zeros(0)
+    return _rows(sources)
+
+
+def _intact(store: EntryStore, digest: str, count: int) -> bool:
+    """Whether the entry of ``digest`` exists, matches its checksum and holds ``count`` rows."""
+    entry = store.load(digest)
+    return entry is not None and len(entry[0]) == count
+
+
+def _located(store: EntryStore, digest: str, count: int) -> Located:
+    from mirplug.rows import locate
+
+    located = locate(store.path(digest))
+    if located.shape[0] != count:  # another process published other settings' rows under this name: a bug
+        raise RuntimeError(f"cache entry {store.path(digest)} holds {located.shape[0]} rows, expected {count}")
+    return located
+
+
+def _chunks(positions: list[int], counts: list[int]) -> Iterator[list[int]]:
+    """``positions`` in groups of about ``CHUNK_ROWS`` rows (at least one clip each)."""
+    chunk: list[int] = []
+    rows = 0
+    for position in positions:
+        if chunk and rows + counts[position] > CHUNK_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(position)
+        rows += counts[position]
+    if chunk:
+        yield chunk
+
+
+def _rows(sources: list[Any]) -> EntryRows:
+    import torch
+
+    from mirplug.rows import EntryRows
+
+    first = next((source for source in sources if source is not None), None)
+    if first is None:
+        return EntryRows([], (), torch.float32)
+    return EntryRows(sources, tuple(first.shape[1:]), first.dtype)
 
 
 def module_digest(module: torch.nn.Module) -> str:

@@ -32,11 +32,12 @@ from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import RunConfig
 from mirplug.data import SPLITS, class_column, kfold_splits, restrict_training, split_dataset, stratify_column
 from mirplug.errors import DataError, RunError, RunInterrupted
-from mirplug.inference import (embed, embed_cached, feature_shape, featurize_cached, featurizer_while_decoding,
+from mirplug.inference import (embed, embed_rows, feature_shape, featurize_rows, featurizer_while_decoding,
                                predict_clips)
 from mirplug.model import CentroidHead, MirModel
 from mirplug.probe import ProbeHead, fit_probe_in_run
 from mirplug.paths import cache_dir
+from mirplug.rows import MappedRows, Rows, as_rows
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, atomic_write_json, check_out_folder, is_finished,
                             learning_curves, new_run_folder, read_yaml, run_lock, save_model, write_csv, write_json,
                             write_yaml)
@@ -75,7 +76,7 @@ class FoldData:
     """One fold's clips, ready for the model: per split, the windows, features, targets, ids and dataset rows."""
 
     windows: dict[str, CachedWindows]
-    features: dict[str, torch.Tensor]
+    features: dict[str, Rows]  # read from the cache a batch at a time, never held for a whole split
     targets: dict[str, Any]  # clip targets (what the metrics compare with)
     ids: dict[str, list[str]]
     kept: dict[str, Any]  # the dataset rows that decoded
@@ -345,7 +346,7 @@ def prepare(context: RunContext, splits: dict[str, Any], folder: Path) -> FoldDa
     with progress_bar(context.console) as progress:
         bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
         for split in SPLITS:
-            features[split] = featurize_cached(representation, feature_settings, windows[split], context.device)
+            features[split] = featurize_rows(representation, feature_settings, windows[split], context.device)
             progress.advance(bar)
     return FoldData(windows, features, targets, ids, kept, skipped, feature_settings)
 
@@ -411,18 +412,25 @@ def build_fold_model(context: RunContext, data: FoldData, folder: Path) -> tuple
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
             settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings)
             for split in SPLITS:
-                data.features[split] = embed_cached(model, settings, data.features[split], data.windows[split], device,
-                                                    data.feature_settings)
+                data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device,
+                                                  data.feature_settings)
                 progress.advance(bar)
         net = model.head
     add_embedding_rows(context, data, model, net is model.head, folder)
     if isinstance(model.head, CentroidHead):
-        train_embeddings = data.features["train"] if net is model.head else embed(model, data.features["train"], device)
-        model.head.fit(train_embeddings.to(device), data.window_targets["train"].to(device))
+        train_embeddings = data.features["train"] if net is model.head else MappedRows(
+            data.features["train"], lambda batch: embed(model, batch, device))
+        model.head.fit(train_embeddings, data.window_targets["train"])
     if isinstance(model.head, ProbeHead):
-        fit_probe_in_run(model.head, net is model.head, context.task, data.features, data.window_targets,
+        # scikit-learn fits the whole split at once: the probe's embeddings (clip-level vectors) are read in full
+        fit_probe_in_run(model.head, net is model.head, context.task, as_tensors(data.features), data.window_targets,
                          data.windows, data.targets, context.names, config.seed, folder, data.synthetic)
     return model, net
+
+
+def as_tensors(features: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every split's rows read in full (for scikit-learn fits on clip-level embeddings, which are small)."""
+    return {split: as_rows(rows)[:] for split, rows in features.items()}
 
 
 def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_embeddings: bool,
@@ -435,11 +443,11 @@ def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_
     if not generators:
         return
     rows, targets, data.embedding_reports = synthesize_embeddings(
-        generators, on_embeddings, context.task, data.features, data.window_targets, data.windows, data.ids,
+        generators, on_embeddings, context.task, as_tensors(data.features), data.window_targets, data.windows, data.ids,
         context.names, context.config.seed, folder)
     data.synthetic = (rows, targets)
     if not isinstance(model.head, ProbeHead):  # the probe keeps them out of validation and cross-validation
-        data.features["train"] = torch.cat([data.features["train"], rows])
+        data.features["train"] = torch.cat([as_rows(data.features["train"])[:], rows])
         data.window_targets["train"] = torch.cat([data.window_targets["train"], targets])
 
 

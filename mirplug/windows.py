@@ -46,16 +46,18 @@ class Windows:
 class CachedWindows(Windows):
     """:class:`Windows` plus the content hash and decoded duration of each kept clip.
 
-    ``features[i]`` holds the features of kept clip ``i`` when :func:`decode_cells` was given
-    the feature store and found them there (or, given a featurizer, computed them while
-    decoding: ``fresh[i]``); such a clip's windows are then not kept and its rows of ``waves``
-    read zero (only pass the store when nothing reads the waveforms again, i.e. when no
-    waveform augmenter is active).
+    ``features[i]`` is ``True`` when :func:`decode_cells` was given the feature store and found
+    kept clip ``i``'s features there, intact (or, given a featurizer, computed and stored them
+    while decoding: ``fresh[i]``); a clip without a content hash has no entry, and its computed
+    features are held here as a tensor. Such a clip's windows are then not kept and its rows of
+    ``waves`` read zero (only pass the store when nothing reads the waveforms again, i.e. when no
+    waveform augmenter is active). Features themselves are read back a batch at a time
+    (:func:`mirplug.inference.featurize_rows`), never held for a whole split.
     """
 
     hashes: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
-    features: list[torch.Tensor | None] = field(default_factory=list)
+    features: list[torch.Tensor | bool | None] = field(default_factory=list)
     fresh: list[bool] = field(default_factory=list)
 
 
@@ -171,7 +173,8 @@ class _ClipDecoder:
             cached = None  # without the clip's length the short-clip check cannot be made
         if cached is not None:
             record("windows_not_needed")
-            return _Clip(digest, self.zeros(len(cached[0])), int(cached[1].get("samples", "0")), cached[0])
+            # checked against its checksum; its rows are read again a batch at a time (mirplug.rows)
+            return _Clip(digest, self.zeros(len(cached[0])), int(cached[1].get("samples", "0")), True)
         entry = self.store.load(digest) if self.store is not None and digest is not None else None
         if entry is not None:
             record("windows_loaded")
@@ -197,7 +200,9 @@ class _ClipDecoder:
             computed = self.featurizer(waves)
             if digest is not None:
                 self.features.save(digest, computed, metadata)
-            return _Clip(digest, self.zeros(len(waves)), len(samples), computed, fresh=True)
+            # stored: read back a batch at a time (without a content hash there is no entry: kept here)
+            return _Clip(digest, self.zeros(len(waves)), len(samples), True if digest is not None else computed,
+                         fresh=True)
         return _Clip(digest, waves, len(samples))
 
 
