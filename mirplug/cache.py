@@ -456,6 +456,8 @@ def cached_per_clip(store: EntryStore, windows: CachedWindows, compute: Any, wha
     loaded: list[torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
         entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
+        if entry is not None and len(entry[0]) != count and ready is None:
+            store.path(digest).unlink(missing_ok=True)  # stale: recomputed below (a new entry does not replace one)
         loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
     missing = [position for position, tensor in enumerate(loaded) if tensor is None]
     record(f"{what}_loaded", len(loaded) - len(missing) - n_fresh)
