@@ -280,7 +280,10 @@ def cached_per_clip(store: EntryStore, windows: Any, compute: Any, what: str,
 def _intact(store: EntryStore, digest: str, count: int) -> bool:
     """Whether the entry of ``digest`` exists, matches its checksum and holds ``count`` rows."""
     entry = store.load(digest)
-    return entry is not None and len(entry[0]) == count
+    if entry is not None and len(entry[0]) != count:
+        store.path(digest).unlink(missing_ok=True)  # stale: recomputed (a new entry does not replace one)
+        return False
+    return entry is not None
 
 
 def _located(store: EntryStore, digest: str, count: int) -> Located:
