@@ -3,6 +3,9 @@
 soundfile (libsndfile, bundled in its wheel) decodes WAV, FLAC, OGG/Vorbis, Opus and MP3
 with no system package; resampling uses soxr (the SoX resampler, high quality), which is about
 twice as fast on the CPU as torchaudio's sinc resampler and needs no kernel per rate pair.
+
+Internal module: plugin authors import ``AUDIO_EXTENSIONS`` from :mod:`mirplug`, which is the stable
+API; everything else here may change in any release.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ XXH3 (the ``xxhash`` package) is a non-cryptographic hash about 10x faster than 
 was a large part of filling it (``benchmarks/representations.py``).
 Files are written to a temporary name and renamed, so concurrent writers never leave a torn
 entry. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

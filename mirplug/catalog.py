@@ -1,4 +1,8 @@
-"""The catalog: every component from every plugin, found by kind and name."""
+"""The catalog: every component from every plugin, found by kind and name.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

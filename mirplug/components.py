@@ -3,6 +3,9 @@
 Shapes follow torchaudio's docstring convention: ``(batch, time)`` for waveforms,
 ``(batch, channels, frames)`` for time-frequency features, ``(batch, dim)`` for
 clip-level vectors.
+
+Internal module: plugin authors import the base classes from :mod:`mirplug`, which is the stable
+API; everything else here may change in any release.
 """
 
 from __future__ import annotations

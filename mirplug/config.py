@@ -9,6 +9,9 @@ a dotted key sets an option of the chosen component (``augmenter.NAME.OPTION`` c
 of several augmenters) or of a core section (``train``, ``split``, ``data``). Every value is
 coerced to the declared type; unknown keys and bad values raise :class:`ConfigError`
 naming the valid choices, before any work starts.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Dataset stage: load through the dataset plugin, split, decode into fixed-length windows."""
+"""Dataset stage: load through the dataset plugin, split, decode into fixed-length windows.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

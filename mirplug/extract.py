@@ -7,6 +7,9 @@ and featurized by one of :func:`mirplug.cache.decode_threads` threads, as a run 
 whose start-up (~2 s of imports) only pays off on large collections. Either way clips are
 decoded, featurized and stored through :mod:`mirplug.cache`, exactly as a run would, so the
 next ``mirplug run`` with the same settings loads everything.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

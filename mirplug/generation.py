@@ -8,6 +8,9 @@ clips per class (FAD-style, on the embeddings of a frozen pretrained backbone ch
 ``eval.fad_backbone``, or on time-pooled log-mel statistics), train-on-synthetic-test-on-real
 accuracy, a grid of real and synthetic spectrograms, and how many samples the optional
 confidence filter kept.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

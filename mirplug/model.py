@@ -1,4 +1,8 @@
-"""The trainable model of a run: standardize -> backbone -> head, and how it is built."""
+"""The trainable model of a run: standardize -> backbone -> head, and how it is built.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 Pure functions over arrays: the Fréchet distance between two sets of embeddings (the
 measure behind FID and FAD, Kilgour et al. 2019), per class, and a picture of real
 and synthetic mel spectrograms side by side. numpy/scipy/matplotlib are imported lazily.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""One run: config -> components -> dataset -> split -> decode -> features -> train -> test -> run folder."""
+"""One run: config -> components -> dataset -> split -> decode -> features -> train -> test -> run folder.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

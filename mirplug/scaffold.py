@@ -4,6 +4,9 @@ The package is the smallest thing that is a complete plugin: a ``pyproject.toml`
 registers the ``mirplug`` entry point, a light hook module (no torch at import time), one
 component of the chosen kind, a test that runs the :mod:`mirplug.testing` contract checks,
 and a README. It passes ``mirplug validate`` and its own tests unchanged.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

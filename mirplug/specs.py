@@ -3,6 +3,9 @@
 A spec names a component, says what it does in one line, lists its typed options with
 defaults, and points at a *lazy* factory (``"package.module:attribute"``) that is only
 imported when the component is built. Listing plugins therefore never imports torch.
+
+Internal module: plugin authors import the specs and ``Option`` from :mod:`mirplug`, which is the
+stable API; everything else here may change in any release.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ Use them from pytest::
 or with the fixtures (``pytest_plugins = ["mirplug.testing"]`` in ``conftest.py``):
 ``mirplug_catalog`` (a freshly loaded catalog) and ``mirplug_check`` (a function
 ``check(kind, name, options=None)`` that fails the test with every broken check listed).
+
+This module is part of the plugin API (with :mod:`mirplug`): the names in ``__all__`` follow the
+compatibility rule of :data:`mirplug.PLUGIN_API_VERSION`; the rest is internal.
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ import numpy as np
 from mirplug.catalog import Catalog, load_catalog
 from mirplug.errors import MirplugError
 from mirplug.specs import BACKBONE_INPUTS, KINDS, AugmenterSpec, BackboneSpec, ComponentSpec, TaskSpec
+
+__all__ = [
+    "CheckResult",
+    "assert_component_passes",
+    "assert_plugin_passes",
+    "check_component",
+    "check_plugin",
+    "failures_text",
+    "sample_waveforms",
+]  # plus the fixtures mirplug_catalog and mirplug_check where pytest is installed
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -743,6 +756,7 @@ except ImportError:  # pytest is only needed by test suites, not by ``mirplug va
     pytest = None  # type: ignore[assignment]
 
 if pytest is not None:
+    __all__ += ["mirplug_catalog", "mirplug_check"]
 
     @pytest.fixture
     def mirplug_catalog() -> Catalog:

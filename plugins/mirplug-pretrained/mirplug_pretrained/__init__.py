@@ -10,8 +10,7 @@ breaks nothing here).
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import BackboneSpec, Option
+from mirplug import BackboneSpec, Option, hookimpl
 
 __version__ = "0.1.0"
 

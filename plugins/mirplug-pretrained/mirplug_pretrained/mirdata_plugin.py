@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import DatasetSpec, Option
+from mirplug import DatasetSpec, Option, hookimpl
 from mirplug_pretrained.mirdata_tasks import DATASETS, mapping_text
 
 if importlib.util.find_spec("mirdata") is None:

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import AugmenterSpec, Option
+from mirplug import AugmenterSpec, Option, hookimpl
 
 P = Option(name="p", type=float, default=0.5, minimum=0.0, maximum=1.0, help="probability of applying it")
 

@@ -21,8 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mirplug.components import Generator
-from mirplug.errors import ConfigError, DataError
+from mirplug import ConfigError, DataError, Generator
 
 # Fixed feature settings: part of a checkpoint's identity, compared on load.
 MEL_SETTINGS: dict[str, Any] = {

@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import BackboneSpec, Option
+from mirplug import BackboneSpec, Option, hookimpl
 
 
 @hookimpl

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mirplug.components import Backbone
-from mirplug.errors import ConfigError
+from mirplug import Backbone, ConfigError
 
 # Linear layers LoRA adapts, by the names the supported families give their attention projections.
 _LORA_TARGETS = ("q_proj", "v_proj", "query", "value")

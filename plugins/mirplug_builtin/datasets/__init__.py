@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import DatasetSpec, Option
+from mirplug import DatasetSpec, Option, hookimpl
 
 
 @hookimpl

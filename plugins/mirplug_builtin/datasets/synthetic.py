@@ -14,8 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from mirplug.errors import ConfigError
-from mirplug.paths import cache_dir
+from mirplug import ConfigError, cache_dir
 from mirplug_builtin.datasets.audiofolder import folder_dataset
 from mirplug_builtin.datasets.synth import (
     GENERATOR_VERSION,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import Option, TaskSpec
+from mirplug import Option, TaskSpec, hookimpl
 
 def _stratify(default: bool) -> Option:
     # Many classes leave some with a clip or two in small collections; those tasks split at random.
