@@ -348,7 +348,7 @@ def featurizer_while_decoding(representation: Representation, device: Any) -> An
 
     from mirplug.model import featurize
 
-    if torch.device(device).type != "cpu" or not getattr(representation, "thread_safe", False):
+    if torch.device(device).type != "cpu" or not representation.thread_safe:
         return None
     return lambda waves: featurize(representation, waves, "cpu")
 
@@ -364,15 +364,15 @@ def representation_settings(name: str, options: Mapping[str, Any], representatio
     settings = {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
                 "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
                 "max_windows": max_windows, "mirplug": __version__}
-    revision = getattr(representation, "revision", 0)
+    revision = representation.revision
     if revision:  # absent for revision 0, so the keys of unrevised representations stay as they were
         settings["revision"] = revision
     return settings
 
 
 def min_samples_of(representation: Representation) -> int:
-    """The shortest clip the representation can analyse (its ``frame_samples``, else one sample)."""
-    return int(getattr(representation, "frame_samples", 1) or 1)
+    """The shortest clip the representation can analyse (:attr:`~mirplug.components.Representation.frame_samples`)."""
+    return max(1, int(representation.frame_samples or 1))
 
 
 def feature_store(settings: Mapping[str, Any]) -> EntryStore:
@@ -441,14 +441,17 @@ def module_digest(module: torch.nn.Module) -> str:
 
 
 def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: Any,
-                       feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+                       feature_settings: Mapping[str, Any], head_options: Sequence[str] = ()) -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
-    standardisation, fitted on the training split, when the backbone uses it) and the features."""
+    standardisation, fitted on the training split, when the backbone uses it) and the features.
+
+    ``head_options`` (:attr:`mirplug.specs.BackboneSpec.head_options`) change only the head, which comes
+    after the embeddings: they are left out, so every head shares the cached embeddings."""
     kind = type(model.backbone)
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
-    options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
+    options = {k: v for k, v in options.items() if k not in head_options}
     return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
             "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mirplug.catalog import Catalog
-from mirplug.components import Backbone, Representation, Task
+from mirplug.components import Backbone, RawWaveform, Representation, Task
 from mirplug.config import RunConfig
 from mirplug.errors import ConfigError
 from mirplug.specs import BackboneSpec
@@ -60,14 +60,9 @@ def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
     backbone_spec = catalog.get("backbone", config.backbone.name)
     assert isinstance(backbone_spec, BackboneSpec)
     if backbone_spec.expects == "waveform":
-        spec = catalog.get("representation", "waveform")
-        rate = backbone_spec.sample_rate
-        if rate is None:
-            # a backbone whose rate depends on its options (e.g. the model it loads) says it itself
-            ask = getattr(backbone_spec.load_factory(), "input_sample_rate", None)
-            rate = ask(dict(config.backbone.options)) if callable(ask) else None
-        rate = rate or config.representation.options.get("sample_rate", 16000)
-        representation = spec.build({"sample_rate": rate})
+        # the spec's rate, else the one the backbone says for its options (e.g. the model it loads)
+        rate = backbone_spec.input_sample_rate(dict(config.backbone.options))
+        representation: Representation = RawWaveform(rate or config.representation.options.get("sample_rate", 16000))
     else:
         representation = catalog.get("representation", config.representation.name).build(
             config.representation.options
@@ -89,7 +84,7 @@ def backbones_taking(catalog: Catalog, layout: str) -> list[tuple[str, str]]:
     """
     return [(entry.spec.name if len(entries) == 1 else f"{entry.plugin}:{entry.spec.name}", entry.plugin)
             for entries in catalog.entries["backbone"].values() for entry in entries
-            if getattr(entry.spec, "expects", None) in (None, layout)]
+            if isinstance(entry.spec, BackboneSpec) and entry.spec.expects in (None, layout)]
 
 
 def fit_backbone_to_features(catalog: Catalog, config: RunConfig, representation: Representation,
@@ -110,7 +105,8 @@ def fit_backbone_to_features(catalog: Catalog, config: RunConfig, representation
                           f"'{config.representation.name}' gives one vector per clip (no frame rate); choose a "
                           f"representation with frames (e.g. the task's default)")
     spec = catalog.get("backbone", config.backbone.name)
-    expects = getattr(spec, "expects", None)
+    assert isinstance(spec, BackboneSpec)
+    expects = spec.expects
     if expects in (None, "waveform", layout):
         return config, None
     fitting = backbones_taking(catalog, layout)
@@ -181,15 +177,16 @@ class CentroidHead(nn.Module):
 
 
 def build_head(task: Task, backbone: Backbone, n_outputs: int) -> nn.Module:
-    """The task's head, or the head the backbone asks for with its ``head`` option.
+    """The task's head, or the head the backbone asks for (:attr:`~mirplug.components.Backbone.head_kind`).
 
     ``linear`` (default) is the task's own head, ``mlp`` puts one hidden layer of 256 units
     before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only).
     """
-    kind = getattr(backbone, "head_kind", "linear")
+    kind = backbone.head_kind
     if kind == "centroid":
         if task.label_kind != "single-label":
-            raise ConfigError(f"backbone.head=centroid needs a single-label task, not a {task.label_kind} one")
+            raise ConfigError(f"backbone {type(backbone).__name__} asks for the centroid head, which needs a "
+                              f"single-label task, not a {task.label_kind} one; choose another head")
         return CentroidHead(backbone.embedding_dim, n_outputs)
     if kind == "mlp":
         return nn.Sequential(nn.Linear(backbone.embedding_dim, 256), nn.ReLU(), nn.Dropout(0.2),

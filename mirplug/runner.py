@@ -33,7 +33,7 @@ from mirplug.model import (CentroidHead, build_model, build_representation, embe
                            fit_backbone_to_features)
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, check_out_folder, is_finished, new_run_folder,
                             read_yaml, save_model, write_csv, write_json, write_yaml)
-from mirplug.specs import AugmenterSpec
+from mirplug.specs import AugmenterSpec, BackboneSpec
 from mirplug.training import (CHECKPOINT_FOLDER, Batches, Checkpoint, LoopSettings, atomic_write_json, epochs_for, fit,
                               run_lock, saved_threads)
 
@@ -182,7 +182,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
         embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     window_samples = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
     input_shape = feature_shape(representation, window_samples)
-    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+    if catalog.get("backbone", config.backbone.name).expects == "waveform":
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
@@ -429,7 +429,10 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         with progress_bar(console) as progress:
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
-            settings = embedding_settings(config.backbone.name, config.backbone.options, model, feature_settings)
+            backbone_spec = catalog.get("backbone", config.backbone.name)
+            assert isinstance(backbone_spec, BackboneSpec)
+            settings = embedding_settings(config.backbone.name, config.backbone.options, model, feature_settings,
+                                          backbone_spec.head_options)
             for split in SPLITS:
                 features[split] = embed_cached(model, settings, features[split], windows[split], device)
                 progress.advance(bar)

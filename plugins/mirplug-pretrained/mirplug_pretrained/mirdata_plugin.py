@@ -36,6 +36,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="split_number", type=int, default=0, minimum=0, maximum=4,
                        help="which official split, for datasets with several (MTG-Jamendo)"),
             ),
+            needs_options=("name",),
             license="BSD-3-Clause (mirdata); each dataset keeps its own license",
             citation="Bittner et al., mirdata: software for reproducible usage of datasets, ISMIR 2019",
         ),

@@ -33,6 +33,8 @@ def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, .
     )
 
 
+QUICK = {"steps": 3}  # mirplug validate fits a generator for a few steps only
+
 
 @hookimpl
 def mirplug_register_augmenters() -> list[AugmenterSpec]:
@@ -71,7 +73,7 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
         AugmenterSpec(
             name="vae", summary="class-conditional VAE over log-mel images, inverted to audio with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.vae:VAEGenerator",
-            options=generator_options(steps=1000, latent_dim=32, lr=1e-3),
+            options=generator_options(steps=1000, latent_dim=32, lr=1e-3), quick_options=QUICK,
             license="MIT", citation="Sohn, Lee and Yan, Learning Structured Output Representation using Deep "
                                     "Conditional Generative Models, NeurIPS 2015",
         ),
@@ -80,7 +82,7 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
             summary="class-conditional GAN (hinge loss, spectral norm) over log-mel images, inverted to audio "
                     "with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.gan:GANGenerator",
-            options=generator_options(steps=500, latent_dim=64, lr=2e-4),
+            options=generator_options(steps=500, latent_dim=64, lr=2e-4), quick_options=QUICK,
             license="MIT",
             citation="Miyato et al., Spectral Normalization for Generative Adversarial Networks, ICLR 2018; "
                      "Miyato and Koyama, cGANs with Projection Discriminator, ICLR 2018",

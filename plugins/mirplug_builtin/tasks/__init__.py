@@ -18,7 +18,7 @@ def mirplug_register_tasks() -> list[TaskSpec]:
     """Register the built-in tasks."""
     return [
         TaskSpec(
-            name="genre",
+            name="genre", run_by_default=True,  # mirplug run without task=
             summary="single-label genre classification; data: a 'label' ClassLabel column",
             factory="mirplug_builtin.tasks.classification:ClassificationTask", options=(_stratify(True),),
             label_kind="single-label", metrics=CLASSIFICATION_METRICS, main_metric="macro_f1",
