@@ -154,3 +154,33 @@ def test_the_default_task_is_the_one_marked_run_by_default_and_mirplugs_own_wins
     with pytest.raises(ConfigError, match=r"^no default task \(mine, rival all claim to be the default\); choose one "
                                           r"with task=NAME \(installed: mine, other, rival\)$"):
         resolve(Catalog.from_host(host), [])
+
+
+def test_an_option_that_shadows_a_core_key_is_refused_at_registration_and_the_rest_of_the_plugin_stays() -> None:
+    from mirplug import BackboneSpec, DatasetSpec
+
+    class Shadowing:
+        @hookimpl
+        def mirplug_register_datasets(self) -> list[DatasetSpec]:
+            return [DatasetSpec(name="shadow", summary="s", factory="x:y", license="MIT",
+                                options=(Option(name="clip_seconds", type=float, default=1.0),)),
+                    DatasetSpec(name="fine", summary="f", factory="x:y", license="MIT",
+                                options=(Option(name="seconds", type=float, default=1.0),))]
+
+        @hookimpl
+        def mirplug_register_backbones(self) -> list[BackboneSpec]:
+            return [BackboneSpec(name="framey", summary="b", factory="x:y", license="MIT",
+                                 options=(Option(name="frame_rate", type=float, default=1.0),))]
+
+    host = load_plugins()
+    host.register(Shadowing(), "shadowing")
+    catalog = Catalog.from_host(host)
+    assert [(f.name, f.stage, f.error) for f in catalog.failures] == [
+        ("shadowing", "hook mirplug_register_backbones",
+         "plugin 'shadowing': backbone 'framey' declares option 'frame_rate', which shadows the argument "
+         "'frame_rate' the core passes to every backbone factory; rename the option"),
+        ("shadowing", "hook mirplug_register_datasets",
+         "plugin 'shadowing': dataset 'shadow' declares option 'clip_seconds', which shadows the core key "
+         "data.clip_seconds (shared by every dataset); rename the option")]
+    assert "fine" in catalog.names("dataset") and "shadow" not in catalog.names("dataset")
+    assert "framey" not in catalog.names("backbone")
