@@ -55,7 +55,29 @@ _PUBLIC: dict[str, str] = {
     "cache_dir": "mirplug.paths",
 }
 
-__all__ = ["PLUGIN_API_VERSION", "__version__", *_PUBLIC]
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "__version__",
+    "hookimpl",
+    "Option",
+    "ComponentSpec",
+    "RepresentationSpec",
+    "BackboneSpec",
+    "AugmenterSpec",
+    "TaskSpec",
+    "DatasetSpec",
+    "Representation",
+    "Backbone",
+    "Transform",
+    "Generator",
+    "Task",
+    "MirplugError",
+    "ConfigError",
+    "DataError",
+    "PluginError",
+    "AUDIO_EXTENSIONS",
+    "cache_dir",
+]  # the version names plus every key of _PUBLIC (tests/test_public_api.py)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
     from mirplug.audio import AUDIO_EXTENSIONS

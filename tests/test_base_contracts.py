@@ -177,10 +177,10 @@ def test_an_option_that_shadows_a_core_key_is_refused_at_registration_and_the_re
     catalog = Catalog.from_host(host)
     assert [(f.name, f.stage, f.error) for f in catalog.failures] == [
         ("shadowing", "hook mirplug_register_backbones",
-         "plugin 'shadowing': backbone 'framey' declares option 'frame_rate', which shadows the argument "
-         "'frame_rate' the core passes to every backbone factory; rename the option"),
+         ("plugin 'shadowing': backbone 'framey' declares option 'frame_rate', which shadows the argument "
+          "'frame_rate' the core passes to every backbone factory; rename the option")),
         ("shadowing", "hook mirplug_register_datasets",
-         "plugin 'shadowing': dataset 'shadow' declares option 'clip_seconds', which shadows the core key "
-         "data.clip_seconds (shared by every dataset); rename the option")]
+         ("plugin 'shadowing': dataset 'shadow' declares option 'clip_seconds', which shadows the core key "
+          "data.clip_seconds (shared by every dataset); rename the option"))]
     assert "fine" in catalog.names("dataset") and "shadow" not in catalog.names("dataset")
     assert "framey" not in catalog.names("backbone")
