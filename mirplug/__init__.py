@@ -44,15 +44,22 @@ _PUBLIC: dict[str, str] = {
     "Backbone": "mirplug.components",
     "Transform": "mirplug.components",
     "Generator": "mirplug.components",
+    "EmbeddingGenerator": "mirplug.components",
     "Task": "mirplug.components",
     # errors a component raises
     "MirplugError": "mirplug.errors",
     "ConfigError": "mirplug.errors",
     "DataError": "mirplug.errors",
     "PluginError": "mirplug.errors",
-    # what a dataset plugin needs from the core
+    "UnknownComponentError": "mirplug.errors",
+    # what a dataset plugin needs from the core: files it reads, where to keep what it makes, made once
     "AUDIO_EXTENSIONS": "mirplug.audio",
     "cache_dir": "mirplug.paths",
+    "build_once": "mirplug.publish",
+    "publish": "mirplug",  # the module: the whole protocol of results several processes compute at once
+    "worker_pool": "mirplug.workers",
+    # a plugin that builds other installed components by name (e.g. a fusion of backbones)
+    "component_lookup": "mirplug.catalog",
 }
 
 __all__ = [
@@ -70,21 +77,31 @@ __all__ = [
     "Backbone",
     "Transform",
     "Generator",
+    "EmbeddingGenerator",
     "Task",
     "MirplugError",
     "ConfigError",
     "DataError",
     "PluginError",
+    "UnknownComponentError",
     "AUDIO_EXTENSIONS",
     "cache_dir",
+    "build_once",
+    "publish",
+    "worker_pool",
+    "component_lookup",
 ]  # the version names plus every key of _PUBLIC (tests/test_public_api.py)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
+    from mirplug import publish
     from mirplug.audio import AUDIO_EXTENSIONS
-    from mirplug.components import Backbone, Generator, Representation, Task, Transform
-    from mirplug.errors import ConfigError, DataError, MirplugError, PluginError
+    from mirplug.catalog import component_lookup
+    from mirplug.components import Backbone, EmbeddingGenerator, Generator, Representation, Task, Transform
+    from mirplug.errors import ConfigError, DataError, MirplugError, PluginError, UnknownComponentError
     from mirplug.hookspecs import hookimpl
     from mirplug.paths import cache_dir
+    from mirplug.publish import build_once
+    from mirplug.workers import worker_pool
     from mirplug.specs import (
         AugmenterSpec,
         BackboneSpec,
@@ -101,7 +118,8 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'mirplug' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    value = (importlib.import_module(f"mirplug.{name}") if module == "mirplug"  # a public submodule
+             else getattr(importlib.import_module(module), name))
     globals()[name] = value  # later look-ups skip this function
     return value
 

@@ -37,7 +37,7 @@ from mirplug import __version__
 from mirplug.catalog import Catalog
 from mirplug.components import Generator, Transform
 from mirplug.config import RunConfig
-from mirplug.data import SPLITS, split_dataset
+from mirplug.data import SPLITS, class_column, restrict_training, split_dataset, stratify_column
 from mirplug.errors import ConfigError, DataError
 from mirplug.specs import AugmenterSpec
 
@@ -91,9 +91,13 @@ def native_rate(data: bytes) -> int:
 
 def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, AugmenterSpec, Transform]]:
     """(name, spec, transform) for every chosen waveform transform; feature-stage transforms are refused."""
-    from mirplug.runner import build_transforms as run_transforms
+    from mirplug.build import build_transforms as run_transforms
 
     built = []
+    for selection in config.augmenters:
+        if getattr(catalog.get("augmenter", selection.name), "stage", None) == "embeddings":
+            raise ConfigError(f"augmenter '{selection.name}' adds embedding rows of a frozen backbone, not audio; "
+                              f"use it with mirplug run (or sweep, ablate): mirplug augment writes audio")
     for name, transform in run_transforms(catalog, config):
         spec = catalog.get("augmenter", name)
         assert isinstance(spec, AugmenterSpec)
@@ -113,7 +117,7 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     """
     import datasets
 
-    from mirplug.runner import build_generators, build_task, load_dataset, restrict_training, stratify_column
+    from mirplug.build import build_generators, build_task
 
     console = console or Console(stderr=True)
     datasets.disable_progress_bars()  # mirplug prints its own summary lines
@@ -132,62 +136,11 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     if not generators and not transforms:
         raise ConfigError("mirplug augment needs an augmenter, e.g. augmenter=vae augmenter.per_class=50 "
                           "or augmenter=gain,noise")
-    dataset = load_dataset(catalog, config)
-    predefined = isinstance(dataset, datasets.DatasetDict)
-    names = task.label_names(dataset["train"] if predefined else dataset)
-    label_column = task.label_column
-    # the same split and training subset as `mirplug run` with this config and seed
-    splits = split_dataset(dataset, stratify_column(task), config.split["validation"], config.split["test"],
-                           config.seed)
-    splits["train"] = restrict_training(splits["train"], task, config, console)
-
-    rows: dict[str, list[Row]] = {split: real_rows(splits[split], label_column, split) for split in SPLITS}
-    train_real = list(rows["train"])
-    selections = {selection.name: dict(selection.options) for selection in config.augmenters}
-    chain: list[dict[str, Any]] = []
-    quality: list[dict[str, Any]] = []
-    if generators:
-        new, reports = generate(generators, splits, names, label_column, config, out / "generation", console,
-                                catalog)
-        rows["train"].extend(new)
-        quality = reports
-        for (name, generator), report in zip(generators, reports):
-            spec = catalog.get("augmenter", name)
-            chain.append({"augmenter": name, "kind": "generator", "stage": "generator", "options": selections[name],
-                          "license": spec.license, "architecture": report["architecture"],
-                          "checkpoint_hash": report["checkpoint_hash"], "seed": config.seed,
-                          "training_steps": (report.get("training") or {}).get("steps"),
-                          "training_clips": len(train_real), "sampled": report.get("sampled"),
-                          "rows": report.get("kept")})
-    sample_rate = native_rate(train_real[0].audio["bytes"])
-    for position, (name, spec, transform) in enumerate(transforms):
-        new = transform_copies(name, transform, train_real, sample_rate, config.seed, position)
-        rows["train"].extend(new)
-        chain.append({"augmenter": name, "kind": "transform", "stage": spec.stage, "options": selections[name],
-                      "license": spec.license, "class": f"{type(transform).__module__}:{type(transform).__qualname__}",
-                      "seed": [config.seed, position, "row index"], "sample_rate": sample_rate, "rows": len(new)})
-        console.print(escape(f"{name}: {len(new)} transformed copies of the {len(train_real)} real training clips"),
-                      highlight=False)
-
-    features = datasets.Features({
-        "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
-        "label": datasets.ClassLabel(names=list(names)),
-        "id": datasets.Value("string"),
-        "synthetic": datasets.Value("bool"),
-        "source_id": datasets.Value("string"),
-        "augmenter": datasets.Value("string"),
-        "augmenter_params": datasets.Value("string"),
-        "generator_hash": datasets.Value("string"),
-    })
-    # datasets' Audio encoder needs torchcodec: build a plain struct, then cast (bytes stay as they are).
-    result = datasets.DatasetDict({
-        split: datasets.Dataset.from_dict(
-            {column: [getattr(row, column) for row in split_rows] for column in features}, features=features
-        ).cast_column("audio", datasets.Audio(decode=False))
-        for split, split_rows in rows.items()
-    })
-    out.mkdir(parents=True, exist_ok=True)
-    result.save_to_disk(str(out))
+    splits, names, predefined = training_splits(catalog, config, task, console)
+    rows: dict[str, list[Row]] = {split: real_rows(splits[split], task.label_column, split) for split in SPLITS}
+    chain, quality = augmented_rows(catalog, config, generators, transforms, splits, names, task.label_column, rows,
+                                    out, console)
+    save_dataset(out, rows, names)
     data_spec = catalog.get("dataset", config.data.name)
     provenance = {
         "mirplug_version": __version__,
@@ -208,6 +161,82 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     return out
 
 
+def training_splits(catalog: Catalog, config: RunConfig, task: Any,
+                    console: Console) -> tuple[dict[str, Any], list[str], bool]:
+    """The same splits and training subset as ``mirplug run`` with this config and seed; the label names and
+    whether the dataset came split."""
+    import datasets
+
+    from mirplug.build import load_dataset
+
+    dataset = load_dataset(catalog, config)
+    predefined = isinstance(dataset, datasets.DatasetDict)
+    names = task.label_names(dataset["train"] if predefined else dataset)
+    splits = split_dataset(dataset, stratify_column(task), config.split["validation"], config.split["test"],
+                           config.seed)
+    splits["train"] = restrict_training(splits["train"], class_column(task), config.data.options, config.seed,
+                                        console)
+    return splits, names, predefined
+
+
+def augmented_rows(catalog: Catalog, config: RunConfig, generators: list[tuple[str, Generator]],
+                   transforms: list[tuple[str, AugmenterSpec, Transform]], splits: dict[str, Any], names: list[str],
+                   label_column: str, rows: dict[str, list[Row]], out: Path,
+                   console: Console) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Add the synthetic and transformed training rows to ``rows["train"]``; the augmentation chain (one entry
+    per augmenter, for the provenance) and the generators' quality reports."""
+    train_real = list(rows["train"])
+    selections = {selection.name: dict(selection.options) for selection in config.augmenters}
+    chain: list[dict[str, Any]] = []
+    quality: list[dict[str, Any]] = []
+    if generators:
+        new, quality = generate(generators, splits, names, label_column, config, out / "generation", console, catalog)
+        rows["train"].extend(new)
+        for (name, generator), report in zip(generators, quality):
+            spec = catalog.get("augmenter", name)
+            chain.append({"augmenter": name, "kind": "generator", "stage": "generator", "options": selections[name],
+                          "license": spec.license, "architecture": report["architecture"],
+                          "checkpoint_hash": report["checkpoint_hash"], "seed": config.seed,
+                          "training_steps": (report.get("training") or {}).get("steps"),
+                          "training_clips": len(train_real), "sampled": report.get("sampled"),
+                          "rows": report.get("kept")})
+    sample_rate = native_rate(train_real[0].audio["bytes"])
+    for position, (name, spec, transform) in enumerate(transforms):
+        new = transform_copies(name, transform, train_real, sample_rate, config.seed, position)
+        rows["train"].extend(new)
+        chain.append({"augmenter": name, "kind": "transform", "stage": spec.stage, "options": selections[name],
+                      "license": spec.license, "class": f"{type(transform).__module__}:{type(transform).__qualname__}",
+                      "seed": [config.seed, position, "row index"], "sample_rate": sample_rate, "rows": len(new)})
+        console.print(escape(f"{name}: {len(new)} transformed copies of the {len(train_real)} real training clips"),
+                      highlight=False)
+    return chain, quality
+
+
+def save_dataset(out: Path, rows: dict[str, list[Row]], names: list[str]) -> None:
+    """Save the rows of every split as a DatasetDict with the provenance columns into ``out``."""
+    import datasets
+
+    features = datasets.Features({
+        "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
+        "label": datasets.ClassLabel(names=list(names)),
+        "id": datasets.Value("string"),
+        "synthetic": datasets.Value("bool"),
+        "source_id": datasets.Value("string"),
+        "augmenter": datasets.Value("string"),
+        "augmenter_params": datasets.Value("string"),
+        "generator_hash": datasets.Value("string"),
+    })
+    # datasets' Audio encoder needs torchcodec: build a plain struct, then cast (bytes stay as they are).
+    result = datasets.DatasetDict({
+        split: datasets.Dataset.from_dict(
+            {column: [getattr(row, column) for row in split_rows] for column in features}, features=features
+        ).cast_column("audio", datasets.Audio(decode=False))
+        for split, split_rows in rows.items()
+    })
+    out.mkdir(parents=True, exist_ok=True)
+    result.save_to_disk(str(out))
+
+
 def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], names: list[str], label_column: str,
              config: RunConfig, work: Path, console: Console,
              catalog: Catalog | None = None) -> tuple[list[Row], list[dict[str, Any]]]:
@@ -222,7 +251,8 @@ def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], na
 
     embedder = fad_embedder(catalog, config) if catalog is not None else (None, LOGMEL_FEATURES)
     augmented, reports = synthesize(generators, splits["train"], splits["test"], names, label_column,
-                                    config.data.options["clip_seconds"], work, config.seed, console, embedder)
+                                    config.data.options["clip_seconds"], work, config.seed, console, embedder,
+                                    max_seconds=config.data.options["max_seconds"])
     new = []
     flags = augmented["synthetic"]
     for index in (i for i, flag in enumerate(flags) if flag):

@@ -1,4 +1,7 @@
-"""The feature cache: decoded windows and features, computed once per audio content and settings.
+"""The feature cache: content-addressed entries (decoded windows, features, embeddings), one per clip and settings.
+
+This module stores and finds entries only: decoding is :mod:`mirplug.windows`, computing features and
+embeddings is :mod:`mirplug.inference`.
 
 Layout under ``mirplug.paths.cache_dir() / "features"``::
 
@@ -15,8 +18,11 @@ tensor's bytes: a truncated or altered entry fails to load or to match and is re
 XXH3 (the ``xxhash`` package) is a non-cryptographic hash about 10x faster than SHA-256 and
 17x faster than BLAKE2 here: the cache guards against accidents, not adversaries, and hashing
 was a large part of filling it (``benchmarks/representations.py``).
-Files are written to a temporary name and renamed, so concurrent writers never leave a torn
-entry. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+Any number of processes may share the cache (:mod:`mirplug.publish`): an entry is written to a
+private temporary file and published with a hard link, so the first publisher wins, a reader
+never sees a torn entry and a kill leaves at most a temporary file. ``settings.json`` is
+informational (``mirplug cache info``): a damaged one is written again by the next writer and
+shown as damaged meanwhile. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
 
 Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
 in any release.
@@ -28,28 +34,26 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mirplug import __version__
-from mirplug.audio import BadClip, decode
-from mirplug.data import Windows, window_offsets, window_starts
 from mirplug.paths import cache_dir
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache info` stays quick
     import torch
 
     from mirplug.components import Representation
+    from mirplug.rows import EntryRows, Located
 
-FORMAT_VERSION = "2"  # 2: XXH3-128 content keys and entry checksums (1: BLAKE2b keys, SHA-256 sums)
+# 3: decoding refuses implausible sample rates, clips longer than data.max_seconds and truncated files, so
+# windows decoded before from such files are not reused; 2: XXH3-128 content keys and entry checksums
+# (1: BLAKE2b keys, SHA-256 sums)
+FORMAT_VERSION = "3"
 HASH = "xxh3_128"
 STATS: Counter[str] = Counter()
 _STATS_LOCK = threading.Lock()
@@ -86,6 +90,7 @@ class EntryStore:
         self.settings = {"format": FORMAT_VERSION, **settings}
         safe = str(prefix).replace("/", "_").replace(":", "_")  # plugin:name and hub ids make folder names
         self.folder = features_root() / f"{safe}-{settings_key(self.settings)}"
+        self._settings_checked = False
 
     def path(self, digest: str) -> Path:
         """Where the entry of the clip with content hash ``digest`` lives."""
@@ -111,18 +116,34 @@ class EntryStore:
         return tensor, metadata
 
     def save(self, digest: str, tensor: torch.Tensor, metadata: Mapping[str, str] | None = None) -> None:
-        """Write the entry atomically (temporary file, then rename)."""
+        """Write the entry to a temporary file and publish it (the first publisher wins)."""
         from safetensors.torch import save_file
 
+        from mirplug.publish import publish_file, temporary_file
+
         self.folder.mkdir(parents=True, exist_ok=True)
-        settings_file = self.folder / "settings.json"
-        if not settings_file.exists():
-            _atomic_write_text(settings_file, json.dumps(self.settings, indent=2, sort_keys=True, default=str))
+        if not self._settings_checked:  # once per store: a missing or damaged settings.json is written again
+            self._settings_checked = True
+            if read_settings(self.folder / "settings.json") != json.loads(json.dumps(self.settings, default=str)):
+                _atomic_write_text(self.folder / "settings.json",
+                                   json.dumps(self.settings, indent=2, sort_keys=True, default=str))
         tensor = tensor.detach().cpu().contiguous()
-        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        os.close(handle)
-        save_file({"data": tensor}, temporary, metadata={**(metadata or {}), HASH: _tensor_digest(tensor)})
-        os.replace(temporary, self.path(digest))
+        temporary = temporary_file(self.path(digest))
+        try:
+            save_file({"data": tensor}, str(temporary), metadata={**(metadata or {}), HASH: _tensor_digest(tensor)})
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        publish_file(temporary, self.path(digest))
+
+
+def read_settings(path: Path) -> dict[str, Any] | None:
+    """The settings a folder's ``settings.json`` records, or ``None`` when it is missing or damaged."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError covers truncated JSON and bytes that are not UTF-8
+        return None
+    return settings if isinstance(settings, dict) else None
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
@@ -133,33 +154,11 @@ def _tensor_digest(tensor: torch.Tensor) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
+    from mirplug.publish import temporary_file
+
+    temporary = temporary_file(path)
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
-
-
-@dataclass
-class CachedWindows(Windows):
-    """:class:`Windows` plus the content hash and decoded duration of each kept clip.
-
-    ``features[i]`` holds the features of kept clip ``i`` when :func:`decode_cells` was given
-    the feature store and found them there (or, given a featurizer, computed them while
-    decoding: ``fresh[i]``); such a clip's windows are then not kept and its rows of ``waves``
-    read zero (only pass the store when nothing reads the waveforms again, i.e. when no
-    waveform augmenter is active).
-    """
-
-    hashes: list[str] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    features: list[torch.Tensor | None] = field(default_factory=list)
-    fresh: list[bool] = field(default_factory=list)
-
-
-def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> EntryStore:
-    """The store of decoded windows for these settings."""
-    length = max(1, int(round(clip_seconds * sample_rate)))
-    return EntryStore("windows", {"sample_rate": sample_rate, "window_samples": length, "max_windows": max_windows})
 
 
 def _remembered_hash(memo: Path, stamp: list[int]) -> str | None:
@@ -210,149 +209,6 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
     return digest, data
 
 
-def decode_threads() -> int:
-    """Threads that decode clips: ``$MIRPLUG_DECODE_THREADS``, else one per available core (at most 8)."""
-    configured = os.environ.get("MIRPLUG_DECODE_THREADS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores))
-
-
-def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
-                 split: str, min_samples: int = 1, progress: Any = None,
-                 features: EntryStore | None = None, featurizer: Any = None, *,
-                 keep_windows: bool = True) -> CachedWindows:
-    """Decode clips into windows (see :func:`mirplug.data.decode_windows`), reusing cached windows by content.
-
-    A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
-    the representation) is skipped with that reason, like an undecodable one. With the
-    ``features`` store (see :class:`CachedWindows`), clips whose features are cached skip their
-    windows altogether: a warm run reads only the (much smaller) features. With a
-    ``featurizer`` too (windows -> features on the CPU, safe to call from several threads),
-    a clip whose features are missing is featurized in the thread that decoded it and stored:
-    both cores stay busy (torch runs one thread per decoding thread meanwhile) and its windows
-    are not kept in memory. ``keep_windows=False`` (``data.cache_windows=false``) neither reads
-    nor writes the store of decoded windows: at 16 kHz they take ~230 MB per hour of audio, which
-    a large collection may not spare; another representation then decodes the audio again.
-    """
-    import torch
-
-    store = window_store(sample_rate, clip_seconds, max_windows) if keep_windows else None
-    length = max(1, int(round(clip_seconds * sample_rate)))
-    parts: list[torch.Tensor] = []
-    owners: list[int] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    hashes: list[str] = []
-    seconds: list[float] = []
-    preloaded: list[torch.Tensor | None] = []
-    fresh: list[bool] = []  # features computed here rather than read from the cache
-    skipped: list[dict[str, str]] = []
-    task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
-
-    def load_or_decode(index: int) -> tuple[str | None, Any, int, Any, str | None]:
-        """(digest, waves, n_samples, cached features, skip reason) of one clip; runs in a worker thread."""
-        cell = cells[index]
-        digest, data = clip_digest(cell)
-        cached = features.load(digest) if features is not None and digest is not None else None
-        if cached is not None and "samples" not in cached[1]:
-            cached = None  # without the clip's length the short-clip check cannot be made
-        entry = store.load(digest) if store is not None and digest is not None and cached is None else None
-        if cached is not None:
-            record("windows_not_needed")
-            n_samples = int(cached[1].get("samples", "0"))
-            return digest, torch.zeros(1, length).expand(len(cached[0]), length), n_samples, cached, None
-        if entry is not None:
-            record("windows_loaded")
-            return digest, entry[0], int(entry[1]["samples"]), None, None
-        try:
-            samples = decode(data if data is not None else cell, sample_rate).samples
-        except BadClip as exc:
-            return digest, None, 0, None, str(exc)
-        waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
-        record("windows_decoded")
-        metadata = {"samples": str(len(samples))}
-        if store is not None and digest is not None:
-            store.save(digest, waves, metadata)
-        if featurizer is not None and features is not None and len(samples) >= min_samples:
-            computed = featurizer(waves)
-            if digest is not None:
-                features.save(digest, computed, metadata)
-            return digest, torch.zeros(1, length).expand(len(waves), length), len(samples), (computed, None), None
-        return digest, waves, len(samples), None, None
-
-    # libsndfile, soxr, hashing, file I/O and torch release the GIL: threads decode clips in parallel.
-    threads = decode_threads()
-    torch_threads = torch.get_num_threads()
-    featurizing = featurizer is not None and features is not None
-    per_thread = max(1, torch_threads // threads) if featurizing else torch_threads
-    try:
-        # torch's thread count is set in each worker as well (OpenMP's setting is per thread), so
-        # decoding threads that featurize share the cores instead of each taking all of them.
-        with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(per_thread,)) as pool:
-            for index, (digest, waves, n_samples, cached, failure) in enumerate(pool.map(load_or_decode,
-                                                                                         range(len(cells)))):
-                cell = cells[index]
-                where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
-                if failure is not None:
-                    skipped.append({"split": split, "id": ids[index], "path": where, "reason": failure})
-                elif n_samples < min_samples:
-                    reason = (f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
-                              f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)")
-                    skipped.append({"split": split, "id": ids[index], "path": where, "reason": reason})
-                else:
-                    position = len(rows)
-                    rows.append(index)
-                    hashes.append(digest or "")
-                    seconds.append(n_samples / sample_rate)
-                    parts.append(waves)
-                    preloaded.append(cached[0] if cached is not None else None)
-                    fresh.append(cached is not None and cached[1] is None)
-                    owners += [position] * len(waves)
-                    starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
-                _advance(progress, task_id)
-    finally:
-        torch.set_num_threads(torch_threads)
-    if parts and all(tensor is not None for tensor in preloaded):
-        stacked = torch.zeros(1, length).expand(len(owners), length)  # every feature is cached
-    else:
-        stacked = torch.cat(parts) if parts else torch.zeros((0, length))
-    return CachedWindows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped,
-                         torch.as_tensor(starts, dtype=torch.float32), hashes, seconds, preloaded, fresh)
-
-
-def _advance(progress: Any, task_id: Any) -> None:
-    if task_id is not None:
-        progress.advance(task_id)
-
-
-def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
-                          progress: Any = None, min_samples: int = 1,
-                          features: EntryStore | None = None, featurizer: Any = None, *,
-                          keep_windows: bool = True) -> CachedWindows:
-    """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
-    cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
-    ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
-    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features,
-                        featurizer, keep_windows=keep_windows)
-
-
-def featurizer_while_decoding(representation: Representation, device: Any) -> Any:
-    """The featurizer :func:`decode_cells` may run in its threads, or ``None`` where it must not.
-
-    Only on the CPU (a GPU featurizes whole batches better) and only for a representation
-    declared :attr:`~mirplug.components.Representation.thread_safe`.
-    """
-    import torch
-
-    from mirplug.model import featurize
-
-    if torch.device(device).type != "cpu" or not representation.thread_safe:
-        return None
-    return lambda waves: featurize(representation, waves, "cpu")
-
-
 def representation_settings(name: str, options: Mapping[str, Any], representation: Representation,
                             clip_seconds: float, max_windows: int) -> dict[str, Any]:
     """Everything the features depend on: the representation, its class and options, the windows.
@@ -370,61 +226,101 @@ def representation_settings(name: str, options: Mapping[str, Any], representatio
     return settings
 
 
-def min_samples_of(representation: Representation) -> int:
-    """The shortest clip the representation can analyse (:attr:`~mirplug.components.Representation.frame_samples`)."""
-    return max(1, int(representation.frame_samples or 1))
-
-
 def feature_store(settings: Mapping[str, Any]) -> EntryStore:
     """The store of features computed with ``settings`` (see :func:`representation_settings`)."""
     return EntryStore(str(settings["representation"]), settings)
 
 
-def cached_per_clip(store: EntryStore, windows: CachedWindows, compute: Any, what: str,
-                    preloaded: Sequence[torch.Tensor | None] | None = None,
-                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> torch.Tensor:
-    """Rows of every window, one cache entry per clip: cached clips are loaded, the others computed.
+CHUNK_ROWS = 256  # rows computed at once for clips missing from the cache (memory stays one chunk)
+
+
+def cached_per_clip(store: EntryStore, windows: Any, compute: Any, what: str,
+                    preloaded: Sequence[torch.Tensor | bool | None] | None = None,
+                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> EntryRows:
+    """Rows of every window, one cache entry per clip: cached clips are located, the others computed and stored.
 
     ``compute(mask)`` gives the rows of the windows selected by the boolean ``mask`` (clip
-    order); ``metadata(position)`` the entry metadata of kept clip ``position``; ``preloaded``
-    entries (already read or computed by :func:`decode_cells`; ``fresh`` marks the computed
-    ones) are used as they are. ``STATS`` counts ``<what>_loaded`` and ``<what>_computed``.
+    order); it is called for a few clips at a time (about ``CHUNK_ROWS`` rows), so memory holds
+    one chunk, never the split. ``metadata(position)`` is the entry metadata of kept clip
+    ``position``; ``preloaded[position]`` is ``True`` for a clip whose entry
+    :func:`mirplug.windows.decode_cells` already checked (or computed and stored: ``fresh``), or
+    its rows as a tensor (a clip without a content hash, hence no entry). The rows are read back
+    from the entries a batch at a time (:class:`~mirplug.rows.EntryRows`). ``STATS`` counts
+    ``<what>_loaded`` and ``<what>_computed``.
     """
     import torch
 
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
     preloaded = preloaded or [None] * len(counts)
     n_fresh = sum(fresh or [])
-    loaded: list[torch.Tensor | None] = []
+    sources: list[Located | torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
-        entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
-        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
-    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record(f"{what}_loaded", len(loaded) - len(missing) - n_fresh)
+        if isinstance(ready, torch.Tensor):
+            sources.append(ready if len(ready) == count else None)
+        elif ready is True or (digest and _intact(store, digest, count)):
+            sources.append(_located(store, digest, count))
+        else:
+            sources.append(None)
+    missing = [position for position, source in enumerate(sources) if source is None]
+    record(f"{what}_loaded", len(sources) - len(missing) - n_fresh)
     if n_fresh:
         record(f"{what}_computed", n_fresh)
-    if missing:
-        computed = compute(torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long)))
+    for chunk in _chunks(missing, counts):
+        computed = compute(torch.isin(windows.clip, torch.as_tensor(chunk, dtype=torch.long)))
         # Windows are stored clip by clip, so the computed rows split in clip order.
-        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
-            loaded[position] = tensor
-            if windows.hashes[position]:
-                store.save(windows.hashes[position], tensor, metadata(position) if metadata else None)
+        for position, tensor in zip(chunk, computed.split([counts[p] for p in chunk])):
+            digest = windows.hashes[position]
+            if digest:
+                store.save(digest, tensor, metadata(position) if metadata else None)
+                sources[position] = _located(store, digest, len(tensor))
+            else:
+                sources[position] = tensor.clone()  # no content hash, no entry: kept in memory
+    if missing:
         record(f"{what}_computed", len(missing))
-    ready = [tensor for tensor in loaded if tensor is not None]
-    return torch.cat(ready) if ready else torch.zeros(0)
+    return _rows(sources)
 
 
-def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
-                     device: Any, batch_size: int = 64) -> torch.Tensor:
-    """Features of every window: cached clips are loaded, the others computed in batches and stored."""
-    from mirplug.model import featurize
+def _intact(store: EntryStore, digest: str, count: int) -> bool:
+    """Whether the entry of ``digest`` exists, matches its checksum and holds ``count`` rows."""
+    entry = store.load(digest)
+    if entry is not None and len(entry[0]) != count:
+        store.path(digest).unlink(missing_ok=True)  # stale: recomputed (a new entry does not replace one)
+        return False
+    return entry is not None
 
-    return cached_per_clip(
-        feature_store(settings), windows, lambda mask: featurize(representation, windows.waves[mask], device, batch_size),
-        "features", windows.features,
-        lambda position: {"samples": str(round(windows.seconds[position] * representation.sample_rate))},
-        windows.fresh)
+
+def _located(store: EntryStore, digest: str, count: int) -> Located:
+    from mirplug.rows import locate
+
+    located = locate(store.path(digest))
+    if located.shape[0] != count:  # another process published other settings' rows under this name: a bug
+        raise RuntimeError(f"cache entry {store.path(digest)} holds {located.shape[0]} rows, expected {count}")
+    return located
+
+
+def _chunks(positions: list[int], counts: list[int]) -> Iterator[list[int]]:
+    """``positions`` in groups of about ``CHUNK_ROWS`` rows (at least one clip each)."""
+    chunk: list[int] = []
+    rows = 0
+    for position in positions:
+        if chunk and rows + counts[position] > CHUNK_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(position)
+        rows += counts[position]
+    if chunk:
+        yield chunk
+
+
+def _rows(sources: list[Any]) -> EntryRows:
+    import torch
+
+    from mirplug.rows import EntryRows
+
+    first = next((source for source in sources if source is not None), None)
+    if first is None:
+        return EntryRows([], (), torch.float32)
+    return EntryRows(sources, tuple(first.shape[1:]), first.dtype)
 
 
 def module_digest(module: torch.nn.Module) -> str:
@@ -447,54 +343,68 @@ def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: An
 
     ``head_options`` (:attr:`mirplug.specs.BackboneSpec.head_options`) change only the head, which comes
     after the embeddings: they are left out, so every head shares the cached embeddings."""
-    kind = type(model.backbone)
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
+    return module_settings(backbone_name, options, model.backbone, weights, feature_settings, head_options)
+
+
+def module_settings(name: str, options: Mapping[str, Any], module: Any, weights: str,
+                    feature_settings: Mapping[str, Any], head_options: Sequence[str] = ()) -> dict[str, Any]:
+    """The cache key of the embeddings of ``module`` called ``name`` (a backbone, or a part of one) with
+    ``options`` (less its ``head_options``) and ``weights`` (:func:`module_digest`) on the features of
+    ``feature_settings``."""
+    kind = type(module)
     options = {k: v for k, v in options.items() if k not in head_options}
-    return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+    return {"embeddings": name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
             "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
-
-
-def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor, windows: CachedWindows,
-                 device: Any) -> torch.Tensor:
-    """Frozen-backbone embeddings of every window: cached clips are loaded, the others computed and stored.
-
-    Like features, entries are per clip content, so a second run with the same frozen backbone
-    (another head, seed or split of the same audio) skips the backbone's forward pass.
-    """
-    from mirplug.model import embed
-
-    store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-    return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
 
 
 @dataclass
 class CacheFolder:
-    """One settings folder of the cache, for ``mirplug cache info``."""
+    """One settings folder of the cache, for ``mirplug cache info``; ``settings`` is ``None`` when its
+    ``settings.json`` is missing or damaged (the next run that writes there writes it again)."""
 
     name: str
     entries: int
     size_bytes: int
-    settings: dict[str, Any]
+    settings: dict[str, Any] | None
+
+
+def _published(root: Path) -> list[Path]:
+    """The published folders under ``root`` (not temporaries, not lock files)."""
+    from mirplug.publish import is_lock, is_temporary
+
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not is_temporary(p) and not is_lock(p))
+
+
+def _size(paths: Any) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:  # removed meanwhile by another process
+            pass
+    return total
 
 
 def cache_info() -> list[CacheFolder]:
     """Every settings folder under the feature cache with its entry count and size."""
-    root = features_root()
     folders = []
-    for folder in sorted(p for p in root.glob("*") if p.is_dir() and p.name != "paths") if root.exists() else []:
+    for folder in _published(features_root()):
+        if folder.name == "paths":
+            continue
         files = list(folder.glob("*.safetensors"))
-        settings_file = folder / "settings.json"
-        settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}
-        folders.append(CacheFolder(folder.name, len(files), sum(f.stat().st_size for f in files), settings))
+        folders.append(CacheFolder(folder.name, len(files), _size(files), read_settings(folder / "settings.json")))
     return folders
 
 
 def remembered_hashes() -> int:
     """How many files have their content hash remembered (``features/paths/``)."""
     folder = features_root() / "paths"
-    return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
+    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
 
 
 def generators_root() -> Path:
@@ -504,15 +414,102 @@ def generators_root() -> Path:
 
 def generator_info() -> tuple[int, int]:
     """(fitted generators, bytes) in the generator cache."""
-    root = generators_root()
-    folders = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
-    return len(folders), sum(f.stat().st_size for folder in folders for f in folder.glob("*") if f.is_file())
+    folders = _published(generators_root())
+    return len(folders), _size(f for folder in folders for f in folder.glob("*") if f.is_file())
 
 
-def cache_clear() -> tuple[int, int]:
-    """Remove the feature cache and the fitted generators; returns (entries, bytes) removed."""
+def datasets_root() -> Path:
+    """The folder of datasets generated into the cache (``data=synthetic`` and plugins' own)."""
+    return cache_dir() / "datasets"
+
+
+def dataset_info() -> tuple[int, int, int]:
+    """(generated datasets, audio files, bytes) under ``datasets/``."""
+    from mirplug.audio import AUDIO_EXTENSIONS
+
+    folders = _published(datasets_root())
+    files = [f for folder in folders for f in folder.rglob("*") if f.is_file()]
+    return len(folders), sum(1 for f in files if f.suffix.lower() in AUDIO_EXTENSIONS), _size(files)
+
+
+@dataclass
+class Cleared:
+    """What ``cache clear`` removed, per part of the cache, and what it could not remove."""
+
+    entries: int = 0
+    entry_bytes: int = 0
+    generators: int = 0
+    generator_bytes: int = 0
+    datasets: int = 0
+    dataset_files: int = 0
+    dataset_bytes: int = 0
+    in_use: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.entry_bytes + self.generator_bytes + self.dataset_bytes
+
+
+def cache_clear() -> Cleared:
+    """Remove the feature cache, the fitted generators and the generated datasets.
+
+    A dataset or generator that another process is building or repairing right now (its lock is
+    held) is kept and named in ``in_use``; what could not be removed is named in ``failed``.
+    """
     folders = cache_info()
-    generators, generator_bytes = generator_info()
-    shutil.rmtree(features_root(), ignore_errors=True)
-    shutil.rmtree(generators_root(), ignore_errors=True)
-    return sum(f.entries for f in folders) + generators, sum(f.size_bytes for f in folders) + generator_bytes
+    cleared = Cleared(entries=sum(f.entries for f in folders), entry_bytes=sum(f.size_bytes for f in folders))
+    cleared.generators, cleared.generator_bytes = generator_info()
+    cleared.datasets, cleared.dataset_files, cleared.dataset_bytes = dataset_info()
+    _remove(features_root(), cleared)
+    for root in (generators_root(), datasets_root()):
+        _clear_locked(root, cleared)
+    return cleared
+
+
+def _result_name(path: Path) -> str:
+    """The result a path under generators/ or datasets/ belongs to: itself, its lock or a temporary of it."""
+    from mirplug.publish import TEMPORARY_MARK
+
+    if path.name.endswith(".lock"):
+        return path.name[:-len(".lock")]
+    if TEMPORARY_MARK in path.name:
+        return path.name.lstrip(".").split(TEMPORARY_MARK)[0]
+    return path.name
+
+
+def _clear_locked(root: Path, cleared: Cleared) -> None:
+    """Remove every result under ``root`` whose lock is free, with its temporaries and lock file."""
+    from filelock import Timeout
+
+    from mirplug.publish import lock
+
+    if not root.is_dir():
+        return
+    for name in sorted({_result_name(path) for path in root.iterdir()}):
+        parts = [path for path in root.iterdir() if _result_name(path) == name and not path.name.endswith(".lock")]
+        try:
+            with lock(root / name, timeout=0):
+                for path in parts:
+                    _remove(path, cleared)
+        except Timeout:
+            cleared.in_use.append(str(root / name))
+            continue
+        (root / f"{name}.lock").unlink(missing_ok=True)
+    if not cleared.in_use:
+        _remove(root, cleared)
+
+
+def _remove(path: Path, cleared: Cleared) -> None:
+    def failed(function: Any, name: str, error: Any) -> None:
+        exc = error[1] if isinstance(error, tuple) else error
+        if not isinstance(exc, FileNotFoundError):
+            cleared.failed.append(f"{name}: {getattr(exc, 'strerror', None) or exc}")
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, onerror=failed)
+    elif path.exists() or path.is_symlink():
+        try:
+            path.unlink()
+        except OSError as exc:
+            failed(None, str(path), (type(exc), exc, None))

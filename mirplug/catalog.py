@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mirplug.errors import UnknownComponentError, choices_text, did_you_mean
@@ -142,6 +143,17 @@ def core_key_clash(spec: ComponentSpec, plugin: str) -> str | None:
             return (f"plugin '{plugin}': {spec.kind} '{spec.name}' declares option '{option.name}', which shadows "
                     f"the argument '{option.name}' the core passes to every {spec.kind} factory; rename the option")
     return None
+
+
+def component_lookup() -> Callable[[str, str], ComponentSpec]:
+    """``lookup(kind, name)``: the spec of an installed component, found as ``kind=name`` finds it on the command line.
+
+    For a plugin that builds other components by name (a fusion of backbones, say). The plugins are
+    loaded once, when this is called; ``name`` may be ``plugin:name`` to pick one of several, and an
+    unknown name raises :class:`~mirplug.errors.UnknownComponentError` (a ``ConfigError``) listing
+    what exists.
+    """
+    return load_catalog().get
 
 
 def load_catalog() -> Catalog:

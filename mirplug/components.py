@@ -55,7 +55,7 @@ class Representation(nn.Module):
     # clips are skipped when decoding instead of crashing the representation.
     frame_samples: int = 1
     # True when ``forward`` may run in several threads at once (pure torch, no mutable state):
-    # clips are then featurized in the threads that decode them.
+    # clips are then featurized in the threads that decode them (mirplug.windows.decode_cells).
     # A representation wrapping a native library whose objects keep state leaves it False.
     thread_safe: bool = False
     # Raised when a fix changes the values computed from the same options: features cached
@@ -122,6 +122,16 @@ class Backbone(nn.Module):
         rate once). ``None`` (the default) leaves the spec's ``sample_rate``, else the representation's.
         """
         return None
+
+    def parts(self) -> list[tuple[str, dict[str, Any], nn.Module]]:
+        """``(name, options, module)`` of each part of a frozen backbone that concatenates others (a fusion).
+
+        ``forward`` must equal the parts' outputs (each ``(batch, dim)`` from the same input) concatenated in
+        this order. The frozen-embedding cache then keys and stores each part on its own, as the backbone
+        ``name`` with ``options`` would be, so a part is computed once for every run that uses it.
+        Default: no parts (the backbone is cached as one).
+        """
+        return []
 
     def frames(self, features: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""
@@ -224,7 +234,7 @@ class Task(abc.ABC):
         return []
 
     def window_targets(self, rows: Any, windows: Any, frame_rate: float | None, n_frames: int | None) -> torch.Tensor:
-        """Training targets per window (``windows`` is a :class:`mirplug.data.Windows`).
+        """Training targets per window (``windows`` is a :class:`mirplug.windows.Windows`).
 
         Clip-level tasks repeat each clip's target; frame-level tasks build per-frame targets.
         """
@@ -300,11 +310,7 @@ class Generator(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for old, new in _RENAMED_METHODS.items():
-            if old in cls.__dict__ and new not in cls.__dict__:
-                warnings.warn(f"generator {cls.__module__}.{cls.__qualname__} overrides {old}(), deprecated since "
-                              f"mirplug plugin API 1.0: rename it to {new}()", DeprecationWarning, stacklevel=2)
-                setattr(cls, new, cls.__dict__[old])
+        _alias_renamed_methods(cls, _RENAMED_METHODS)
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = dict(options)
@@ -568,19 +574,36 @@ class Generator(abc.ABC):
         if checkpoint:
             generator = type(self).load(checkpoint, label_names, sample_rate, clip_samples=clip_samples,
                                         options={**keep, "checkpoint": checkpoint})
-        elif cached is not None and (cached / self.WEIGHTS_FILE).is_file():
-            try:
-                generator = type(self).load(cached, label_names, sample_rate, clip_samples=clip_samples,
-                                            options={**self.options})
-                generator.summary = {**generator.summary, "reused_from_cache": str(cached)}
-            except ConfigError:  # a damaged cache entry: fit again and overwrite it
-                shutil.rmtree(cached, ignore_errors=True)
-                return self.fit_or_load(waves, labels, label_names, sample_rate, seed, folder, progress)
+        elif cached is not None:
+            from mirplug.publish import lock, publish_folder, remove_stale_temporaries, replace_folder, temporary_folder
+
+            # Fitted once: another process fitting the same generator holds the lock; this one waits and reuses.
+            with lock(cached):
+                remove_stale_temporaries(cached)
+                generator = None
+                if (cached / self.WEIGHTS_FILE).is_file():
+                    try:
+                        generator = type(self).load(cached, label_names, sample_rate, clip_samples=clip_samples,
+                                                    options={**self.options})
+                        generator.summary = {**generator.summary, "reused_from_cache": str(cached)}
+                    except ConfigError:  # a damaged cache entry: fit again and replace it
+                        generator = None
+                if generator is None:
+                    damaged = cached.exists()
+                    self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress,
+                             save_folder=folder)
+                    generator = self
+                    temporary = temporary_folder(cached)
+                    try:
+                        generator.save(temporary)
+                    except BaseException:
+                        shutil.rmtree(temporary, ignore_errors=True)
+                        raise
+                    # published by one rename: a reader never sees half a generator
+                    replace_folder(temporary, cached) if damaged else publish_folder(temporary, cached)
         else:
             self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress, save_folder=folder)
             generator = self
-            if cached is not None:
-                generator.save(cached)
         generator.save(folder)
         return generator
 
@@ -614,6 +637,95 @@ class Generator(abc.ABC):
             raise ConfigError(f"generator {self.architecture}: call fit() or load() before {action}()")
 
 
-def _deprecated_call(old: str) -> None:
-    warnings.warn(f"Generator.{old}() is deprecated since mirplug plugin API 1.0; call "
+def _alias_renamed_methods(cls: type, renamed: Mapping[str, str]) -> None:
+    """Make a subclass that still overrides an old (underscore) method name work under the new one, with a warning."""
+    for old, new in renamed.items():
+        if old in cls.__dict__ and new not in cls.__dict__:
+            warnings.warn(f"{cls.__module__}.{cls.__qualname__} overrides {old}(), deprecated since mirplug plugin "
+                          f"API 1.0: rename it to {new}()", DeprecationWarning, stacklevel=3)
+            setattr(cls, new, cls.__dict__[old])
+
+
+def _deprecated_call(old: str, owner: str = "Generator") -> None:
+    warnings.warn(f"{owner}.{old}() is deprecated since mirplug plugin API 1.0; call "
                   f"{_RENAMED_METHODS[old]}()", DeprecationWarning, stacklevel=3)
+
+
+class EmbeddingGenerator(abc.ABC):
+    """A class-conditional generator in the embedding space of a frozen backbone (augmenter stage ``"embeddings"``).
+
+    Lifecycle: :meth:`fit` on the training split's embedding rows ``(n, dim)`` (one per window) and
+    their class indices ``(n,)``, in seconds; :meth:`sample` draws new labelled rows, seeded (the same
+    seed gives the same rows), each with its provenance: a JSON-serialisable dict saying how it was made
+    (the rows it came from, the draw). The rows join the training split only, after the backbone: no audio
+    is made. The options ``per_class`` (rows added to every class) and ``balance`` (every class brought up
+    to the largest) say how many (:meth:`plan_counts`); subclasses implement :meth:`fit_model` and
+    :meth:`sample_model` (the underscore names ``_fit`` and ``_sample`` still work, with a
+    ``DeprecationWarning``).
+    """
+
+    method: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _alias_renamed_methods(cls, {"_fit": "fit_model", "_sample": "sample_model"})
+
+    def __init__(self, per_class: int = 0, balance: bool = False, **options: Any) -> None:
+        self.options: dict[str, Any] = {"per_class": per_class, "balance": balance, **options}
+        self.n_classes = 0
+        self._fitted = False
+
+    @abc.abstractmethod
+    def fit_model(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+        """Fit on ``embeddings`` ``(n, dim)`` float64 with class indices ``labels`` ``(n,)``; draw only from ``rng``."""
+
+    @abc.abstractmethod
+    def sample_model(self, label: int, count: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """``count`` rows ``(count, dim)`` of class ``label`` and one JSON-serialisable provenance dict per row."""
+
+    def _fit(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+        _deprecated_call("_fit", "EmbeddingGenerator")
+        self.fit_model(embeddings, labels, rng)
+
+    def _sample(self, label: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        _deprecated_call("_sample", "EmbeddingGenerator")
+        return self.sample_model(label, count, rng)
+
+    def fit(self, embeddings: np.ndarray, labels: np.ndarray, n_classes: int, seed: int) -> EmbeddingGenerator:
+        """Fit on the training rows; every class needs at least one row."""
+        labels = np.asarray(labels, dtype=int)
+        counts = np.bincount(labels, minlength=n_classes)
+        if len(embeddings) != len(labels) or not len(labels):
+            raise DataError(f"embedding generator {self.method}: {len(embeddings)} rows and {len(labels)} labels")
+        self.n_classes = n_classes
+        self.counts = counts
+        self.fit_model(np.asarray(embeddings, dtype=np.float64), labels, np.random.default_rng([seed, 1]))
+        self._fitted = True
+        return self
+
+    def sample(self, counts: dict[int, int], seed: int) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """``counts[class index]`` rows per class -> rows ``(n, dim)``, labels ``(n,)`` and provenance per row."""
+        if not self._fitted:
+            raise ConfigError(f"embedding generator {self.method}: sample() before fit()")
+        rows, labels, provenance = [], [], []
+        for label, count in sorted(counts.items()):
+            if count <= 0:
+                continue
+            if self.counts[label] == 0:
+                raise DataError(f"embedding generator {self.method}: class {label} has no training rows to learn from")
+            drawn, made = self.sample_model(label, count, np.random.default_rng([seed, 2, label]))
+            rows.append(drawn)
+            labels += [label] * count
+            provenance += made
+        if not rows:
+            return np.zeros((0, 0)), np.zeros(0, dtype=int), []
+        return np.concatenate(rows).astype(np.float32), np.asarray(labels, dtype=int), provenance
+
+    def plan_counts(self, labels: np.ndarray) -> dict[int, int]:
+        """Rows to sample per class: ``per_class`` each, plus up to the largest class with ``balance``."""
+        counts = np.bincount(np.asarray(labels, dtype=int), minlength=self.n_classes)
+        largest = int(counts.max()) if len(counts) else 0
+        per_class = int(self.options.get("per_class", 0) or 0)
+        balance = bool(self.options.get("balance", False))
+        return {index: per_class + (largest - int(counts[index]) if balance else 0) for index in range(len(counts))}

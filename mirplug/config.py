@@ -68,6 +68,9 @@ DATA_OPTIONS: tuple[Option, ...] = (
     Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
            help="window length: longer clips are cut into windows whose predictions are averaged"),
     Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
+    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
+           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
+                "(skipped.csv says so), as they would take this much memory"),
     Option(name="cache_windows", type=bool, default=True,
            help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
                 "per hour of audio); false saves that disk"),
@@ -338,7 +341,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         out=scalars["out"],
         name=scalars["name"],
         # neither backbone= nor a backbone.* key given: the run may swap the task's default backbone
-        # for one that takes the representation's features (mirplug.model.fit_backbone_to_features)
+        # for one that takes the representation's features (mirplug.build.fit_backbone_to_features)
         backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
     )
 
@@ -395,7 +398,7 @@ def check_generators(names: Sequence[str], specs: Sequence[Any], options: Sequen
     """A generator augmenter must be asked for clips: ``per_class`` or ``balance`` (the Generator contract's
     sampling options), else it is fitted for minutes and adds nothing."""
     for name, spec, values in zip(names, specs, options):
-        if not (isinstance(spec, AugmenterSpec) and spec.stage == "generator"):
+        if not (isinstance(spec, AugmenterSpec) and spec.stage in ("generator", "embeddings")):
             continue
         if spec.option("per_class") is None or spec.option("balance") is None:
             continue  # a generator that samples otherwise decides itself

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from rich.markup import escape
 
-from mirplug.audio import resample
+from mirplug.audio import DEFAULT_MAX_SECONDS, resample
 from mirplug.components import Generator
-from mirplug.data import decode_windows
 from mirplug.errors import ConfigError, DataError
 from mirplug.rundir import write_json
+from mirplug.windows import decode_windows, window_length
 
 
 
@@ -59,7 +59,8 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     import copy
 
     from mirplug.config import Selection
-    from mirplug.model import build_representation, feature_shape
+    from mirplug.build import build_representation
+    from mirplug.inference import feature_shape
 
     choice = str(config.eval.get("fad_backbone", "auto") or "auto")
     automatic = choice == "auto"
@@ -76,7 +77,7 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     chosen.backbone = Selection(choice, options)
     with isolated_random_state():  # building a network draws its initial weights: the run's draws stay as they were
         representation = build_representation(catalog, chosen)
-        window = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
+        window = window_length(config.data.options["clip_seconds"], representation.sample_rate)
         backbone = spec.build(options, input_shape=feature_shape(representation, window),
                               frame_rate=representation.frame_rate)
     if not backbone.frozen or backbone.standardize_input:
@@ -202,7 +203,8 @@ def quality_report(generator: Generator, name: str, real: torch.Tensor, real_lab
 
 def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, names: list[str], label_column: str,
                clip_seconds: float, folder: Path, seed: int, console: Any = None,
-               embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES)) -> tuple[Any, list[dict[str, Any]]]:
+               embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES),
+               max_seconds: float | None = None) -> tuple[Any, list[dict[str, Any]]]:
     """Fit (or load) each generator on ``train``, sample, write WAVs, append the rows to ``train``.
 
     Returns the training split with synthetic rows (and provenance columns) and one quality
@@ -217,9 +219,11 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
     reports, parts = [], [train]
     # every generator is fitted at GENERATOR_RATE on the same clips: decode them once
     sample_rate = GENERATOR_RATE
-    windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)")
+    max_seconds = DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds
+    windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)", max_seconds=max_seconds)
     labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
-    test_windows = decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)") if test is not None else None
+    test_windows = (decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)", max_seconds=max_seconds)
+                    if test is not None else None)
     test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
                    if test_windows is not None else None)
     for name, generator in generators:

@@ -271,11 +271,14 @@ class AugmenterSpec(ComponentSpec):
 
     ``"waveform"`` and ``"features"`` augmenters are seeded transforms applied per example
     during training (the factory returns a :class:`mirplug.components.Transform`);
-    ``"generator"`` augmenters are fitted on the training split and then sampled.
+    ``"generator"`` augmenters are fitted on the training split and then sampled;
+    ``"embeddings"`` augmenters are generators in a frozen backbone's embedding space, fitted on
+    the training split's embeddings and sampled as new embedding rows (the factory returns a
+    :class:`mirplug.components.EmbeddingGenerator`).
     """
 
     kind: str = field(init=False, default="augmenter")
-    stage: Literal["waveform", "features", "generator"] = "waveform"
+    stage: Literal["waveform", "features", "generator", "embeddings"] = "waveform"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -276,7 +276,7 @@ def check_representation(spec: ComponentSpec, options: Mapping[str, Any] | None 
     def build() -> str:
         module = spec.build(_options(spec, options))
         _require(isinstance(module, Representation), f"the factory returned {type(module).__name__}, "
-                 f"not a mirplug.components.Representation")
+                 f"not a mirplug.Representation")
         _require(isinstance(module.sample_rate, int) and module.sample_rate > 0,
                  f"sample_rate={module.sample_rate!r} must be a positive int")
         built["module"] = module.eval()
@@ -371,7 +371,7 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
         torch.manual_seed(0)
         module = spec.build(_options(spec, options), input_shape=input_shape, frame_rate=frame_rate)
         _require(isinstance(module, Backbone), f"the factory returned {type(module).__name__}, "
-                 f"not a mirplug.components.Backbone")
+                 f"not a mirplug.Backbone")
         _require(hasattr(module, "embedding_dim"), "the backbone does not set embedding_dim (Backbone contract)")
         _require(isinstance(module.embedding_dim, int) and module.embedding_dim > 0,
                  f"embedding_dim={module.embedding_dim!r} must be a positive int")
@@ -466,7 +466,7 @@ def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = Non
     def fit() -> str:
         generator = spec.build(_options(spec, options))
         _require(isinstance(generator, Generator), f"the factory returned {type(generator).__name__}, "
-                 f"not a mirplug.components.Generator")
+                 f"not a mirplug.Generator")
         summary = generator.fit(waves, labels, names, sample_rate, seed=0)
         _require(isinstance(summary, dict), f"fit_model() returned {type(summary).__name__}, not a dict summary")
         built["generator"] = generator
@@ -515,6 +515,50 @@ def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = Non
     return checks.results
 
 
+def check_embedding_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Fit an embedding-space generator on rows of two classes; check rows, labels, provenance and seeding."""
+    import numpy as np
+
+    from mirplug.components import EmbeddingGenerator
+
+    checks = _Checks(f"augmenter:{spec.name}")
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.normal(0.0, 1.0, (5, 16)), rng.normal(4.0, 1.0, (4, 16))])
+    labels = np.array([0] * 5 + [1] * 4)
+    built: dict[str, Any] = {}
+
+    def fit() -> str:
+        generator = spec.build(_options(spec, dict(options or {})))
+        _require(isinstance(generator, EmbeddingGenerator), f"the factory returned {type(generator).__name__}, "
+                 f"not a mirplug.EmbeddingGenerator")
+        built["generator"] = generator.fit(rows, labels, 2, seed=0)
+        return generator.method or type(generator).__name__
+
+    if not checks.run("fits", fit):
+        return checks.results
+    generator = built["generator"]
+    counts = {0: 2, 1: 3}
+
+    def sampling() -> str:
+        out, out_labels, provenance = generator.sample(counts, seed=3)
+        _require(out.shape == (5, 16), f"sample gave shape {out.shape}, want (5, 16)")
+        _require(out.dtype == np.float32 and bool(np.isfinite(out).all()), "rows are not finite float32")
+        _require(sorted(out_labels.tolist()) == [0, 0, 1, 1, 1], f"labels {out_labels.tolist()} are not the counts")
+        _require(len(provenance) == 5 and all(isinstance(p, dict) for p in provenance), "one provenance dict per row")
+        json.dumps(provenance)  # recorded in embedding_samples.csv
+        built["rows"] = out
+        return f"{out.shape}"
+
+    checks.run("samples labelled rows with provenance", sampling)
+
+    def seeded() -> None:
+        again, _, _ = generator.sample(counts, seed=3)
+        _require(np.array_equal(again, built["rows"]), "the same seed gave different rows")
+
+    checks.run("seeded reproducibility", seeded)
+    return checks.results
+
+
 def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
     """Build the transform (with ``p=1``) and check seeding, length, dtype, range and parameters."""
     import torch
@@ -525,6 +569,8 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
     checks = _Checks(f"augmenter:{spec.name}")
     if spec.stage == "generator":
         return check_generator(spec, options)
+    if spec.stage == "embeddings":
+        return check_embedding_generator(spec, options)
     built: dict[str, Any] = {}
 
     def build() -> str:
@@ -533,7 +579,7 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
             chosen.setdefault("p", 1.0)  # apply every time, so every check sees the transform act
         transform = spec.build(_options(spec, chosen))
         _require(isinstance(transform, Transform), f"the factory returned {type(transform).__name__}, "
-                 f"not a mirplug.components.Transform")
+                 f"not a mirplug.Transform")
         _require(transform.stage == spec.stage, f"transform stage {transform.stage!r} but spec stage {spec.stage!r}")
         transform.p = 1.0  # even without a 'p' option: the checks must see the transform act
         built["transform"] = transform

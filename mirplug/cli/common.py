@@ -27,3 +27,14 @@ def catalog_with_warnings() -> Catalog:
     for clash in catalog.clashes():
         err_console.print(f"[yellow]warning:[/] {escape(clash)}", highlight=False, soft_wrap=True)
     return catalog
+
+
+def version_text() -> str:
+    """``mirplug X.Y.Z``: the installed distribution's version (the package's own when not installed)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("mirplug")
+    except metadata.PackageNotFoundError:
+        from mirplug import __version__ as version
+    return f"mirplug {version}"

@@ -155,7 +155,7 @@ def _probe(name: str, probe: Any, report: dict[str, Any], problems: list[str]) -
 
 def collect() -> dict[str, Any]:
     """Everything ``mirplug doctor`` reports, as JSON-ready values; ``problems`` has one line per problem."""
-    from mirplug.cli import version_text
+    from mirplug.cli.common import version_text
     from mirplug.environment import installed_version
 
     problems: list[str] = []

@@ -24,8 +24,9 @@ def _common(layers: tuple[str, ...] | None = None, layer_help: str = "") -> tupl
     options += [
         Option(name="mode", type=str, default="frozen", choices=("frozen", "finetune"),
                help="frozen: embeddings computed once (cached), only the head trains; finetune: train all"),
-        Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
-               help="head on the embedding; centroid: nearest class centroid, no training"),
+        Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid", "probe"),
+               help="head on the embedding; centroid: nearest class centroid, no training; probe: linear probe "
+                    "with its regularisation chosen on held-out data (frozen only)"),
         Option(name="weights_path", type=str, default=None,
                help="the weight file; default: the published file name in the torch hub cache (torch.hub.get_dir()/checkpoints)"),
         Option(name="download", type=bool, default=False,

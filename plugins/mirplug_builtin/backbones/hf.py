@@ -207,8 +207,10 @@ class HFBackbone(Backbone):
                               f"minimum input of {self.min_samples}; zero-padding them", stacklevel=2)
                 self._warned_short = True
             waveform = nn.functional.pad(waveform, (0, self.min_samples - waveform.shape[1]))
-        audio = [row for row in waveform.detach().cpu().numpy().astype(np.float32)]
-        inputs = self.extractor(audio, sampling_rate=self.sample_rate, return_tensors="pt")
+        audio = [row for row in waveform.detach().float().cpu().numpy().astype(np.float32)]
+        # the extractor computes in float32 on the CPU whatever autocast a run asked for (train.precision)
+        with torch.autocast("cpu", enabled=False):
+            inputs = self.extractor(audio, sampling_rate=self.sample_rate, return_tensors="pt")
         device = next(self.encoder.parameters()).device
         inputs = {key: value.to(device) for key, value in inputs.items() if key != "attention_mask"}
         outputs = self.encoder(**inputs, output_hidden_states=True)

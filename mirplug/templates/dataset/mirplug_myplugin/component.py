@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mirplug import cache_dir
+from mirplug import build_once, cache_dir
 
 CLASSES = {"low": (110.0, 220.0), "mid": (330.0, 660.0), "high": (990.0, 1980.0)}
 
@@ -30,10 +30,9 @@ def load(clips_per_class: int = 20, seconds: float = 3.0, sample_rate: int = 160
     """A ``datasets.Dataset`` with ``audio`` (not decoded), ``label`` (ClassLabel) and ``id``."""
     import datasets
 
-    folder = cache_dir() / "datasets" / f"myplugin-{clips_per_class}-{seconds:g}-{sample_rate}"
-    if not (folder / "COMPLETE").exists():
-        _generate(folder, clips_per_class, seconds, sample_rate)
-        (folder / "COMPLETE").write_text("done")
+    # generated once, even when several runs start at the same time (a lock, a temporary folder, one rename)
+    folder = build_once(cache_dir() / "datasets" / f"myplugin-{clips_per_class}-{seconds:g}-{sample_rate}",
+                        lambda temporary: _generate(temporary, clips_per_class, seconds, sample_rate))
     labels = list(CLASSES)
     paths = sorted(folder.glob("*/*.wav"))
     features = datasets.Features({
