@@ -4,6 +4,9 @@ Every arm runs on the same splits and seeds (the sweep machinery), and each augm
 compared with real-only *paired by seed*: the table reports the mean difference of the main
 metric and its 95% confidence interval (t-distribution), so an interval that contains zero
 says the augmentation made no measurable difference.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ The ``train`` split gets the real clips plus, per chosen augmenter,
 ``validation`` and ``test`` hold the real clips only. Audio bytes are embedded (WAV for new
 audio, the original file's bytes for real clips), so the folder is self-contained and can be
 pushed with ``mirplug push``. ``mirplug_provenance.json`` beside it records how it was made.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 ``mirplug predict`` needs this module and :mod:`mirplug.build`, never :mod:`mirplug.training`.
 Features and frozen-backbone embeddings are computed once per clip content and kept in the
 feature cache (:mod:`mirplug.cache`).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def featurizer_while_decoding(representation: Representation, device: Any) -> An
     Only on the CPU (a GPU featurizes whole batches better) and only for a representation
     declared :attr:`~mirplug.components.Representation.thread_safe`.
     """
-    if torch.device(device).type != "cpu" or not getattr(representation, "thread_safe", False):
+    if torch.device(device).type != "cpu" or not representation.thread_safe:
         return None
     return lambda waves: featurize(representation, waves, "cpu")
 

@@ -4,6 +4,9 @@
 (:mod:`mirplug.data`), then for each fold decodes and featurizes the splits (:mod:`mirplug.windows`,
 :mod:`mirplug.inference`), trains (:mod:`mirplug.training`), scores validation and test once and
 writes the fold's files (:mod:`mirplug.rundir`). What the folds share is one :class:`RunContext`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
-from mirplug.build import (build_generators, build_model, build_transforms, deterministic_setup, load_dataset,
-                           pick_device, preflight, seed_everything)
+from mirplug.build import (build_generators, build_model, build_transforms, deterministic_setup, head_options_of,
+                           load_dataset, pick_device, preflight, seed_everything)
 from mirplug.cache import embedding_settings, feature_store, representation_settings
 from mirplug.catalog import Catalog
 from mirplug.checkpoint import CHECKPOINT_FOLDER, Checkpoint, saved_threads
@@ -148,7 +151,7 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
         embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     input_shape = feature_shape(representation,
                                 window_length(config.data.options["clip_seconds"], representation.sample_rate))
-    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+    if catalog.get("backbone", config.backbone.name).expects == "waveform":  # type: ignore[attr-defined]
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
@@ -410,7 +413,8 @@ def build_fold_model(context: RunContext, data: FoldData, folder: Path) -> tuple
         with progress_bar(context.console) as progress:
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
-            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings)
+            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings,
+                                          head_options_of(context.catalog, config.backbone.name))
             for split in SPLITS:
                 data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device,
                                                   data.feature_settings)

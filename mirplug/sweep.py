@@ -7,6 +7,9 @@ the test metric over the seeds with a 95 % confidence interval from the t-distri
 Several *arms* (e.g. ``backbone=musicnn`` vs ``representation=mfcc backbone=mlp``) share
 one grid and one table. The sweep folder holds ``runs.csv`` (one row per run),
 ``learning_curve.csv``, ``learning_curve.md``, ``learning_curve.png`` and the run folders.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

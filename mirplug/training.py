@@ -3,6 +3,9 @@
 :func:`fit` trains a network epoch by epoch and keeps the best weights (:class:`EarlyStopping`);
 after every epoch it saves its state to a :class:`~mirplug.checkpoint.Checkpoint` when given one,
 so a killed run continues exactly (``mirplug run --resume``).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

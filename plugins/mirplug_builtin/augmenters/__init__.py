@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import AugmenterSpec, Option
+from mirplug import AugmenterSpec, Option, hookimpl
 
 P = Option(name="p", type=float, default=0.5, minimum=0.0, maximum=1.0, help="probability of applying it")
 
@@ -41,6 +40,8 @@ def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, .
                help="reuse a generator already fitted on the same clips with the same options and seed"),
     )
 
+
+QUICK = {"steps": 3}  # mirplug validate fits a generator for a few steps only
 
 
 @hookimpl
@@ -80,7 +81,7 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
         AugmenterSpec(
             name="vae", summary="class-conditional VAE over log-mel images, inverted to audio with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.vae:VAEGenerator",
-            options=generator_options(steps=1000, latent_dim=32, lr=1e-3),
+            options=generator_options(steps=1000, latent_dim=32, lr=1e-3), quick_options=QUICK,
             license="MIT", citation="Sohn, Lee and Yan, Learning Structured Output Representation using Deep "
                                     "Conditional Generative Models, NeurIPS 2015",
         ),
@@ -89,7 +90,7 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
             summary="class-conditional GAN (hinge loss, spectral norm) over log-mel images, inverted to audio "
                     "with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.gan:GANGenerator",
-            options=generator_options(steps=500, latent_dim=64, lr=2e-4),
+            options=generator_options(steps=500, latent_dim=64, lr=2e-4), quick_options=QUICK,
             license="MIT",
             citation="Miyato et al., Spectral Normalization for Generative Adversarial Networks, ICLR 2018; "
                      "Miyato and Koyama, cGANs with Projection Discriminator, ICLR 2018",
