@@ -289,7 +289,9 @@ def case_kill_during_generation(work: Path) -> Outcome:
     time.sleep(1.0)
     children |= _descendants(process.pid)
     process.send_signal(signal.SIGKILL)
-    process.communicate()
+    process.wait()
+    process.stdout.close()  # not read: surviving workers would hold the pipes open
+    process.stderr.close()
     time.sleep(3.0)
     orphans = [pid for pid in children if _alive(pid)]
     for pid in orphans:

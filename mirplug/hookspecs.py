@@ -8,8 +8,7 @@ A plugin is a module (or object) registered under the ``mirplug`` entry-point gr
 
 and implements any of the hooks below with :data:`hookimpl`::
 
-    from mirplug.hookspecs import hookimpl
-    from mirplug.specs import RepresentationSpec
+    from mirplug import RepresentationSpec, hookimpl
 
     @hookimpl
     def mirplug_register_representations():
@@ -27,6 +26,9 @@ work as usual. A lifecycle hook that raises does not stop the run: the error is 
 warning line naming the plugin and the hook (once per plugin and hook in a run), and the other
 plugins' implementations still run. Arguments are plain values (dicts, lists, paths), never
 mirplug objects, so they stay the same across releases.
+
+Internal module: plugin authors import ``hookimpl`` from :mod:`mirplug`, which is the stable API;
+everything else here may change in any release.
 """
 
 from __future__ import annotations

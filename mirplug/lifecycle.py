@@ -7,6 +7,9 @@ exit. Wrappers run as pluggy runs them; an exception out of a wrapper is reporte
 plugin whose wrapper raised. Each failing (plugin, hook) pair is reported once, as one warning line.
 Hooks run with the global random states saved and restored, so a plugin that draws random numbers
 does not change the numbers of the run; they get copies of the metrics, never the run's own.
+
+Internal: not part of the plugin API (the hooks themselves are, see :mod:`mirplug.hookspecs`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Loading a finished run and predicting on new audio files."""
+"""Loading a finished run and predicting on new audio files.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@
 (:mod:`mirplug.data`), then for each fold decodes and featurizes the splits (:mod:`mirplug.windows`,
 :mod:`mirplug.inference`), trains (:mod:`mirplug.training`), scores validation and test once and
 writes the fold's files (:mod:`mirplug.rundir`). What the folds share is one :class:`RunContext`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from rich.table import Table
 
 from mirplug import __version__
 from mirplug.build import (build_generators, build_loggers, build_model, build_transforms, deterministic_setup,
+                           head_options_of,
                            load_dataset, pick_device, preflight, seed_everything)
 from mirplug.cache import embedding_settings, feature_store, representation_settings
 from mirplug.catalog import Catalog
@@ -32,10 +36,13 @@ from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import RunConfig
 from mirplug.data import SPLITS, class_column, kfold_splits, restrict_training, split_dataset, stratify_column
 from mirplug.errors import DataError, RunError, RunInterrupted
-from mirplug.lifecycle import Lifecycle
-from mirplug.inference import (embed, embed_cached, feature_shape, featurize_cached, featurizer_while_decoding,
+from mirplug.inference import (embed, embed_rows, feature_shape, featurize_rows, featurizer_while_decoding,
                                predict_clips)
+from mirplug.lifecycle import Lifecycle
 from mirplug.model import CentroidHead, MirModel
+from mirplug.probe import ProbeHead, fit_probe_in_run
+from mirplug.paths import cache_dir
+from mirplug.rows import MappedRows, Rows, as_rows
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, atomic_write_json, check_out_folder, is_finished,
                             learning_curves, new_run_folder, read_yaml, run_lock, save_model, write_csv, write_json,
                             write_yaml)
@@ -77,13 +84,16 @@ class FoldData:
     """One fold's clips, ready for the model: per split, the windows, features, targets, ids and dataset rows."""
 
     windows: dict[str, CachedWindows]
-    features: dict[str, torch.Tensor]
+    features: dict[str, Rows]  # read from the cache a batch at a time, never held for a whole split
     targets: dict[str, Any]  # clip targets (what the metrics compare with)
     ids: dict[str, list[str]]
     kept: dict[str, Any]  # the dataset rows that decoded
     skipped: list[dict[str, str]]
     feature_settings: dict[str, Any]
     window_targets: dict[str, torch.Tensor] = field(default_factory=dict)  # training targets, set with the model
+    # rows of embedding-space generators (embeddings, window targets), kept apart for a probe head
+    synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
+    embedding_reports: list[dict[str, Any]] = field(default_factory=list)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -159,6 +169,7 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
     device = pick_device(config.train["device"])
     deterministic_setup(device)
     check_out_folder(config.out)
+    cache_dir()  # a MIRPLUG_CACHE_DIR that is a file is one line here, not a failure deep in the run
     config, task, representation, note = preflight(catalog, config)
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
@@ -171,7 +182,7 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
         embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     input_shape = feature_shape(representation,
                                 window_length(config.data.options["clip_seconds"], representation.sample_rate))
-    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+    if catalog.get("backbone", config.backbone.name).expects == "waveform":  # type: ignore[attr-defined]
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
@@ -316,7 +327,7 @@ def train_evaluate(context: RunContext, fold: int, splits: dict[str, Any], folde
     when it holds one (a resumed run).
     """
     data = prepare(context, splits, folder)
-    model, net = build_fold_model(context, data)
+    model, net = build_fold_model(context, data, folder)
     fitted, stopping, records = fit_fold(context, fold, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
     probabilities, results = evaluate(context, data, net, model.backbone.frame_rate)
@@ -331,6 +342,9 @@ def train_evaluate(context: RunContext, fold: int, splits: dict[str, Any], folde
         "optimizer_steps": fitted.steps,
         "best_epoch": fitted.best_epoch,
     }
+    if data.embedding_reports:
+        metrics["n_synthetic_embeddings"] = sum(report["n_synthetic"] for report in data.embedding_reports)
+        metrics["embedding_generators"] = data.embedding_reports
     predictions = prediction_rows(context, data, probabilities["test"])
     write_fold(context, folder, data, model, metrics, probabilities["test"], predictions, fitted.history, records)
     if context.hooks is not None:
@@ -371,7 +385,7 @@ def prepare(context: RunContext, splits: dict[str, Any], folder: Path) -> FoldDa
     with progress_bar(context.console) as progress:
         bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
         for split in SPLITS:
-            features[split] = featurize_cached(representation, feature_settings, windows[split], context.device)
+            features[split] = featurize_rows(representation, feature_settings, windows[split], context.device)
             progress.advance(bar)
     return FoldData(windows, features, targets, ids, kept, skipped, feature_settings)
 
@@ -408,12 +422,13 @@ def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows]
     others = len({label for label, _, _ in labels}) - 1
     more = f" (as did {others} other label(s))" if others else ""
     raise DataError(f"label '{name}' lost {what} to decoding{more}; the reasons are in {where}: fix or remove those "
-                    f"files, or remove the label, and run again")
+                    f"files (the split is drawn again without them), or remove the label, and run again")
 
 
-def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, torch.nn.Module]:
+def build_fold_model(context: RunContext, data: FoldData, folder: Path) -> tuple[MirModel, torch.nn.Module]:
     """The model, and the network to train: the model, or only its head when a frozen backbone's embeddings
-    (computed once, through the cache) replace the features. Sets ``data.window_targets``."""
+    (computed once, through the cache) replace the features. Sets ``data.window_targets``; heads that are
+    fitted once (centroid, probe) are fitted here, after any embedding-space generator added its rows."""
     config, task, device = context.config, context.task, context.device
     # Seeded here, not only at the start: whatever ran before (generating the dataset or fitting a
     # generator on a cold cache, nothing on a warm one) must not change the initial weights and dropout.
@@ -434,15 +449,46 @@ def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, tor
         with progress_bar(context.console) as progress:
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
-            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings)
+            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings,
+                                          head_options_of(context.catalog, config.backbone.name))
             for split in SPLITS:
-                data.features[split] = embed_cached(model, settings, data.features[split], data.windows[split], device)
+                data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device,
+                                                  data.feature_settings)
                 progress.advance(bar)
         net = model.head
+    add_embedding_rows(context, data, model, net is model.head, folder)
     if isinstance(model.head, CentroidHead):
-        train_embeddings = data.features["train"] if net is model.head else embed(model, data.features["train"], device)
-        model.head.fit(train_embeddings.to(device), data.window_targets["train"].to(device))
+        train_embeddings = data.features["train"] if net is model.head else MappedRows(
+            data.features["train"], lambda batch: embed(model, batch, device))
+        model.head.fit(train_embeddings, data.window_targets["train"])
+    if isinstance(model.head, ProbeHead):
+        # scikit-learn fits the whole split at once: the probe's embeddings (clip-level vectors) are read in full
+        fit_probe_in_run(model.head, net is model.head, context.task, as_tensors(data.features), data.window_targets,
+                         data.windows, data.targets, context.names, config.seed, folder, data.synthetic)
     return model, net
+
+
+def as_tensors(features: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every split's rows read in full (for scikit-learn fits on clip-level embeddings, which are small)."""
+    return {split: as_rows(rows)[:] for split, rows in features.items()}
+
+
+def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_embeddings: bool,
+                       folder: Path) -> None:
+    """Rows of the embedding-space generators chosen (:mod:`mirplug.embedding_generation`), fitted on the
+    training embeddings: kept in ``data.synthetic`` for a probe head, appended to the training split otherwise."""
+    from mirplug.embedding_generation import build_embedding_generators, synthesize_embeddings
+
+    generators = build_embedding_generators(context.catalog, context.config)
+    if not generators:
+        return
+    rows, targets, data.embedding_reports = synthesize_embeddings(
+        generators, on_embeddings, context.task, as_tensors(data.features), data.window_targets, data.windows, data.ids,
+        context.names, context.config.seed, folder)
+    data.synthetic = (rows, targets)
+    if not isinstance(model.head, ProbeHead):  # the probe keeps them out of validation and cross-validation
+        data.features["train"] = torch.cat([as_rows(data.features["train"])[:], rows])
+        data.window_targets["train"] = torch.cat([data.window_targets["train"], targets])
 
 
 def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, net: torch.nn.Module,
@@ -455,9 +501,10 @@ def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, ne
                  if trainable else None)
     batches = Batches(context.representation, data.windows["train"], data.features["train"],
                       data.window_targets["train"], context.transforms, config.seed, context.device, data.ids["train"])
-    n_windows = len(data.windows["train"].clip)
+    n_windows = len(data.window_targets["train"])  # with any synthetic embedding rows
     batch_size = config.train["batch_size"]
-    epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]  # a centroid head has no epochs
+    # a centroid head and a probe are fitted once (build_fold_model): no epochs
+    epochs = 0 if isinstance(model.head, (CentroidHead, ProbeHead)) else config.train["epochs"]
     min_steps = int(config.train.get("min_steps", 0) or 0)
     epochs = epochs_for(epochs, min_steps, n_windows, batch_size)
 

@@ -3,6 +3,9 @@
 :func:`fit` trains a network epoch by epoch and keeps the best weights (:class:`EarlyStopping`);
 after every epoch it saves its state to a :class:`~mirplug.checkpoint.Checkpoint` when given one,
 so a killed run continues exactly (``mirplug run --resume``).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 
 from mirplug.components import Representation, Task, Transform
 from mirplug.errors import ConfigError, DataError
+from mirplug.rows import Rows
 
 if TYPE_CHECKING:
     from mirplug.checkpoint import Checkpoint
@@ -30,11 +34,13 @@ FEW_STEPS = 100  # early stopping before this many optimizer steps gets a note (
 class Batches:
     """Feature batches for training, augmenting on the fly when augmenters are chosen.
 
+    ``features`` are read a batch at a time (:class:`~mirplug.rows.Rows`: from the cache entries).
+
     Every augmentation applied is kept in ``records`` (the run's ``augmentations.csv``); its
     draws depend only on the seed, the epoch and the window, so a resumed run draws the same.
     """
 
-    def __init__(self, representation: Representation, windows: Windows, features: torch.Tensor | None,
+    def __init__(self, representation: Representation, windows: Windows, features: Rows | torch.Tensor | None,
                  targets: torch.Tensor, transforms: list[tuple[str, Transform]], seed: int, device: torch.device,
                  ids: list[str]) -> None:
         self.representation = representation.to(device)

@@ -6,8 +6,7 @@ and is imported (with MLflow) only when a run chooses it.
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import LoggerSpec, Option
+from mirplug import LoggerSpec, Option, hookimpl
 
 
 @hookimpl

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mirplug.hookspecs import hookimpl
+from mirplug import hookimpl
 
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 BATCH = 100  # MLflow takes at most 100 params (and 1000 metrics) per log_batch

@@ -6,8 +6,7 @@ Registers one :class:`~mirplug.specs.LoggerSpec`; the logger itself is in
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import LoggerSpec, Option
+from mirplug import LoggerSpec, Option, hookimpl
 
 
 @hookimpl

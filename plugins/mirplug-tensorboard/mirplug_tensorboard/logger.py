@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mirplug.hookspecs import hookimpl
+from mirplug import hookimpl
 
 
 def scalars(metrics: dict[str, Any]) -> dict[str, float]:
