@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_CNN, TINY
+from conftest import SMALL_CNN, TINY, tone, write_audio
 from rich.console import Console
 
 from mirplug.catalog import Catalog
@@ -228,6 +228,14 @@ class Counter:
             out.write(f"{epoch}\n")
 
 
+def tones(root: Path) -> Path:
+    """Two classes of eight 0.5 s tones (a run on them takes seconds)."""
+    for label, frequency in (("low", 220.0), ("high", 880.0)):
+        for index in range(8):
+            write_audio(root / label / f"{label}-{index}.wav", tone(frequency * (1 + 0.02 * index), 0.5))
+    return root
+
+
 def test_a_run_calls_every_hook_with_what_it_writes_and_survives_a_broken_plugin(tmp_path: Path) -> None:
     from mirplug.config import resolve
     from mirplug.runner import run
@@ -239,7 +247,9 @@ def test_a_run_calls_every_hook_with_what_it_writes_and_survives_a_broken_plugin
     host.register(LoggerPlugin(), "counting")
     catalog = Catalog.from_host(host)
     output = io.StringIO()
-    config = resolve(catalog, ["task=genre", *TINY, *SMALL_CNN, f"out={tmp_path}", "name=hooked",
+    config = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={tones(tmp_path / 'a')}", *SMALL_CNN,
+                               "data.clip_seconds=0.5", "train.epochs=3", "train.batch_size=8", f"out={tmp_path}",
+                               "name=hooked",
                                "logger=counter", "logger.file=count.txt"])
     result = run(config, catalog, Console(file=output, width=300))
 
