@@ -23,7 +23,7 @@ from typing import Any
 
 from mirplug.catalog import Catalog
 from mirplug.errors import ConfigError, choices_text, did_you_mean
-from mirplug.specs import AugmenterSpec, Option, TaskSpec
+from mirplug.specs import DATA_OPTIONS, AugmenterSpec, Option, TaskSpec
 
 SELECTORS = ("task", "data", "representation", "backbone", "augmenter")
 SCALARS: dict[str, Option] = {
@@ -63,24 +63,6 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="test", type=float, default=0.2, minimum=0.0, maximum=0.5, help="test fraction"),
     ),
 }
-# Options every dataset shares, in the ``data`` section next to the dataset's own.
-DATA_OPTIONS: tuple[Option, ...] = (
-    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
-           help="window length: longer clips are cut into windows whose predictions are averaged"),
-    Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
-    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
-           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
-                "(skipped.csv says so), as they would take this much memory"),
-    Option(name="cache_windows", type=bool, default=True,
-           help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
-                "per hour of audio); false saves that disk"),
-    Option(name="imbalance", type=float, default=1.0, minimum=1.0, maximum=10_000.0,
-           help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
-    Option(name="per_class", type=int, default=None, minimum=1, maximum=1_000_000,
-           help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
-)
-
-
 @dataclass
 class Selection:
     """A chosen component and its resolved options."""
@@ -255,17 +237,12 @@ def _apply(options: dict[str, Any], declared: Sequence[Option], key: str, option
     options[option] = spec.coerce(value, key)
 
 
-def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
-    """Build the typed :class:`RunConfig` from the task's defaults plus ``overrides``."""
-    pairs = parse_overrides(overrides)
-    chosen: dict[str, str] = {}
-    rest: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if key in SELECTORS:
-            chosen[key] = value
-        else:
-            rest.append((key, value))
+def chosen_components(catalog: Catalog, chosen: Mapping[str, str]) -> tuple[TaskSpec, dict[str, str]]:
+    """The task's spec and the name of every selector: what ``chosen`` says, else the task's defaults.
 
+    The core names no component: the default task is the one marked ``run_by_default`` and the rest
+    comes from its spec (``default_dataset``, ``defaults``); what neither gives must be chosen.
+    """
     task_name = chosen.get("task") or default_task(catalog)
     task_spec = catalog.get("task", task_name)
     assert isinstance(task_spec, TaskSpec)
@@ -278,6 +255,21 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
             kind = "dataset" if key == "data" else key
             raise ConfigError(f"task '{task_name}' names no default {kind}; choose one with {key}=NAME "
                               f"(installed: {choices_text(catalog.names(kind))})")
+    return task_spec, names
+
+
+def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
+    """Build the typed :class:`RunConfig` from the task's defaults plus ``overrides``."""
+    pairs = parse_overrides(overrides)
+    chosen: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key in SELECTORS:
+            chosen[key] = value
+        else:
+            rest.append((key, value))
+
+    task_spec, names = chosen_components(catalog, chosen)
 
     specs = {key: catalog.get("dataset" if key == "data" else key, names[key])
              for key in ("task", "data", "representation", "backbone")}

@@ -126,6 +126,25 @@ def _nonzero_text(value: Any) -> bool:
     return exact.is_finite() and exact != 0
 
 
+# Options every dataset shares, in the ``data`` section next to the dataset's own (core keys: a dataset
+# option may not take one of these names; mirplug.catalog.core_key_clash refuses it).
+DATA_OPTIONS: tuple[Option, ...] = (
+    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
+           help="window length: longer clips are cut into windows whose predictions are averaged"),
+    Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
+    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
+           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
+                "(skipped.csv says so), as they would take this much memory"),
+    Option(name="cache_windows", type=bool, default=True,
+           help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
+                "per hour of audio); false saves that disk"),
+    Option(name="imbalance", type=float, default=1.0, minimum=1.0, maximum=10_000.0,
+           help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
+    Option(name="per_class", type=int, default=None, minimum=1, maximum=1_000_000,
+           help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ComponentSpec:
     """What every component shares: name, summary, lazy factory, options, license, citation.
