@@ -50,6 +50,11 @@ def mirplug(*args: str) -> str:
     return result.output
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_every_stranger_component_passes_validate() -> None:
     output = mirplug("validate", "strangers")
     for component in ("representation:zcr", "backbone:meanstd", "augmenter:shuffle", "dataset:blips"):
@@ -64,7 +69,7 @@ def test_a_run_with_every_stranger_component_learns_and_reports_the_generator(tm
             "name=stranger")
     folder = tmp_path / "stranger"
     metrics = json.loads((folder / "metrics.json").read_text())
-    labels = [row["label"] for row in csv.DictReader(open(folder / "predictions.csv"))]
+    labels = [row["label"] for row in read_csv(folder / "predictions.csv")]
     constant = max(Counter(labels).values()) / len(labels)  # the best constant predictor on the same test clips
     assert constant <= 0.6 and metrics["accuracy"] >= constant + 0.35, (metrics["accuracy"], constant)
     (report,) = json.loads((folder / "quality.json").read_text())
@@ -77,9 +82,9 @@ def test_ablate_compares_real_only_with_the_stranger_generator(tmp_path: Path) -
     mirplug("ablate", *RUN, "augmenter=shuffle", "augmenter.per_class=3", "train.epochs=2", "seed=0",
             "--classical", "gain", "--out", str(tmp_path))
     (folder,) = list(tmp_path.iterdir())
-    arms = [row["arm"] for row in csv.DictReader(open(folder / "ablation.csv"))]
+    arms = [row["arm"] for row in read_csv(folder / "ablation.csv")]
     assert arms == ["augmenter=shuffle augmenter.per_class=3", "augmenter=gain"]
-    runs = list(csv.DictReader(open(folder / "runs.csv")))
+    runs = read_csv(folder / "runs.csv")
     assert len(runs) == 3 and all(row["status"] == "ok" for row in runs if "status" in row)
 
 
