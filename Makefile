@@ -49,8 +49,9 @@ check-lock: $(BIN)/.bootstrapped
 run: install
 	$(BIN)/mirplug run task=genre
 
+# pytest-xdist: the tests run one thread each (tests/conftest.py), so one worker per core, at most 4
 test: check-lock install $(BIN)/.installed-plugins
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 clean:
 	rm -rf $(VENV) runs

@@ -9,6 +9,9 @@ a dotted key sets an option of the chosen component (``augmenter.NAME.OPTION`` c
 of several augmenters) or of a core section (``train``, ``split``, ``data``). Every value is
 coerced to the declared type; unknown keys and bad values raise :class:`ConfigError`
 naming the valid choices, before any work starts.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from typing import Any
 
 from mirplug.catalog import Catalog
 from mirplug.errors import ConfigError, choices_text, did_you_mean
-from mirplug.specs import Option, TaskSpec
+from mirplug.specs import AugmenterSpec, Option, TaskSpec
 
-DEFAULT_TASK = "genre"
 SELECTORS = ("task", "data", "representation", "backbone", "augmenter")
 SCALARS: dict[str, Option] = {
     "seed": Option(name="seed", type=int, default=0, minimum=0, maximum=2**32 - 1,
@@ -52,9 +54,9 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="folds", type=int, default=1, minimum=1, maximum=100,
                help="k-fold cross-validation: each fold is the test set once (1: one train/validation/test split)"),
         Option(name="fad_backbone", type=str, default="auto",
-               help="embeddings for the Fréchet distance of synthetic clips: a frozen pretrained backbone (e.g. "
-                    "musicnn), 'logmel' (time-pooled log-mel statistics) or 'auto' (the run's backbone when it "
-                    "is frozen, else logmel)"),
+               help="embeddings for the Fréchet distance of synthetic clips: a frozen pretrained backbone, "
+                    "'logmel' (time-pooled log-mel statistics) or 'auto' (the run's backbone when it is frozen "
+                    "and pretrained, else logmel)"),
     ),
     "split": (
         Option(name="validation", type=float, default=0.15, minimum=0.0, maximum=0.5, help="validation fraction"),
@@ -137,7 +139,7 @@ class RunConfig:
             result += [f"{section}.{k}={v}" for k, v in selection.options.items() if v is not None]
         for aug in self.augmenters:
             result += [f"augmenter.{aug.name}.{k}={v}" for k, v in aug.options.items() if v is not None]
-        for section in SECTIONS:
+        for section in SECTIONS:  # RunConfig has one field per section
             result += [f"{section}.{k}={v}" for k, v in getattr(self, section).items() if v is not None]
         result += [f"seed={self.seed}", f"out={self.out}"]
         if self.name:
@@ -264,13 +266,18 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         else:
             rest.append((key, value))
 
-    task_name = chosen.get("task", DEFAULT_TASK)
+    task_name = chosen.get("task") or default_task(catalog)
     task_spec = catalog.get("task", task_name)
     assert isinstance(task_spec, TaskSpec)
-    defaults = {"data": task_spec.default_dataset, "representation": "mel", "backbone": "cnn", "augmenter": ""}
+    defaults = {"data": task_spec.default_dataset or "", "augmenter": ""}
     defaults.update({k: v for k, v in task_spec.defaults.items() if "." not in k})
     names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
     names["task"] = task_name
+    for key in ("data", "representation", "backbone"):
+        if not names[key]:
+            kind = "dataset" if key == "data" else key
+            raise ConfigError(f"task '{task_name}' names no default {kind}; choose one with {key}=NAME "
+                              f"(installed: {choices_text(catalog.names(kind))})")
 
     specs = {key: catalog.get("dataset" if key == "data" else key, names[key])
              for key in ("task", "data", "representation", "backbone")}
@@ -334,9 +341,27 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         out=scalars["out"],
         name=scalars["name"],
         # neither backbone= nor a backbone.* key given: the run may swap the task's default backbone
-        # for one that takes the representation's features (mirplug.model.fit_backbone_to_features)
+        # for one that takes the representation's features (mirplug.build.fit_backbone_to_features)
         backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
     )
+
+
+def default_task(catalog: Catalog) -> str:
+    """The task ``mirplug run`` uses without ``task=``: the one whose spec says ``run_by_default``.
+
+    When several installed tasks say so, the one shipped with mirplug itself wins; when none
+    (or several third-party ones) do, ``task=`` must be given.
+    """
+    marked = [entry for entry in catalog.all("task") if isinstance(entry.spec, TaskSpec) and entry.spec.run_by_default]
+    if len(marked) > 1:
+        marked = [entry for entry in marked if entry.plugin in catalog.host.plugins
+                  and catalog.host.plugins[entry.plugin].builtin] or marked
+    if len(marked) != 1:
+        claim = f" ({', '.join(sorted(e.spec.name for e in marked))} all claim to be the default)" if marked else ""
+        raise ConfigError(f"no default task{claim}; choose one with task=NAME "
+                          f"(installed: {choices_text(catalog.names('task'))})")
+    entry = marked[0]
+    return entry.spec.name if len(catalog.entries["task"][entry.spec.name]) == 1 else f"{entry.plugin}:{entry.spec.name}"
 
 
 def check_run_name(name: str | None) -> None:
@@ -373,7 +398,7 @@ def check_generators(names: Sequence[str], specs: Sequence[Any], options: Sequen
     """A generator augmenter must be asked for clips: ``per_class`` or ``balance`` (the Generator contract's
     sampling options), else it is fitted for minutes and adds nothing."""
     for name, spec, values in zip(names, specs, options):
-        if getattr(spec, "stage", None) != "generator":
+        if not (isinstance(spec, AugmenterSpec) and spec.stage in ("generator", "embeddings")):
             continue
         if spec.option("per_class") is None or spec.option("balance") is None:
             continue  # a generator that samples otherwise decides itself

@@ -8,6 +8,9 @@ clips per class (FAD-style, on the embeddings of a frozen pretrained backbone ch
 ``eval.fad_backbone``, or on time-pooled log-mel statistics), train-on-synthetic-test-on-real
 accuracy, a grid of real and synthetic spectrograms, and how many samples the optional
 confidence filter kept.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ import numpy as np
 import torch
 from rich.markup import escape
 
-from mirplug.audio import resample
+from mirplug.audio import DEFAULT_MAX_SECONDS, resample
 from mirplug.components import Generator
-from mirplug.data import decode_windows
 from mirplug.errors import ConfigError, DataError
 from mirplug.rundir import write_json
+from mirplug.windows import decode_windows, window_length
 
 
 
@@ -37,8 +40,6 @@ def pooled(mels: torch.Tensor) -> np.ndarray:
 # How a generator became ready (not what it is): kept out of metrics.json and quality.json, so the
 # same command and seed write the same files whether the generator was fitted or read from the cache.
 RUN_FACTS = ("fit_seconds", "reused_from_cache")
-# what metrics.json keeps of a generator's training summary (the loss history stays in quality.json)
-TRAINING_RESULTS = ("steps", "monitored_loss", "final_losses", "stopped")
 
 GENERATOR_RATE = 16000  # the sample rate generators are fitted and sampled at
 LOGMEL_FEATURES = "mean and std over time of the generator's log-mel bands"
@@ -50,18 +51,21 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
 
     ``logmel`` gives ``(None, ...)``: :func:`quality_report` then uses time-pooled log-mel
     statistics. A backbone name builds that backbone (with the run's options when it is the
-    run's backbone, else its defaults) and refuses one that is not frozen, since the
-    embeddings of an untrained network say little about realism. ``auto`` picks the run's
-    backbone when it runs with ``mode=frozen``, else ``logmel``.
+    run's backbone, else its defaults) and refuses one that is not a frozen pretrained network
+    (:attr:`~mirplug.components.Backbone.frozen` and its own input normalisation), since the
+    embeddings of an untrained network say little about realism. ``auto`` uses the run's
+    backbone when it is such a network, else ``logmel``.
     """
     import copy
 
     from mirplug.config import Selection
-    from mirplug.model import build_representation, feature_shape
+    from mirplug.build import build_representation
+    from mirplug.inference import feature_shape
 
     choice = str(config.eval.get("fad_backbone", "auto") or "auto")
-    if choice == "auto":
-        choice = config.backbone.name if config.backbone.options.get("mode") == "frozen" else "logmel"
+    automatic = choice == "auto"
+    if automatic:
+        choice = config.backbone.name
     if choice == "logmel":
         return None, LOGMEL_FEATURES
     try:
@@ -71,13 +75,17 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     options = dict(config.backbone.options) if choice == config.backbone.name else spec.option_defaults()
     chosen = copy.copy(config)
     chosen.backbone = Selection(choice, options)
-    representation = build_representation(catalog, chosen)
-    window = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
-    backbone = spec.build(options, input_shape=feature_shape(representation, window),
-                          frame_rate=representation.frame_rate)
-    if not getattr(backbone, "frozen", False) or getattr(backbone, "standardize_input", True):
+    with isolated_random_state():  # building a network draws its initial weights: the run's draws stay as they were
+        representation = build_representation(catalog, chosen)
+        window = window_length(config.data.options["clip_seconds"], representation.sample_rate)
+        backbone = spec.build(options, input_shape=feature_shape(representation, window),
+                              frame_rate=representation.frame_rate)
+    if not backbone.frozen or backbone.standardize_input:
+        if automatic:
+            return None, LOGMEL_FEATURES
         raise ConfigError(f"eval.fad_backbone={choice}: not a frozen pretrained backbone, so its embeddings do not "
-                          f"measure realism; choose one such as musicnn, or eval.fad_backbone=logmel")
+                          f"measure realism; choose one whose embeddings are frozen (see mirplug list backbones), or "
+                          f"eval.fad_backbone=logmel")
     backbone.eval()
 
     @torch.no_grad()
@@ -105,7 +113,7 @@ def report_results(report: dict[str, Any]) -> dict[str, Any]:
     """What metrics.json keeps of a generator's report: its results, without the loss history or how it ran."""
     training = report.get("training", {})
     kept = {key: value for key, value in report.items() if key not in ("training", "run")}
-    return {**kept, "training": {key: training[key] for key in TRAINING_RESULTS if key in training}}
+    return {**kept, "training": {key: training[key] for key in Generator.SUMMARY_RESULTS if key in training}}
 
 
 class isolated_random_state:
@@ -211,6 +219,7 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
     reports, parts = [], [train]
     # every generator is fitted at GENERATOR_RATE on the same clips: decode them once
     sample_rate = GENERATOR_RATE
+    max_seconds = DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds
     windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)", max_seconds=max_seconds)
     labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
     test_windows = (decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)", max_seconds=max_seconds)
@@ -226,10 +235,8 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
                             f"the training split already has as many clips as the largest "
                             f"({int(torch.bincount(labels).max()) if len(labels) else 0}); set "
                             f"augmenter.per_class=N to add N clips to every class")
-        steps = int(generator.options.get("steps", 0) or 0)
         if console is not None:
-            console.print(escape(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)"),
-                          highlight=False)
+            console.print(escape(f"fitting generator '{name}' on {len(labels)} training clips"), highlight=False)
         with isolated_random_state():
             ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed,
                                           folder / "generators" / name)

@@ -8,8 +8,7 @@ A plugin is a module (or object) registered under the ``mirplug`` entry-point gr
 
 and implements any of the hooks below with :data:`hookimpl`::
 
-    from mirplug.hookspecs import hookimpl
-    from mirplug.specs import RepresentationSpec
+    from mirplug import RepresentationSpec, hookimpl
 
     @hookimpl
     def mirplug_register_representations():
@@ -17,6 +16,9 @@ and implements any of the hooks below with :data:`hookimpl`::
 
 Each ``mirplug_register_*`` hook is called once when the catalog is built; it returns a
 list of specs and must not import heavy modules (the factory is imported lazily).
+
+Internal module: plugin authors import ``hookimpl`` from :mod:`mirplug`, which is the stable API;
+everything else here may change in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""``mirplug list`` and ``mirplug plugins``: what is installed and what failed to load."""
+"""``mirplug list`` and ``mirplug plugins``: what is installed and what failed to load.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

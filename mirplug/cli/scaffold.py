@@ -1,4 +1,8 @@
-"""``mirplug new-plugin``: scaffold a plugin package."""
+"""``mirplug new-plugin``: scaffold a plugin package.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
