@@ -29,12 +29,15 @@ $(BIN)/.installed: $(BIN)/.bootstrapped requirements/lock.txt requirements/no-de
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
-# The Essentia plugin (AGPL-3.0) and the pretrained backbones (MIT) are distributions of their own; the
-# tests install them to test them (their requirements are in the lock).
+# The Essentia plugin (AGPL-3.0), the pretrained backbones and the experiment trackers (MIT) are
+# distributions of their own; the tests install them to test them (their requirements are in the lock).
 $(BIN)/.installed-plugins: $(BIN)/.installed plugins/mirplug-essentia/pyproject.toml \
-		plugins/mirplug-pretrained/pyproject.toml
+		plugins/mirplug-pretrained/pyproject.toml plugins/mirplug-tensorboard/pyproject.toml \
+		plugins/mirplug-mlflow/pyproject.toml
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index ./plugins/mirplug-essentia
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-pretrained
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-tensorboard
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-mlflow
 	touch $@
 
 install: $(BIN)/.installed

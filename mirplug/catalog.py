@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from mirplug.errors import UnknownComponentError, choices_text, did_you_mean
 from mirplug.hookspecs import REGISTER_HOOKS
 from mirplug.plugins import PluginFailure, PluginHost, load_plugins, trace
-from mirplug.specs import KINDS, SPEC_CLASSES, ComponentSpec
+from mirplug.specs import DATA_OPTIONS, KINDS, SPEC_CLASSES, ComponentSpec
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,6 @@ def core_key_clash(spec: ComponentSpec, plugin: str) -> str | None:
     same name would be overwritten by the core's. Backbone and dataset factories also get arguments from the
     core (``input_shape``, ``frame_rate``; ``task``), which an option must not repeat.
     """
-    from mirplug.config import DATA_OPTIONS  # config imports this module
-
     shared = {option.name: f"data.{option.name}" for option in DATA_OPTIONS} if spec.kind == "dataset" else {}
     passed = FACTORY_ARGUMENTS.get(spec.kind, ())
     for option in spec.options:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from mirplug.errors import ConfigError, EnvironmentBrokenError, MirplugError, PluginError, choices_text
 
 OptionType = type[int] | type[float] | type[bool] | type[str]
-KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
+KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset", "logger")
 # What a backbone spec may declare in ``expects`` (see :class:`BackboneSpec`).
 BACKBONE_INPUTS: tuple[str | None, ...] = (None, "frames", "vector", "waveform")
 
@@ -124,6 +124,25 @@ def _nonzero_text(value: Any) -> bool:
     except (InvalidOperation, ValueError):
         return False
     return exact.is_finite() and exact != 0
+
+
+# Options every dataset shares, in the ``data`` section next to the dataset's own (mirplug.config resolves
+# them; mirplug.catalog refuses a dataset option of the same name).
+DATA_OPTIONS: tuple[Option, ...] = (
+    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
+           help="window length: longer clips are cut into windows whose predictions are averaged"),
+    Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
+    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
+           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
+                "(skipped.csv says so), as they would take this much memory"),
+    Option(name="cache_windows", type=bool, default=True,
+           help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
+                "per hour of audio); false saves that disk"),
+    Option(name="imbalance", type=float, default=1.0, minimum=1.0, maximum=10_000.0,
+           help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
+    Option(name="per_class", type=int, default=None, minimum=1, maximum=1_000_000,
+           help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,10 +335,25 @@ class DatasetSpec(ComponentSpec):
     kind: str = field(init=False, default="dataset")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoggerSpec(ComponentSpec):
+    """A logger: an experiment tracker a run reports to when chosen with ``logger=NAME``.
+
+    The factory is called with the resolved options and returns a plugin object whose methods
+    implement lifecycle hooks of :mod:`mirplug.hookspecs` with ``@hookimpl`` (``mirplug_run_start``,
+    ``mirplug_epoch_end``, ``mirplug_evaluation_end``, ``mirplug_run_metrics``, ``mirplug_run_end``).
+    A run builds each chosen logger before it touches data, registers the object for the run's
+    duration (so pluggy's ordering and wrappers apply as to any plugin) and unregisters it at the end.
+    """
+
+    kind: str = field(init=False, default="logger")
+
+
 SPEC_CLASSES: dict[str, type[ComponentSpec]] = {
     "representation": RepresentationSpec,
     "backbone": BackboneSpec,
     "augmenter": AugmenterSpec,
     "task": TaskSpec,
     "dataset": DatasetSpec,
+    "logger": LoggerSpec,
 }

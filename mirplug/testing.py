@@ -738,6 +738,50 @@ def _task_for(dataset: str, catalog: Catalog) -> str:
         return catalog.names("task")[0]
 
 
+def check_logger(spec: ComponentSpec, workdir: Path, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Build the logger, register it as a run does, and take it through a two-epoch run of fake values.
+
+    It must implement lifecycle hooks (and only known ones) and none may raise; what it writes goes
+    into a folder under ``workdir``.
+    """
+    import io
+
+    from rich.console import Console
+
+    from mirplug.lifecycle import Lifecycle
+    from mirplug.plugins import new_manager
+
+    checks = _Checks(f"logger:{spec.name}")
+    built: dict[str, Any] = {}
+
+    def build() -> str:
+        built["logger"] = spec.build(_options(spec, options))
+        return type(built["logger"]).__name__
+
+    def lifecycle() -> str:
+        folder = workdir / f"logger-{spec.name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        output = io.StringIO()
+        manager = new_manager()
+        with Lifecycle(manager, Console(file=output, width=300), [(spec.name, built["logger"])]) as hooks:
+            hooks.run_start({"task": {"name": "genre"}, "seed": 0}, folder)
+            for epoch in (1, 2):
+                record = {"epoch": epoch, "train_loss": 1.0 / epoch, "validation_loss": 1.2 / epoch,
+                          "validation_macro_f1": 0.3 * epoch}
+                hooks.epoch_end(folder, 1, record, "macro_f1")
+            metrics = {"macro_f1": 0.6, "accuracy": 0.7, "validation": {"macro_f1": 0.6}, "n_test": 2}
+            hooks.evaluation_end(folder, 1, metrics, [{"id": "a", "label": "x"}, {"id": "b", "label": "y"}])
+            extra = hooks.run_metrics(folder, metrics)
+            hooks.run_end(folder, {**metrics, **({"plugins": extra} if extra else {})}, "finished")
+            implemented = sorted(caller.name for caller in manager.get_hookcallers(built["logger"]) or [])
+        _require(not hooks.reported, output.getvalue().strip())
+        return f"implements {', '.join(implemented)}" if implemented else ""
+
+    if checks.run("builds with its default options", build):
+        checks.run("registers and takes a run's lifecycle without an error", lifecycle)
+    return checks.results
+
+
 # --------------------------------------------------------------------------------------
 # Components and plugins
 # --------------------------------------------------------------------------------------
@@ -760,6 +804,8 @@ def check_component(kind: str, name: str, catalog: Catalog | None = None, option
             results += check_augmenter(spec, catalog, options)
         elif kind == "task":
             results += check_task(spec, catalog, folder, options)
+        elif kind == "logger":
+            results += check_logger(spec, folder, options)
         else:
             results += check_dataset(spec, catalog, folder, options)
     return results

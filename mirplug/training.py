@@ -142,13 +142,14 @@ Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation 
 
 def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task, batches: Batches,
         n_windows: int, validate: Validate, settings: LoopSettings, progress: Any,
-        checkpoint: Checkpoint | None = None, model_name: str = "the model") -> tuple[Fitted, EarlyStopping]:
+        checkpoint: Checkpoint | None = None, model_name: str = "the model",
+        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> tuple[Fitted, EarlyStopping]:
     """Train ``net`` with early stopping; ``net`` ends with its last epoch's weights (the best are returned).
 
     Each epoch draws a fresh order of the ``n_windows`` training windows from a generator seeded
     with ``settings.seed``, steps the optimizer per batch and scores the validation split with
     ``validate``. With ``checkpoint``, training continues from the epoch saved there (if any)
-    and saves after every epoch.
+    and saves after every epoch. ``on_epoch`` is then given the epoch's row of the history.
     """
     history: list[dict[str, Any]] = []
     stopping = EarlyStopping(settings.patience, settings.min_steps, net.state_dict())
@@ -190,6 +191,8 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
         if checkpoint is not None:
             checkpoint.save(epoch, stopped_early or epoch == settings.epochs, net, optimizer, stopping, generator,
                             steps, stopped_early, history, batches.records)
+        if on_epoch is not None:
+            on_epoch(dict(history[-1]))
         if stopped_early:
             break
     return Fitted(history, steps, stopped_early, stopping.best_epoch), stopping

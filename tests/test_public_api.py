@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_PACKAGES = [ROOT / "mirplug" / "templates",  # what new-plugin writes
                    ROOT / "plugins" / "mirplug_builtin",
                    ROOT / "plugins" / "mirplug-essentia" / "mirplug_essentia",
-                   ROOT / "plugins" / "mirplug-pretrained" / "mirplug_pretrained"]
+                   ROOT / "plugins" / "mirplug-pretrained" / "mirplug_pretrained",
+                   ROOT / "plugins" / "mirplug-tensorboard" / "mirplug_tensorboard",
+                   ROOT / "plugins" / "mirplug-mlflow" / "mirplug_mlflow"]
 
 
 def test_every_public_name_resolves() -> None:
