@@ -306,6 +306,12 @@ def test_logger_options_are_checked_like_any_component() -> None:
     assert resolve(catalog, config.overrides()) == config
     assert resolve(catalog, config_from_dict(config.to_dict())) == config
     assert "logger" not in resolve(catalog, []).to_dict()  # a run without loggers saves the config it saved before
+    # a sweep keeps a list of loggers together (as a list of augmenters): every run logs to both
+    from mirplug.sweep import expand
+
+    points, swept = expand(["logger=counter,other", "seed=0,1"])
+    assert swept == ["seed"] and [p.overrides for p in points] == [("logger=counter,other", "seed=0"),
+                                                                   ("logger=counter,other", "seed=1")]
     assert set(LIFECYCLE_HOOKS) <= {name for name in dir(host.manager.hook) if name.startswith("mirplug_")}
 
 
