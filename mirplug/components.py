@@ -83,11 +83,20 @@ class Transform(abc.ABC):
     """
 
     stage: str = "waveform"
+    sample_rate: int | None = None  # of the waveforms it is given; set by :meth:`prepare`
 
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"augmenter {type(self).__name__}: p={p} must lie in [0, 1]")
         self.p = p
+
+    def prepare(self, sample_rate: int) -> None:
+        """Called before use with the sample rate of the waveforms (and of the features' audio).
+
+        A transform whose work depends on it (filters in Hz, pitch shifts, impulse responses
+        read from files) builds what it needs here; the default only records it.
+        """
+        self.sample_rate = int(sample_rate)
 
     @abc.abstractmethod
     def sample_parameters(self, example: torch.Tensor, rng: np.random.Generator) -> dict[str, Any]:

@@ -44,6 +44,8 @@ class Batches:
                  ids: list[str]) -> None:
         self.representation = representation.to(device)
         self.windows, self.features, self.targets = windows, features, targets
+        for _, transform in transforms:
+            transform.prepare(representation.sample_rate)
         self.waveform = [(n, t) for n, t in transforms if t.stage == "waveform"]
         self.feature = [(n, t) for n, t in transforms if t.stage == "features"]
         self.seed, self.device, self.ids = seed, device, ids
