@@ -159,6 +159,23 @@ class Task(abc.ABC):
         """Write plots into ``folder``; return the file names."""
         return []
 
+    def mix_targets(self, targets: torch.Tensor, partner: torch.Tensor, weight: float, n_outputs: int) -> torch.Tensor:
+        """The targets of mixed examples (mixup, ``train.mixup_alpha``): ``weight`` of ``targets`` and
+        ``1 - weight`` of ``partner``'s; :meth:`loss` receives what this returns.
+
+        Single-label: class probabilities ``(batch, n_outputs)`` (a cross-entropy with probabilities);
+        multi-label: mixed multi-hot vectors. Other label kinds refuse mixup unless a task overrides this.
+        """
+        if self.label_kind == "single-label":
+            first = nn.functional.one_hot(targets.long(), n_outputs).float()
+            second = nn.functional.one_hot(partner.long(), n_outputs).float()
+        elif self.label_kind == "multi-label":
+            first, second = targets.float(), partner.float()
+        else:
+            raise ConfigError(f"task {type(self).__name__} has {self.label_kind} targets; mixup "
+                              f"(train.mixup_alpha) takes single-label or multi-label tasks")
+        return weight * first + (1.0 - weight) * second
+
     def window_targets(self, rows: Any, windows: Any, frame_rate: float | None, n_frames: int | None) -> torch.Tensor:
         """Training targets per window (``windows`` is a :class:`mirplug.data.Windows`).
 

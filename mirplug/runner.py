@@ -455,7 +455,8 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
         console.print(f"training continues from its checkpoint after epoch {checkpoint.epoch()}", highlight=False)
     with progress_bar(console) as progress:
         fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
-                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed),
+                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed,
+                                            config.train.get("mixup_alpha", 0.0)),
                                progress, checkpoint, config.backbone.name)
     history, steps = fitted.history, fitted.steps
     if fitted.stopped_early and steps < FEW_STEPS:
