@@ -219,7 +219,8 @@ def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], na
 
     embedder = fad_embedder(catalog, config) if catalog is not None else (None, LOGMEL_FEATURES)
     augmented, reports = synthesize(generators, splits["train"], splits["test"], names, label_column,
-                                    config.data.options["clip_seconds"], work, config.seed, console, embedder)
+                                    config.data.options["clip_seconds"], work, config.seed, console, embedder,
+                                    max_seconds=config.data.options["max_seconds"])
     new = []
     flags = augmented["synthetic"]
     for index in (i for i, flag in enumerate(flags) if flag):

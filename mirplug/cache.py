@@ -15,17 +15,20 @@ tensor's bytes: a truncated or altered entry fails to load or to match and is re
 XXH3 (the ``xxhash`` package) is a non-cryptographic hash about 10x faster than SHA-256 and
 17x faster than BLAKE2 here: the cache guards against accidents, not adversaries, and hashing
 was a large part of filling it (``benchmarks/representations.py``).
-Files are written to a temporary name and renamed, so concurrent writers never leave a torn
-entry. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+Any number of processes may share the cache (:mod:`mirplug.publish`): an entry is written to a
+private temporary file and published with a hard link, so the first publisher wins, a reader
+never sees a torn entry and a kill leaves at most a temporary file. ``settings.json`` is
+informational (``mirplug cache info``): a damaged one is written again by the next writer and
+shown as damaged meanwhile. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mirplug import __version__
-from mirplug.audio import BadClip, decode
+from mirplug.audio import DEFAULT_MAX_SECONDS, BadClip, decode
 from mirplug.data import Windows, window_offsets, window_starts
 from mirplug.paths import cache_dir
 
@@ -46,7 +49,10 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache
 
     from mirplug.components import Representation
 
-FORMAT_VERSION = "2"  # 2: XXH3-128 content keys and entry checksums (1: BLAKE2b keys, SHA-256 sums)
+# 3: decoding refuses implausible sample rates, clips longer than data.max_seconds and truncated files, so
+# windows decoded before from such files are not reused; 2: XXH3-128 content keys and entry checksums
+# (1: BLAKE2b keys, SHA-256 sums)
+FORMAT_VERSION = "3"
 HASH = "xxh3_128"
 STATS: Counter[str] = Counter()
 _STATS_LOCK = threading.Lock()
@@ -83,6 +89,7 @@ class EntryStore:
         self.settings = {"format": FORMAT_VERSION, **settings}
         safe = str(prefix).replace("/", "_").replace(":", "_")  # plugin:name and hub ids make folder names
         self.folder = features_root() / f"{safe}-{settings_key(self.settings)}"
+        self._settings_checked = False
 
     def path(self, digest: str) -> Path:
         """Where the entry of the clip with content hash ``digest`` lives."""
@@ -108,18 +115,34 @@ class EntryStore:
         return tensor, metadata
 
     def save(self, digest: str, tensor: torch.Tensor, metadata: Mapping[str, str] | None = None) -> None:
-        """Write the entry atomically (temporary file, then rename)."""
+        """Write the entry to a temporary file and publish it (the first publisher wins)."""
         from safetensors.torch import save_file
 
+        from mirplug.publish import publish_file, temporary_file
+
         self.folder.mkdir(parents=True, exist_ok=True)
-        settings_file = self.folder / "settings.json"
-        if not settings_file.exists():
-            _atomic_write_text(settings_file, json.dumps(self.settings, indent=2, sort_keys=True, default=str))
+        if not self._settings_checked:  # once per store: a missing or damaged settings.json is written again
+            self._settings_checked = True
+            if read_settings(self.folder / "settings.json") != json.loads(json.dumps(self.settings, default=str)):
+                _atomic_write_text(self.folder / "settings.json",
+                                   json.dumps(self.settings, indent=2, sort_keys=True, default=str))
         tensor = tensor.detach().cpu().contiguous()
-        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        os.close(handle)
-        save_file({"data": tensor}, temporary, metadata={**(metadata or {}), HASH: _tensor_digest(tensor)})
-        os.replace(temporary, self.path(digest))
+        temporary = temporary_file(self.path(digest))
+        try:
+            save_file({"data": tensor}, str(temporary), metadata={**(metadata or {}), HASH: _tensor_digest(tensor)})
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        publish_file(temporary, self.path(digest))
+
+
+def read_settings(path: Path) -> dict[str, Any] | None:
+    """The settings a folder's ``settings.json`` records, or ``None`` when it is missing or damaged."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError covers truncated JSON and bytes that are not UTF-8
+        return None
+    return settings if isinstance(settings, dict) else None
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
@@ -130,9 +153,10 @@ def _tensor_digest(tensor: torch.Tensor) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
+    from mirplug.publish import temporary_file
+
+    temporary = temporary_file(path)
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -207,6 +231,36 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
     return digest, data
 
 
+def unreadable_reason(cell: Any) -> str:
+    """Why a dataset cell's file cannot be read: a dangling link, a link loop, a folder, a missing file, ..."""
+    path = cell.get("path") if isinstance(cell, dict) else cell
+    if not isinstance(path, str) or not path:
+        return "no audio: the row has neither bytes nor a path"
+    if os.path.islink(path):
+        target = os.readlink(path)
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            return f"dangling symbolic link: its target {target} does not exist"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"symbolic link loop: following {target} never reaches a file"
+            return f"unreadable symbolic link to {target}: {exc.strerror}"
+        if os.path.isdir(path):
+            real, above = os.path.realpath(path), os.path.realpath(os.path.dirname(path))
+            if above == real or above.startswith(real.rstrip(os.sep) + os.sep):
+                return f"symbolic link loop: it leads to {real}, a folder above it; not followed"
+            return f"a symbolic link to the folder {target}, not an audio file"
+    if os.path.isdir(path):
+        return "a folder, not an audio file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return "unreadable"
+
+
 def decode_threads() -> int:
     """Threads that decode clips: ``$MIRPLUG_DECODE_THREADS``, else one per available core (at most 8)."""
     configured = os.environ.get("MIRPLUG_DECODE_THREADS", "")
@@ -219,7 +273,7 @@ def decode_threads() -> int:
 def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
                  split: str, min_samples: int = 1, progress: Any = None,
                  features: EntryStore | None = None, featurizer: Any = None, *,
-                 keep_windows: bool = True) -> CachedWindows:
+                 keep_windows: bool = True, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> CachedWindows:
     """Decode clips into windows (see :func:`mirplug.data.decode_windows`), reusing cached windows by content.
 
     A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
@@ -232,6 +286,8 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
     are not kept in memory. ``keep_windows=False`` (``data.cache_windows=false``) neither reads
     nor writes the store of decoded windows: at 16 kHz they take ~230 MB per hour of audio, which
     a large collection may not spare; another representation then decodes the audio again.
+    A clip longer than ``max_seconds`` (``data.max_seconds``) is skipped, whether its header
+    says so (before decoding, see :func:`mirplug.audio.decode`) or its cached entry does.
     """
     import torch
 
@@ -263,8 +319,10 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
         if entry is not None:
             record("windows_loaded")
             return digest, entry[0], int(entry[1]["samples"]), None, None
+        if digest is None:
+            return None, None, 0, None, unreadable_reason(cell)
         try:
-            samples = decode(data if data is not None else cell, sample_rate).samples
+            samples = decode(data if data is not None else cell, sample_rate, max_seconds).samples
         except BadClip as exc:
             return digest, None, 0, None, str(exc)
         waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
@@ -292,6 +350,9 @@ def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, cli
                                                                                          range(len(cells)))):
                 cell = cells[index]
                 where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
+                if failure is None and max_seconds is not None and n_samples > max_seconds * sample_rate + 1:
+                    failure = (f"longer than data.max_seconds={max_seconds:g}: {n_samples / sample_rate:.1f} s; "
+                               f"raise data.max_seconds to use it")  # found in the cache: decoded before
                 if failure is not None:
                     skipped.append({"split": split, "id": ids[index], "path": where, "reason": failure})
                 elif n_samples < min_samples:
@@ -327,12 +388,12 @@ def _advance(progress: Any, task_id: Any) -> None:
 def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
                           progress: Any = None, min_samples: int = 1,
                           features: EntryStore | None = None, featurizer: Any = None, *,
-                          keep_windows: bool = True) -> CachedWindows:
+                          keep_windows: bool = True, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> CachedWindows:
     """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
     cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
     ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
     return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features,
-                        featurizer, keep_windows=keep_windows)
+                        featurizer, keep_windows=keep_windows, max_seconds=max_seconds)
 
 
 def featurizer_while_decoding(representation: Representation, device: Any) -> Any:
@@ -465,30 +526,49 @@ def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor
 
 @dataclass
 class CacheFolder:
-    """One settings folder of the cache, for ``mirplug cache info``."""
+    """One settings folder of the cache, for ``mirplug cache info``; ``settings`` is ``None`` when its
+    ``settings.json`` is missing or damaged (the next run that writes there writes it again)."""
 
     name: str
     entries: int
     size_bytes: int
-    settings: dict[str, Any]
+    settings: dict[str, Any] | None
+
+
+def _published(root: Path) -> list[Path]:
+    """The published folders under ``root`` (not temporaries, not lock files)."""
+    from mirplug.publish import is_lock, is_temporary
+
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not is_temporary(p) and not is_lock(p))
+
+
+def _size(paths: Any) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:  # removed meanwhile by another process
+            pass
+    return total
 
 
 def cache_info() -> list[CacheFolder]:
     """Every settings folder under the feature cache with its entry count and size."""
-    root = features_root()
     folders = []
-    for folder in sorted(p for p in root.glob("*") if p.is_dir() and p.name != "paths") if root.exists() else []:
+    for folder in _published(features_root()):
+        if folder.name == "paths":
+            continue
         files = list(folder.glob("*.safetensors"))
-        settings_file = folder / "settings.json"
-        settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}
-        folders.append(CacheFolder(folder.name, len(files), sum(f.stat().st_size for f in files), settings))
+        folders.append(CacheFolder(folder.name, len(files), _size(files), read_settings(folder / "settings.json")))
     return folders
 
 
 def remembered_hashes() -> int:
     """How many files have their content hash remembered (``features/paths/``)."""
     folder = features_root() / "paths"
-    return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
+    return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
 
 
 def generators_root() -> Path:
@@ -498,15 +578,102 @@ def generators_root() -> Path:
 
 def generator_info() -> tuple[int, int]:
     """(fitted generators, bytes) in the generator cache."""
-    root = generators_root()
-    folders = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
-    return len(folders), sum(f.stat().st_size for folder in folders for f in folder.glob("*") if f.is_file())
+    folders = _published(generators_root())
+    return len(folders), _size(f for folder in folders for f in folder.glob("*") if f.is_file())
 
 
-def cache_clear() -> tuple[int, int]:
-    """Remove the feature cache and the fitted generators; returns (entries, bytes) removed."""
+def datasets_root() -> Path:
+    """The folder of datasets generated into the cache (``data=synthetic`` and plugins' own)."""
+    return cache_dir() / "datasets"
+
+
+def dataset_info() -> tuple[int, int, int]:
+    """(generated datasets, audio files, bytes) under ``datasets/``."""
+    from mirplug.audio import AUDIO_EXTENSIONS
+
+    folders = _published(datasets_root())
+    files = [f for folder in folders for f in folder.rglob("*") if f.is_file()]
+    return len(folders), sum(1 for f in files if f.suffix.lower() in AUDIO_EXTENSIONS), _size(files)
+
+
+@dataclass
+class Cleared:
+    """What ``cache clear`` removed, per part of the cache, and what it could not remove."""
+
+    entries: int = 0
+    entry_bytes: int = 0
+    generators: int = 0
+    generator_bytes: int = 0
+    datasets: int = 0
+    dataset_files: int = 0
+    dataset_bytes: int = 0
+    in_use: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.entry_bytes + self.generator_bytes + self.dataset_bytes
+
+
+def cache_clear() -> Cleared:
+    """Remove the feature cache, the fitted generators and the generated datasets.
+
+    A dataset or generator that another process is building or repairing right now (its lock is
+    held) is kept and named in ``in_use``; what could not be removed is named in ``failed``.
+    """
     folders = cache_info()
-    generators, generator_bytes = generator_info()
-    shutil.rmtree(features_root(), ignore_errors=True)
-    shutil.rmtree(generators_root(), ignore_errors=True)
-    return sum(f.entries for f in folders) + generators, sum(f.size_bytes for f in folders) + generator_bytes
+    cleared = Cleared(entries=sum(f.entries for f in folders), entry_bytes=sum(f.size_bytes for f in folders))
+    cleared.generators, cleared.generator_bytes = generator_info()
+    cleared.datasets, cleared.dataset_files, cleared.dataset_bytes = dataset_info()
+    _remove(features_root(), cleared)
+    for root in (generators_root(), datasets_root()):
+        _clear_locked(root, cleared)
+    return cleared
+
+
+def _result_name(path: Path) -> str:
+    """The result a path under generators/ or datasets/ belongs to: itself, its lock or a temporary of it."""
+    from mirplug.publish import TEMPORARY_MARK
+
+    if path.name.endswith(".lock"):
+        return path.name[:-len(".lock")]
+    if TEMPORARY_MARK in path.name:
+        return path.name.lstrip(".").split(TEMPORARY_MARK)[0]
+    return path.name
+
+
+def _clear_locked(root: Path, cleared: Cleared) -> None:
+    """Remove every result under ``root`` whose lock is free, with its temporaries and lock file."""
+    from filelock import Timeout
+
+    from mirplug.publish import lock
+
+    if not root.is_dir():
+        return
+    for name in sorted({_result_name(path) for path in root.iterdir()}):
+        parts = [path for path in root.iterdir() if _result_name(path) == name and not path.name.endswith(".lock")]
+        try:
+            with lock(root / name, timeout=0):
+                for path in parts:
+                    _remove(path, cleared)
+        except Timeout:
+            cleared.in_use.append(str(root / name))
+            continue
+        (root / f"{name}.lock").unlink(missing_ok=True)
+    if not cleared.in_use:
+        _remove(root, cleared)
+
+
+def _remove(path: Path, cleared: Cleared) -> None:
+    def failed(function: Any, name: str, error: Any) -> None:
+        exc = error[1] if isinstance(error, tuple) else error
+        if not isinstance(exc, FileNotFoundError):
+            cleared.failed.append(f"{name}: {getattr(exc, 'strerror', None) or exc}")
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, onerror=failed)
+    elif path.exists() or path.is_symlink():
+        try:
+            path.unlink()
+        except OSError as exc:
+            failed(None, str(path), (type(exc), exc, None))

@@ -449,19 +449,36 @@ class Generator(abc.ABC):
         if checkpoint:
             generator = type(self).load(checkpoint, label_names, sample_rate, clip_samples=clip_samples,
                                         options={**keep, "checkpoint": checkpoint})
-        elif cached is not None and (cached / self.WEIGHTS_FILE).is_file():
-            try:
-                generator = type(self).load(cached, label_names, sample_rate, clip_samples=clip_samples,
-                                            options={**self.options})
-                generator.summary = {**generator.summary, "reused_from_cache": str(cached)}
-            except ConfigError:  # a damaged cache entry: fit again and overwrite it
-                shutil.rmtree(cached, ignore_errors=True)
-                return self.fit_or_load(waves, labels, label_names, sample_rate, seed, folder, progress)
+        elif cached is not None:
+            from mirplug.publish import lock, publish_folder, remove_stale_temporaries, replace_folder, temporary_folder
+
+            # Fitted once: another process fitting the same generator holds the lock; this one waits and reuses.
+            with lock(cached):
+                remove_stale_temporaries(cached)
+                generator = None
+                if (cached / self.WEIGHTS_FILE).is_file():
+                    try:
+                        generator = type(self).load(cached, label_names, sample_rate, clip_samples=clip_samples,
+                                                    options={**self.options})
+                        generator.summary = {**generator.summary, "reused_from_cache": str(cached)}
+                    except ConfigError:  # a damaged cache entry: fit again and replace it
+                        generator = None
+                if generator is None:
+                    damaged = cached.exists()
+                    self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress,
+                             save_folder=folder)
+                    generator = self
+                    temporary = temporary_folder(cached)
+                    try:
+                        generator.save(temporary)
+                    except BaseException:
+                        shutil.rmtree(temporary, ignore_errors=True)
+                        raise
+                    # published by one rename: a reader never sees half a generator
+                    replace_folder(temporary, cached) if damaged else publish_folder(temporary, cached)
         else:
             self.fit(waves, labels, label_names, sample_rate, seed=seed, progress=progress, save_folder=folder)
             generator = self
-            if cached is not None:
-                generator.save(cached)
         generator.save(folder)
         return generator
 

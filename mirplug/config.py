@@ -69,6 +69,9 @@ DATA_OPTIONS: tuple[Option, ...] = (
     Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
            help="window length: longer clips are cut into windows whose predictions are averaged"),
     Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
+    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
+           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
+                "(skipped.csv says so), as they would take this much memory"),
     Option(name="cache_windows", type=bool, default=True,
            help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
                 "per hour of audio); false saves that disk"),

@@ -123,17 +123,20 @@ def _check_counts(dataset: Any, label_column: str | None, minimum: int, purpose:
 
 
 def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
-                   progress: Any = None) -> Windows:
+                   progress: Any = None, max_seconds: float | None = None) -> Windows:
     """Decode every clip to mono at ``sample_rate`` and cut it into windows.
 
     A clip shorter than a window is zero-padded; a longer one gives up to ``max_windows``
     evenly spaced windows. Clips that fail to decode are reported in ``skipped``. Decoded
     windows are reused from the cache by audio content (:mod:`mirplug.cache`), the one
-    decoding path of mirplug.
+    decoding path of mirplug. ``max_seconds``: see :func:`mirplug.cache.decode_cells` (``None``:
+    the default of ``data.max_seconds``).
     """
+    from mirplug.audio import DEFAULT_MAX_SECONDS
     from mirplug.cache import decode_windows_cached  # the cache module imports this one
 
-    return decode_windows_cached(dataset, sample_rate, clip_seconds, max_windows, split, progress)
+    return decode_windows_cached(dataset, sample_rate, clip_seconds, max_windows, split, progress,
+                                 max_seconds=DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds)
 
 
 def window_offsets(n_samples: int, length: int, max_windows: int) -> list[int]:

@@ -84,7 +84,8 @@ def extract_shard(job: tuple[tuple[str, ...], list[Any], list[str]]) -> tuple[in
     windows = decode_cells(cells, ids, representation.sample_rate, config.data.options["clip_seconds"],
                            config.data.options["max_windows"], "extract", min_samples, None, feature_store(settings),
                            featurizer_while_decoding(representation, "cpu"),
-                           keep_windows=config.data.options["cache_windows"])
+                           keep_windows=config.data.options["cache_windows"],
+                           max_seconds=config.data.options["max_seconds"])
     if windows.rows:
         featurize_cached(representation, settings, windows, "cpu")
     counts = Counter(STATS)

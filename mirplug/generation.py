@@ -195,7 +195,8 @@ def quality_report(generator: Generator, name: str, real: torch.Tensor, real_lab
 
 def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, names: list[str], label_column: str,
                clip_seconds: float, folder: Path, seed: int, console: Any = None,
-               embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES)) -> tuple[Any, list[dict[str, Any]]]:
+               embedder: tuple[Embedder | None, str] = (None, LOGMEL_FEATURES),
+               max_seconds: float | None = None) -> tuple[Any, list[dict[str, Any]]]:
     """Fit (or load) each generator on ``train``, sample, write WAVs, append the rows to ``train``.
 
     Returns the training split with synthetic rows (and provenance columns) and one quality
@@ -210,9 +211,10 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
     reports, parts = [], [train]
     # every generator is fitted at GENERATOR_RATE on the same clips: decode them once
     sample_rate = GENERATOR_RATE
-    windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)")
+    windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)", max_seconds=max_seconds)
     labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
-    test_windows = decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)") if test is not None else None
+    test_windows = (decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)", max_seconds=max_seconds)
+                    if test is not None else None)
     test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
                    if test_windows is not None else None)
     for name, generator in generators:

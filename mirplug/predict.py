@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from mirplug.audio import BadClip, decode
+from mirplug.audio import DEFAULT_MAX_SECONDS, BadClip, decode
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task
 from mirplug.data import single_clip_windows
@@ -102,7 +102,8 @@ def predict_files(loaded: LoadedRun, files: list[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path in files:
         try:
-            samples = decode(str(path), loaded.representation.sample_rate).samples
+            samples = decode(str(path), loaded.representation.sample_rate,
+                             options.get("max_seconds", DEFAULT_MAX_SECONDS)).samples
         except BadClip as exc:
             rows.append({"file": str(path), "error": str(exc)})
             continue

@@ -290,7 +290,8 @@ def _run_folds(config: RunConfig, catalog: Catalog, console: Console, task: Task
             # Fitted on the training split only; synthetic rows join train, never validation or test.
             splits["train"], reports = synthesize(generators, splits["train"], splits["test"], names,
                                                   class_column(task) or "", config.data.options["clip_seconds"], target,
-                                                  config.seed, console, embedder)
+                                                  config.seed, console, embedder,
+                                                  max_seconds=config.data.options["max_seconds"])
         training = Checkpoint(checkpoints, f"training-{fold}")
         fold_metrics.append(_train_evaluate(config, catalog, console, task, representation, transforms, input_shape,
                                             names, splits, device, target, training))
@@ -384,14 +385,13 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
                                                    min_samples_of(representation),
                                                    feature_store(feature_settings) if skip_waves else None,
                                                    featurizer_while_decoding(representation, device),
-                                                   keep_windows=config.data.options["cache_windows"])
+                                                   keep_windows=config.data.options["cache_windows"],
+                                                   max_seconds=config.data.options["max_seconds"])
     skipped = [row for split in SPLITS for row in windows[split].skipped]
     for row in skipped:
         console.print(f"[yellow]skipped[/] {escape(row['path'])}: {escape(row['reason'])}", soft_wrap=True,
                       highlight=False)
-    for split in SPLITS:
-        if not windows[split].rows:
-            raise DataError(f"no clip of the {split} split could be decoded ({len(windows[split].skipped)} skipped)")
+    check_nothing_lost(splits, windows, class_column(task), names, skipped, folder)
 
     kept = {split: splits[split].select(windows[split].rows) for split in SPLITS}
     targets = {split: task.clip_targets(kept[split]) for split in SPLITS}
@@ -501,6 +501,41 @@ def _train_evaluate(config: RunConfig, catalog: Catalog, console: Console, task:
     task.plots(folder, true, probabilities["test"], names)
     learning_curves(folder, history, task.main_metric)
     return metrics
+
+
+def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows], label_column: str | None,
+                       names: list[str], skipped: list[dict[str, str]], folder: Path) -> None:
+    """Stop the run when a split, or a label within a split, lost every clip to decoding.
+
+    A label with no decodable training clip would be left untrained, and one with none in
+    validation or test would drop out of the averaged metrics without a word; either way the
+    numbers would not describe the dataset the user gave. ``skipped.csv`` is written first, so
+    the one-line error can point at the reasons.
+    """
+    lost = [split for split in SPLITS if not windows[split].rows]
+    labels: list[tuple[str, str, int]] = []
+    if label_column and not lost:
+        for split in SPLITS:
+            before = np.bincount(np.asarray(splits[split][label_column], dtype=np.int64), minlength=len(names))
+            kept = np.bincount(np.asarray(splits[split][label_column], dtype=np.int64)[windows[split].rows],
+                               minlength=len(names))
+            labels += [(names[i], split, int(before[i])) for i in range(len(names)) if before[i] and not kept[i]]
+    if not lost and not labels:
+        return
+    write_csv(folder / "skipped.csv", skipped, ["split", "id", "path", "reason"])
+    where = folder / "skipped.csv"
+    if lost:
+        raise DataError(f"no clip of the {lost[0]} split could be decoded ({len(windows[lost[0]].skipped)} skipped; "
+                        f"the reasons are in {where})")
+    name = labels[0][0]
+    lost_in = [(split, count) for label, split, count in labels if label == name]
+    present_in = [split for split in SPLITS if name in {names[int(i)] for i in set(splits[split][label_column])}]
+    what = (f"all {sum(count for _, count in lost_in)} of its clips" if len(lost_in) == len(present_in) else
+            " and ".join(f"all {count} of its {split} clips" for split, count in lost_in))
+    others = len({label for label, _, _ in labels}) - 1
+    more = f" (as did {others} other label(s))" if others else ""
+    raise DataError(f"label '{name}' lost {what} to decoding{more}; the reasons are in {where}: fix or remove those "
+                    f"files, or remove the label, and run again")
 
 
 def kfold_splits(dataset: Any, label_column: str | None, folds: int, validation: float,

@@ -243,7 +243,7 @@ def test_a_fitted_generator_is_cached_by_its_inputs_and_fitting_options(tmp_path
     waves, labels = _data()
     first = _build("vae", steps=2, per_class=1)
     first.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run1")
-    (entry,) = list((tmp_path / "cache" / "generators").iterdir())
+    (entry,) = [p for p in (tmp_path / "cache" / "generators").iterdir() if p.is_dir()]
     # another sampling option: the same fit, loaded from the cache
     again = _build("vae", steps=2, per_class=3, filter_confidence=0.5)
     reused = again.fit_or_load(waves, labels, NAMES, SAMPLE_RATE, seed=0, folder=tmp_path / "run2")
@@ -255,7 +255,7 @@ def test_a_fitted_generator_is_cached_by_its_inputs_and_fitting_options(tmp_path
                                 (_build("vae", steps=2), 0, waves.flip(0))):
         result = changed.fit_or_load(data, labels, NAMES, SAMPLE_RATE, seed=seed, folder=tmp_path / "other")
         assert result is changed and "reused_from_cache" not in result.summary
-    assert len(list((tmp_path / "cache" / "generators").iterdir())) == 4
+    assert len([p for p in (tmp_path / "cache" / "generators").iterdir() if p.is_dir()]) == 4  # and their locks
     # a damaged entry is refitted, and augmenter.cache=false neither reads nor writes the cache
     (entry / "generator.safetensors").write_bytes(b"garbage")
     refit = _build("vae", steps=2, per_class=1)

@@ -52,11 +52,19 @@ def register(app: typer.Typer) -> None:
 
     @cache_app.command("info")
     def info_command() -> None:
-        """List the cached feature sets: settings, clips and size."""
+        """List the cached feature sets (settings, clips, size), fitted generators and generated datasets."""
         from rich.console import Console
         from rich.table import Table
 
-        from mirplug.cache import cache_info, features_root, generator_info, generators_root, remembered_hashes
+        from mirplug.cache import (
+            cache_info,
+            dataset_info,
+            datasets_root,
+            features_root,
+            generator_info,
+            generators_root,
+            remembered_hashes,
+        )
 
         folders = cache_info()
         console = Console(width=160)
@@ -65,7 +73,10 @@ def register(app: typer.Typer) -> None:
             table.add_column(column, justify="right" if column in {"clips", "size"} else "left")
         for folder in folders:
             settings = folder.settings
-            if "embeddings" in settings:
+            if settings is None:
+                what = ("settings.json missing or damaged (written again by the next run that caches here; "
+                        "'mirplug cache clear' removes the folder)")
+            elif "embeddings" in settings:
                 what = f"{settings['embeddings']} embeddings (frozen) {settings.get('options', {})}"
             elif "representation" in settings:
                 what = f"{settings.get('representation')} {settings.get('options', {})}"
@@ -79,11 +90,22 @@ def register(app: typer.Typer) -> None:
                    f"content hashes remembered for {remembered_hashes()} files")
         generators, generator_bytes = generator_info()
         typer.echo(f"{generators} fitted generators ({_size(generator_bytes)}) in {generators_root()}")
+        datasets, clips, dataset_bytes = dataset_info()
+        typer.echo(f"{datasets} generated datasets ({clips} clips, {_size(dataset_bytes)}) in {datasets_root()}")
 
     @cache_app.command("clear")
     def clear_command() -> None:
-        """Delete every cached feature, decoded window, remembered hash and fitted generator (datasets are kept)."""
-        from mirplug.cache import cache_clear, features_root
+        """Delete every cached feature, decoded window, remembered hash, fitted generator and generated dataset."""
+        from mirplug.cache import cache_clear, datasets_root, features_root, generators_root
+        from mirplug.errors import MirplugError
 
-        entries, n_bytes = cache_clear()
-        typer.echo(f"removed {entries} entries ({_size(n_bytes)}) from {features_root()}")
+        cleared = cache_clear()
+        typer.echo(f"removed {cleared.entries} entries ({_size(cleared.entry_bytes)}) from {features_root()}, "
+                   f"{cleared.generators} fitted generators ({_size(cleared.generator_bytes)}) from "
+                   f"{generators_root()} and {cleared.datasets} generated datasets ({cleared.dataset_files} clips, "
+                   f"{_size(cleared.dataset_bytes)}) from {datasets_root()}")
+        if cleared.in_use:
+            typer.echo(f"kept, being built by another mirplug process right now: {', '.join(cleared.in_use)}")
+        if cleared.failed:
+            raise MirplugError(f"could not remove {len(cleared.failed)} path(s), first {cleared.failed[0]}; "
+                               f"check their permissions and run 'mirplug cache clear' again")

@@ -10,6 +10,7 @@ Hugging Face audiofolder convention; predefined splits are then used as given::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,45 @@ SPLIT_FOLDERS = {"train": "train", "training": "train", "validation": "validatio
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    """Audio files under ``folder``, following symbolic links, plus the links that lead nowhere.
+
+    A linked class folder (``DIR/rock -> /elsewhere/rock``) is followed like a real one. A link
+    that cannot be followed is returned too, so that the run reports it in ``skipped.csv`` with
+    the reason instead of dropping it without a word: a dangling link (its target is gone), and
+    a link to a folder above it (a loop, which is not entered; only files directly in it count).
+    """
+    found: list[Path] = []
+    _walk(folder, {_identity(folder)}, found)
+    return sorted(found)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_dev, status.st_ino
+
+
+def _walk(folder: Path, ancestors: set[tuple[int, int]], found: list[Path]) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
+        except OSError:  # a link loop of links (a -> b -> a)
+            is_dir = is_file = False
+        if is_dir:
+            identity = _identity(path)
+            if identity in ancestors:
+                found.append(path)  # a loop: reported as it is, not entered
+            else:
+                _walk(path, ancestors | {identity}, found)
+        elif is_file:
+            if path.suffix.lower() in AUDIO_EXTENSIONS:
+                found.append(path)
+        elif entry.is_symlink() and (path.suffix.lower() in AUDIO_EXTENSIONS or not path.suffix):
+            found.append(path)  # dangling, or a loop of links: an audio file (or a folder of them) was meant
 
 
 def _rows(root: Path, folder: Path) -> list[tuple[str, str, str]]:
