@@ -20,7 +20,8 @@ import csv
 import math
 from pathlib import Path
 
-from mirplug.sweep import REPLICATE_KEY, t_interval
+from mirplug.stats import t_interval
+from mirplug.sweep import REPLICATE_KEY
 
 NOT_RECORDED = "not recorded"
 

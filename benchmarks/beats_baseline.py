@@ -15,7 +15,8 @@ import numpy as np
 from mirplug.catalog import load_catalog
 from mirplug.config import resolve
 from mirplug.data import split_dataset
-from mirplug.runner import load_dataset, run
+from mirplug.build import load_dataset
+from mirplug.runner import run
 from mirplug_builtin.tasks.beats import f_measure
 
 

@@ -17,8 +17,10 @@ from sklearn.metrics import f1_score
 
 from mirplug.catalog import load_catalog
 from mirplug.config import resolve
-from mirplug.data import decode_windows, split_dataset
-from mirplug.runner import load_dataset, run
+from mirplug.build import load_dataset
+from mirplug.data import split_dataset
+from mirplug.runner import run
+from mirplug.windows import decode_windows
 
 
 def loudness_db(waves: np.ndarray) -> np.ndarray:

@@ -312,7 +312,7 @@ def per_run(folder: Path, comparison: Comparison) -> list[dict[str, Any]]:
 
 
 def _interval(values: Sequence[float], digits: int = 3) -> str:
-    from mirplug.sweep import t_interval
+    from mirplug.stats import t_interval
 
     mean, low, high = t_interval(list(values))
     return (

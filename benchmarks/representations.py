@@ -70,7 +70,7 @@ def write_files(folder: Path, n_files: int, minutes: float, rate: int = FILE_RAT
 def mirplug_batched(paths: list[Path], threads: int = 1) -> int:
     """mirplug without its cache: decode (soundfile + soxr), cut into 3 s windows, log-mel.
 
-    As a run does on the CPU (:func:`mirplug.cache.decode_cells` with a featurizer), each clip's
+    As a run does on the CPU (:func:`mirplug.windows.decode_cells` with a featurizer), each clip's
     windows are featurized by the thread that decoded them, torch running one thread per
     decoding thread; with ``--device cuda`` the clips are decoded by ``threads`` threads and
     all windows featurized in batches on the GPU.
@@ -80,8 +80,8 @@ def mirplug_batched(paths: list[Path], threads: int = 1) -> int:
     import torch
 
     from mirplug.audio import decode
-    from mirplug.data import window_starts
-    from mirplug.model import featurize
+    from mirplug.inference import featurize
+    from mirplug.windows import window_starts
     from mirplug_builtin.representations.mel import LogMel
 
     mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
@@ -132,15 +132,16 @@ _POOL = None
 
 def mirplug_cached(paths: list[Path]) -> int:
     """mirplug with its feature cache (``mirplug.cache``), as runs and ``mirplug extract`` use it."""
-    from mirplug import cache
+    from mirplug import cache, inference
+    from mirplug import windows as windowing
     from mirplug_builtin.representations.mel import LogMel
 
     mel = LogMel(sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length_ms=1000.0 * HOP / SAMPLE_RATE, n_mels=N_MELS)
     settings = cache.representation_settings("mel", {"n_mels": N_MELS}, mel, 3.0, 1000)
-    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
-                                 1000, "bench", cache.min_samples_of(mel), None, cache.feature_store(settings),
-                                 cache.featurizer_while_decoding(mel, DEVICE))
-    features = cache.featurize_cached(mel, settings, windows, DEVICE)
+    windows = windowing.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 3.0,
+                                 1000, "bench", windowing.min_samples_of(mel), None, cache.feature_store(settings),
+                                 inference.featurizer_while_decoding(mel, DEVICE))
+    features = inference.featurize_cached(mel, settings, windows, DEVICE)
     return int(features.shape[0] * features.shape[2])
 
 
@@ -243,7 +244,7 @@ def main() -> None:
                       + (f"({frames} frames)" if frames else "(mirplug 2 threads' decode + resample alone)"))
             if rate == FILE_RATE:
                 os.environ["MIRPLUG_CACHE_DIR"] = str(folder / "cache-bench")
-                from mirplug.cache import decode_threads
+                from mirplug.windows import decode_threads
 
                 cache_threads = decode_threads()
                 for label in ("cold", "warm"):

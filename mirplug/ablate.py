@@ -4,6 +4,9 @@ Every arm runs on the same splits and seeds (the sweep machinery), and each augm
 compared with real-only *paired by seed*: the table reports the mean difference of the main
 metric and its 95% confidence interval (t-distribution), so an interval that contains zero
 says the augmentation made no measurable difference.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,7 +23,11 @@ from mirplug.catalog import Catalog
 from mirplug.config import parse_overrides
 from mirplug.errors import ConfigError
 from mirplug.rundir import write_csv
-from mirplug.sweep import REPLICATE_KEY, expand, run_sweep, t_interval
+from mirplug.stats import t_interval
+from mirplug.sweep import REPLICATE_KEY, expand, run_sweep
+
+if TYPE_CHECKING:
+    from mirplug.engines import EngineSettings
 
 CLASSICAL = "gain,timeshift,specaugment"
 
@@ -86,7 +93,7 @@ def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
     arm also takes more optimizer steps; with few labels the real-only arm may stop after a
     handful, and the measured "gain" is partly training length (see benchmarks/results/README.md).
     """
-    from mirplug.runner import FEW_STEPS
+    from mirplug.training import FEW_STEPS
 
     steps: dict[str, list[float]] = {}
     for row in rows:
@@ -106,14 +113,16 @@ def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
 
 def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",
                  console: Console | None = None, extra_arms: Sequence[str] = (),
-                 resume: str | Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+                 resume: str | Path | None = None,
+                 engine: EngineSettings | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Run the arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``.
 
-    ``resume``: the folder of an interrupted ablation with the same command (finished runs are kept).
+    ``resume``: the folder of an interrupted ablation with the same command (finished runs are kept);
+    ``engine``: ``engine=ray`` runs each grid point as a Ray task (see :func:`mirplug.sweep.run_sweep`).
     """
     console = console or Console(stderr=True)
     common, arms = arms_for(overrides, classical, extra_arms)
-    folder, summary = run_sweep(catalog, common, arms, out, console, resume)
+    folder, summary = run_sweep(catalog, common, arms, out, console, resume, engine)
     with open(folder / "runs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     metric = str(summary[0]["metric"])

@@ -9,6 +9,9 @@ Decoding is bounded by what the header says, before any sample is read: a sample
 one asked for 9.6 GB) and a clip longer than ``max_seconds`` (``data.max_seconds``) are refused.
 A file shorter than its header promises (a WAV, AIFF or AU cut off in a copy or a download;
 libsndfile reads what is there without a word) is refused as truncated, naming both lengths.
+
+Internal module: plugin authors import ``AUDIO_EXTENSIONS`` from :mod:`mirplug`, which is the stable
+API; everything else here may change in any release.
 """
 
 from __future__ import annotations
@@ -68,8 +71,12 @@ def decode(source: str | bytes | dict[str, Any], sample_rate: int,
     except BadClip:
         raise
     except Exception as exc:
-        # soundfile repeats the path ("Error opening '/x.wav': Format not recognised."); keep the reason.
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rpartition("': ")[2]
+        # soundfile repeats what it was given ("Error opening '/x.wav': Format not recognised.", or for bytes
+        # "Error opening <_io.BytesIO object at 0x7f...>: ..."): keep the reason, not a path or an address that
+        # would make skipped.csv differ from run to run (the row names the file).
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if reason.startswith("Error opening "):
+            reason = reason.rpartition(": ")[2]
         raise BadClip(f"cannot decode: {reason}") from None
     if samples.size == 0:
         raise BadClip("empty: no samples")

@@ -15,6 +15,9 @@ The ``train`` split gets the real clips plus, per chosen augmenter,
 ``validation`` and ``test`` hold the real clips only. Audio bytes are embedded (WAV for new
 audio, the original file's bytes for real clips), so the folder is self-contained and can be
 pushed with ``mirplug push``. ``mirplug_provenance.json`` beside it records how it was made.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from mirplug import __version__
 from mirplug.catalog import Catalog
 from mirplug.components import Generator, Transform
 from mirplug.config import RunConfig
-from mirplug.data import SPLITS, split_dataset
+from mirplug.data import SPLITS, class_column, restrict_training, split_dataset, stratify_column
 from mirplug.errors import ConfigError, DataError
 from mirplug.specs import AugmenterSpec
 
@@ -88,9 +91,13 @@ def native_rate(data: bytes) -> int:
 
 def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, AugmenterSpec, Transform]]:
     """(name, spec, transform) for every chosen waveform transform; feature-stage transforms are refused."""
-    from mirplug.runner import build_transforms as run_transforms
+    from mirplug.build import build_transforms as run_transforms
 
     built = []
+    for selection in config.augmenters:
+        if getattr(catalog.get("augmenter", selection.name), "stage", None) == "embeddings":
+            raise ConfigError(f"augmenter '{selection.name}' adds embedding rows of a frozen backbone, not audio; "
+                              f"use it with mirplug run (or sweep, ablate): mirplug augment writes audio")
     for name, transform in run_transforms(catalog, config):
         spec = catalog.get("augmenter", name)
         assert isinstance(spec, AugmenterSpec)
@@ -110,7 +117,7 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     """
     import datasets
 
-    from mirplug.runner import build_generators, build_task, load_dataset, restrict_training, stratify_column
+    from mirplug.build import build_generators, build_task
 
     console = console or Console(stderr=True)
     datasets.disable_progress_bars()  # mirplug prints its own summary lines
@@ -129,26 +136,63 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     if not generators and not transforms:
         raise ConfigError("mirplug augment needs an augmenter, e.g. augmenter=vae augmenter.per_class=50 "
                           "or augmenter=gain,noise")
+    splits, names, predefined = training_splits(catalog, config, task, console)
+    rows: dict[str, list[Row]] = {split: real_rows(splits[split], task.label_column, split) for split in SPLITS}
+    chain, quality = augmented_rows(catalog, config, generators, transforms, splits, names, task.label_column, rows,
+                                    out, console)
+    save_dataset(out, rows, names)
+    data_spec = catalog.get("dataset", config.data.name)
+    provenance = {
+        "mirplug_version": __version__,
+        "created_seconds": round(time.time() - started, 2),
+        "task": config.task.name,
+        "source": {"dataset": config.data.name, "options": config.data.options, "license": data_spec.license,
+                   "citation": data_spec.citation, "predefined_splits": predefined},
+        "split": {"seed": config.seed, "validation": config.split["validation"], "test": config.split["test"]},
+        "labels": list(names),
+        "augmentation": chain,
+        "counts": counts(rows, names),
+        "quality": quality,
+        "config": config.to_dict(),
+    }
+    (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True, default=str))
+    (out / QUALITY_FILE).write_text(json.dumps(quality, indent=2, sort_keys=True, default=str))
+    console.print(escape(f"wrote {out} ({', '.join(f'{s}: {len(r)} rows' for s, r in rows.items())})"), highlight=False)
+    return out
+
+
+def training_splits(catalog: Catalog, config: RunConfig, task: Any,
+                    console: Console) -> tuple[dict[str, Any], list[str], bool]:
+    """The same splits and training subset as ``mirplug run`` with this config and seed; the label names and
+    whether the dataset came split."""
+    import datasets
+
+    from mirplug.build import load_dataset
+
     dataset = load_dataset(catalog, config)
     predefined = isinstance(dataset, datasets.DatasetDict)
     names = task.label_names(dataset["train"] if predefined else dataset)
-    label_column = task.label_column
-    # the same split and training subset as `mirplug run` with this config and seed
     splits = split_dataset(dataset, stratify_column(task), config.split["validation"], config.split["test"],
                            config.seed)
-    splits["train"] = restrict_training(splits["train"], task, config, console)
+    splits["train"] = restrict_training(splits["train"], class_column(task), config.data.options, config.seed,
+                                        console)
+    return splits, names, predefined
 
-    rows: dict[str, list[Row]] = {split: real_rows(splits[split], label_column, split) for split in SPLITS}
+
+def augmented_rows(catalog: Catalog, config: RunConfig, generators: list[tuple[str, Generator]],
+                   transforms: list[tuple[str, AugmenterSpec, Transform]], splits: dict[str, Any], names: list[str],
+                   label_column: str, rows: dict[str, list[Row]], out: Path,
+                   console: Console) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Add the synthetic and transformed training rows to ``rows["train"]``; the augmentation chain (one entry
+    per augmenter, for the provenance) and the generators' quality reports."""
     train_real = list(rows["train"])
     selections = {selection.name: dict(selection.options) for selection in config.augmenters}
     chain: list[dict[str, Any]] = []
     quality: list[dict[str, Any]] = []
     if generators:
-        new, reports = generate(generators, splits, names, label_column, config, out / "generation", console,
-                                catalog)
+        new, quality = generate(generators, splits, names, label_column, config, out / "generation", console, catalog)
         rows["train"].extend(new)
-        quality = reports
-        for (name, generator), report in zip(generators, reports):
+        for (name, generator), report in zip(generators, quality):
             spec = catalog.get("augmenter", name)
             chain.append({"augmenter": name, "kind": "generator", "stage": "generator", "options": selections[name],
                           "license": spec.license, "architecture": report["architecture"],
@@ -165,6 +209,12 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
                       "seed": [config.seed, position, "row index"], "sample_rate": sample_rate, "rows": len(new)})
         console.print(escape(f"{name}: {len(new)} transformed copies of the {len(train_real)} real training clips"),
                       highlight=False)
+    return chain, quality
+
+
+def save_dataset(out: Path, rows: dict[str, list[Row]], names: list[str]) -> None:
+    """Save the rows of every split as a DatasetDict with the provenance columns into ``out``."""
+    import datasets
 
     features = datasets.Features({
         "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
@@ -185,24 +235,6 @@ def augment(config: RunConfig, catalog: Catalog, out: Path, console: Console | N
     })
     out.mkdir(parents=True, exist_ok=True)
     result.save_to_disk(str(out))
-    data_spec = catalog.get("dataset", config.data.name)
-    provenance = {
-        "mirplug_version": __version__,
-        "created_seconds": round(time.time() - started, 2),
-        "task": config.task.name,
-        "source": {"dataset": config.data.name, "options": config.data.options, "license": data_spec.license,
-                   "citation": data_spec.citation, "predefined_splits": predefined},
-        "split": {"seed": config.seed, "validation": config.split["validation"], "test": config.split["test"]},
-        "labels": list(names),
-        "augmentation": chain,
-        "counts": counts(rows, names),
-        "quality": quality,
-        "config": config.to_dict(),
-    }
-    (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True, default=str))
-    (out / QUALITY_FILE).write_text(json.dumps(quality, indent=2, sort_keys=True, default=str))
-    console.print(escape(f"wrote {out} ({', '.join(f'{s}: {len(r)} rows' for s, r in rows.items())})"), highlight=False)
-    return out
 
 
 def generate(generators: list[tuple[str, Generator]], splits: dict[str, Any], names: list[str], label_column: str,

@@ -1,4 +1,7 @@
-"""The feature cache: decoded windows and features, computed once per audio content and settings.
+"""The feature cache: content-addressed entries (decoded windows, features, embeddings), one per clip and settings.
+
+This module stores and finds entries only: decoding is :mod:`mirplug.windows`, computing features and
+embeddings is :mod:`mirplug.inference`.
 
 Layout under ``mirplug.paths.cache_dir() / "features"``::
 
@@ -20,34 +23,32 @@ private temporary file and published with a hard link, so the first publisher wi
 never sees a torn entry and a kill leaves at most a temporary file. ``settings.json`` is
 informational (``mirplug cache info``): a damaged one is written again by the next writer and
 shown as damaged meanwhile. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mirplug import __version__
-from mirplug.audio import DEFAULT_MAX_SECONDS, BadClip, decode
-from mirplug.data import Windows, window_offsets, window_starts
 from mirplug.paths import cache_dir
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache info` stays quick
     import torch
 
     from mirplug.components import Representation
+    from mirplug.rows import EntryRows, Located
 
 # 3: decoding refuses implausible sample rates, clips longer than data.max_seconds and truncated files, so
 # windows decoded before from such files are not reused; 2: XXH3-128 content keys and entry checksums
@@ -160,29 +161,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-@dataclass
-class CachedWindows(Windows):
-    """:class:`Windows` plus the content hash and decoded duration of each kept clip.
-
-    ``features[i]`` holds the features of kept clip ``i`` when :func:`decode_cells` was given
-    the feature store and found them there (or, given a featurizer, computed them while
-    decoding: ``fresh[i]``); such a clip's windows are then not kept and its rows of ``waves``
-    read zero (only pass the store when nothing reads the waveforms again, i.e. when no
-    waveform augmenter is active).
-    """
-
-    hashes: list[str] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    features: list[torch.Tensor | None] = field(default_factory=list)
-    fresh: list[bool] = field(default_factory=list)
-
-
-def window_store(sample_rate: int, clip_seconds: float, max_windows: int) -> EntryStore:
-    """The store of decoded windows for these settings."""
-    length = max(1, int(round(clip_seconds * sample_rate)))
-    return EntryStore("windows", {"sample_rate": sample_rate, "window_samples": length, "max_windows": max_windows})
-
-
 def _remembered_hash(memo: Path, stamp: list[int]) -> str | None:
     """The content hash remembered for a file of this size and modification time, if any.
 
@@ -231,186 +209,6 @@ def clip_digest(cell: Any) -> tuple[str | None, bytes | None]:
     return digest, data
 
 
-def unreadable_reason(cell: Any) -> str:
-    """Why a dataset cell's file cannot be read: a dangling link, a link loop, a folder, a missing file, ..."""
-    path = cell.get("path") if isinstance(cell, dict) else cell
-    if not isinstance(path, str) or not path:
-        return "no audio: the row has neither bytes nor a path"
-    if os.path.islink(path):
-        target = os.readlink(path)
-        try:
-            os.stat(path)
-        except FileNotFoundError:
-            return f"dangling symbolic link: its target {target} does not exist"
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                return f"symbolic link loop: following {target} never reaches a file"
-            return f"unreadable symbolic link to {target}: {exc.strerror}"
-        if os.path.isdir(path):
-            real, above = os.path.realpath(path), os.path.realpath(os.path.dirname(path))
-            if above == real or above.startswith(real.rstrip(os.sep) + os.sep):
-                return f"symbolic link loop: it leads to {real}, a folder above it; not followed"
-            return f"a symbolic link to the folder {target}, not an audio file"
-    if os.path.isdir(path):
-        return "a folder, not an audio file"
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        return f"unreadable: {exc.strerror or exc}"
-    return "unreadable"
-
-
-def decode_threads() -> int:
-    """Threads that decode clips: ``$MIRPLUG_DECODE_THREADS``, else one per available core (at most 8)."""
-    configured = os.environ.get("MIRPLUG_DECODE_THREADS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores))
-
-
-def decode_cells(cells: Sequence[Any], ids: Sequence[str], sample_rate: int, clip_seconds: float, max_windows: int,
-                 split: str, min_samples: int = 1, progress: Any = None,
-                 features: EntryStore | None = None, featurizer: Any = None, *,
-                 keep_windows: bool = True, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> CachedWindows:
-    """Decode clips into windows (see :func:`mirplug.data.decode_windows`), reusing cached windows by content.
-
-    A clip with fewer than ``min_samples`` decoded samples (shorter than one analysis frame of
-    the representation) is skipped with that reason, like an undecodable one. With the
-    ``features`` store (see :class:`CachedWindows`), clips whose features are cached skip their
-    windows altogether: a warm run reads only the (much smaller) features. With a
-    ``featurizer`` too (windows -> features on the CPU, safe to call from several threads),
-    a clip whose features are missing is featurized in the thread that decoded it and stored:
-    both cores stay busy (torch runs one thread per decoding thread meanwhile) and its windows
-    are not kept in memory. ``keep_windows=False`` (``data.cache_windows=false``) neither reads
-    nor writes the store of decoded windows: at 16 kHz they take ~230 MB per hour of audio, which
-    a large collection may not spare; another representation then decodes the audio again.
-    A clip longer than ``max_seconds`` (``data.max_seconds``) is skipped, whether its header
-    says so (before decoding, see :func:`mirplug.audio.decode`) or its cached entry does.
-    """
-    import torch
-
-    store = window_store(sample_rate, clip_seconds, max_windows) if keep_windows else None
-    length = max(1, int(round(clip_seconds * sample_rate)))
-    parts: list[torch.Tensor] = []
-    owners: list[int] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    hashes: list[str] = []
-    seconds: list[float] = []
-    preloaded: list[torch.Tensor | None] = []
-    fresh: list[bool] = []  # features computed here rather than read from the cache
-    skipped: list[dict[str, str]] = []
-    task_id = progress.add_task(f"decoding {split}", total=len(cells)) if progress is not None else None
-
-    def load_or_decode(index: int) -> tuple[str | None, Any, int, Any, str | None]:
-        """(digest, waves, n_samples, cached features, skip reason) of one clip; runs in a worker thread."""
-        cell = cells[index]
-        digest, data = clip_digest(cell)
-        cached = features.load(digest) if features is not None and digest is not None else None
-        if cached is not None and "samples" not in cached[1]:
-            cached = None  # without the clip's length the short-clip check cannot be made
-        entry = store.load(digest) if store is not None and digest is not None and cached is None else None
-        if cached is not None:
-            record("windows_not_needed")
-            n_samples = int(cached[1].get("samples", "0"))
-            return digest, torch.zeros(1, length).expand(len(cached[0]), length), n_samples, cached, None
-        if entry is not None:
-            record("windows_loaded")
-            return digest, entry[0], int(entry[1]["samples"]), None, None
-        if digest is None:
-            return None, None, 0, None, unreadable_reason(cell)
-        try:
-            samples = decode(data if data is not None else cell, sample_rate, max_seconds).samples
-        except BadClip as exc:
-            return digest, None, 0, None, str(exc)
-        waves = torch.from_numpy(np.stack([w for _, w in window_starts(samples, length, max_windows)]))
-        record("windows_decoded")
-        metadata = {"samples": str(len(samples))}
-        if store is not None and digest is not None:
-            store.save(digest, waves, metadata)
-        if featurizer is not None and features is not None and len(samples) >= min_samples:
-            computed = featurizer(waves)
-            if digest is not None:
-                features.save(digest, computed, metadata)
-            return digest, torch.zeros(1, length).expand(len(waves), length), len(samples), (computed, None), None
-        return digest, waves, len(samples), None, None
-
-    # libsndfile, soxr, hashing, file I/O and torch release the GIL: threads decode clips in parallel.
-    threads = decode_threads()
-    torch_threads = torch.get_num_threads()
-    featurizing = featurizer is not None and features is not None
-    per_thread = max(1, torch_threads // threads) if featurizing else torch_threads
-    try:
-        # torch's thread count is set in each worker as well (OpenMP's setting is per thread), so
-        # decoding threads that featurize share the cores instead of each taking all of them.
-        with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(per_thread,)) as pool:
-            for index, (digest, waves, n_samples, cached, failure) in enumerate(pool.map(load_or_decode,
-                                                                                         range(len(cells)))):
-                cell = cells[index]
-                where = str((cell or {}).get("path") or ids[index]) if isinstance(cell, dict) else str(ids[index])
-                if failure is None and max_seconds is not None and n_samples > max_seconds * sample_rate + 1:
-                    failure = (f"longer than data.max_seconds={max_seconds:g}: {n_samples / sample_rate:.1f} s; "
-                               f"raise data.max_seconds to use it")  # found in the cache: decoded before
-                if failure is not None:
-                    skipped.append({"split": split, "id": ids[index], "path": where, "reason": failure})
-                elif n_samples < min_samples:
-                    reason = (f"shorter than one analysis frame: {n_samples} samples < {min_samples} "
-                              f"({1000.0 * min_samples / sample_rate:.1f} ms at {sample_rate} Hz)")
-                    skipped.append({"split": split, "id": ids[index], "path": where, "reason": reason})
-                else:
-                    position = len(rows)
-                    rows.append(index)
-                    hashes.append(digest or "")
-                    seconds.append(n_samples / sample_rate)
-                    parts.append(waves)
-                    preloaded.append(cached[0] if cached is not None else None)
-                    fresh.append(cached is not None and cached[1] is None)
-                    owners += [position] * len(waves)
-                    starts += [offset / sample_rate for offset in window_offsets(n_samples, length, max_windows)]
-                _advance(progress, task_id)
-    finally:
-        torch.set_num_threads(torch_threads)
-    if parts and all(tensor is not None for tensor in preloaded):
-        stacked = torch.zeros(1, length).expand(len(owners), length)  # every feature is cached
-    else:
-        stacked = torch.cat(parts) if parts else torch.zeros((0, length))
-    return CachedWindows(stacked, torch.as_tensor(owners, dtype=torch.long), rows, skipped,
-                         torch.as_tensor(starts, dtype=torch.float32), hashes, seconds, preloaded, fresh)
-
-
-def _advance(progress: Any, task_id: Any) -> None:
-    if task_id is not None:
-        progress.advance(task_id)
-
-
-def decode_windows_cached(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
-                          progress: Any = None, min_samples: int = 1,
-                          features: EntryStore | None = None, featurizer: Any = None, *,
-                          keep_windows: bool = True, max_seconds: float | None = DEFAULT_MAX_SECONDS) -> CachedWindows:
-    """:func:`decode_cells` over a ``datasets.Dataset`` with an ``audio`` column."""
-    cells = list(dataset.with_format(None)["audio"]) if len(dataset) else []
-    ids = dataset["id"] if "id" in dataset.column_names else [str(i) for i in range(len(dataset))]
-    return decode_cells(cells, ids, sample_rate, clip_seconds, max_windows, split, min_samples, progress, features,
-                        featurizer, keep_windows=keep_windows, max_seconds=max_seconds)
-
-
-def featurizer_while_decoding(representation: Representation, device: Any) -> Any:
-    """The featurizer :func:`decode_cells` may run in its threads, or ``None`` where it must not.
-
-    Only on the CPU (a GPU featurizes whole batches better) and only for a representation
-    declared :attr:`~mirplug.components.Representation.thread_safe`.
-    """
-    import torch
-
-    from mirplug.model import featurize
-
-    if torch.device(device).type != "cpu" or not getattr(representation, "thread_safe", False):
-        return None
-    return lambda waves: featurize(representation, waves, "cpu")
-
-
 def representation_settings(name: str, options: Mapping[str, Any], representation: Representation,
                             clip_seconds: float, max_windows: int) -> dict[str, Any]:
     """Everything the features depend on: the representation, its class and options, the windows.
@@ -422,15 +220,10 @@ def representation_settings(name: str, options: Mapping[str, Any], representatio
     settings = {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
                 "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
                 "max_windows": max_windows, "mirplug": __version__}
-    revision = getattr(representation, "revision", 0)
+    revision = representation.revision
     if revision:  # absent for revision 0, so the keys of unrevised representations stay as they were
         settings["revision"] = revision
     return settings
-
-
-def min_samples_of(representation: Representation) -> int:
-    """The shortest clip the representation can analyse (its ``frame_samples``, else one sample)."""
-    return int(getattr(representation, "frame_samples", 1) or 1)
 
 
 def feature_store(settings: Mapping[str, Any]) -> EntryStore:
@@ -438,51 +231,96 @@ def feature_store(settings: Mapping[str, Any]) -> EntryStore:
     return EntryStore(str(settings["representation"]), settings)
 
 
-def cached_per_clip(store: EntryStore, windows: CachedWindows, compute: Any, what: str,
-                    preloaded: Sequence[torch.Tensor | None] | None = None,
-                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> torch.Tensor:
-    """Rows of every window, one cache entry per clip: cached clips are loaded, the others computed.
+CHUNK_ROWS = 256  # rows computed at once for clips missing from the cache (memory stays one chunk)
+
+
+def cached_per_clip(store: EntryStore, windows: Any, compute: Any, what: str,
+                    preloaded: Sequence[torch.Tensor | bool | None] | None = None,
+                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> EntryRows:
+    """Rows of every window, one cache entry per clip: cached clips are located, the others computed and stored.
 
     ``compute(mask)`` gives the rows of the windows selected by the boolean ``mask`` (clip
-    order); ``metadata(position)`` the entry metadata of kept clip ``position``; ``preloaded``
-    entries (already read or computed by :func:`decode_cells`; ``fresh`` marks the computed
-    ones) are used as they are. ``STATS`` counts ``<what>_loaded`` and ``<what>_computed``.
+    order); it is called for a few clips at a time (about ``CHUNK_ROWS`` rows), so memory holds
+    one chunk, never the split. ``metadata(position)`` is the entry metadata of kept clip
+    ``position``; ``preloaded[position]`` is ``True`` for a clip whose entry
+    :func:`mirplug.windows.decode_cells` already checked (or computed and stored: ``fresh``), or
+    its rows as a tensor (a clip without a content hash, hence no entry). The rows are read back
+    from the entries a batch at a time (:class:`~mirplug.rows.EntryRows`). ``STATS`` counts
+    ``<what>_loaded`` and ``<what>_computed``.
     """
     import torch
 
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
     preloaded = preloaded or [None] * len(counts)
     n_fresh = sum(fresh or [])
-    loaded: list[torch.Tensor | None] = []
+    sources: list[Located | torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
-        entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
-        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
-    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record(f"{what}_loaded", len(loaded) - len(missing) - n_fresh)
+        if isinstance(ready, torch.Tensor):
+            sources.append(ready if len(ready) == count else None)
+        elif ready is True or (digest and _intact(store, digest, count)):
+            sources.append(_located(store, digest, count))
+        else:
+            sources.append(None)
+    missing = [position for position, source in enumerate(sources) if source is None]
+    record(f"{what}_loaded", len(sources) - len(missing) - n_fresh)
     if n_fresh:
         record(f"{what}_computed", n_fresh)
-    if missing:
-        computed = compute(torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long)))
+    for chunk in _chunks(missing, counts):
+        computed = compute(torch.isin(windows.clip, torch.as_tensor(chunk, dtype=torch.long)))
         # Windows are stored clip by clip, so the computed rows split in clip order.
-        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
-            loaded[position] = tensor
-            if windows.hashes[position]:
-                store.save(windows.hashes[position], tensor, metadata(position) if metadata else None)
+        for position, tensor in zip(chunk, computed.split([counts[p] for p in chunk])):
+            digest = windows.hashes[position]
+            if digest:
+                store.save(digest, tensor, metadata(position) if metadata else None)
+                sources[position] = _located(store, digest, len(tensor))
+            else:
+                sources[position] = tensor.clone()  # no content hash, no entry: kept in memory
+    if missing:
         record(f"{what}_computed", len(missing))
-    ready = [tensor for tensor in loaded if tensor is not None]
-    return torch.cat(ready) if ready else torch.zeros(0)
+    return _rows(sources)
 
 
-def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
-                     device: Any, batch_size: int = 64) -> torch.Tensor:
-    """Features of every window: cached clips are loaded, the others computed in batches and stored."""
-    from mirplug.model import featurize
+def _intact(store: EntryStore, digest: str, count: int) -> bool:
+    """Whether the entry of ``digest`` exists, matches its checksum and holds ``count`` rows."""
+    entry = store.load(digest)
+    if entry is not None and len(entry[0]) != count:
+        store.path(digest).unlink(missing_ok=True)  # stale: recomputed (a new entry does not replace one)
+        return False
+    return entry is not None
 
-    return cached_per_clip(
-        feature_store(settings), windows, lambda mask: featurize(representation, windows.waves[mask], device, batch_size),
-        "features", windows.features,
-        lambda position: {"samples": str(round(windows.seconds[position] * representation.sample_rate))},
-        windows.fresh)
+
+def _located(store: EntryStore, digest: str, count: int) -> Located:
+    from mirplug.rows import locate
+
+    located = locate(store.path(digest))
+    if located.shape[0] != count:  # another process published other settings' rows under this name: a bug
+        raise RuntimeError(f"cache entry {store.path(digest)} holds {located.shape[0]} rows, expected {count}")
+    return located
+
+
+def _chunks(positions: list[int], counts: list[int]) -> Iterator[list[int]]:
+    """``positions`` in groups of about ``CHUNK_ROWS`` rows (at least one clip each)."""
+    chunk: list[int] = []
+    rows = 0
+    for position in positions:
+        if chunk and rows + counts[position] > CHUNK_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(position)
+        rows += counts[position]
+    if chunk:
+        yield chunk
+
+
+def _rows(sources: list[Any]) -> EntryRows:
+    import torch
+
+    from mirplug.rows import EntryRows
+
+    first = next((source for source in sources if source is not None), None)
+    if first is None:
+        return EntryRows([], (), torch.float32)
+    return EntryRows(sources, tuple(first.shape[1:]), first.dtype)
 
 
 def module_digest(module: torch.nn.Module) -> str:
@@ -499,29 +337,27 @@ def module_digest(module: torch.nn.Module) -> str:
 
 
 def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: Any,
-                       feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+                       feature_settings: Mapping[str, Any], head_options: Sequence[str] = ()) -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
-    standardisation, fitted on the training split, when the backbone uses it) and the features."""
-    kind = type(model.backbone)
+    standardisation, fitted on the training split, when the backbone uses it) and the features.
+
+    ``head_options`` (:attr:`mirplug.specs.BackboneSpec.head_options`) change only the head, which comes
+    after the embeddings: they are left out, so every head shares the cached embeddings."""
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
-    options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
-    return {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+    return module_settings(backbone_name, options, model.backbone, weights, feature_settings, head_options)
+
+
+def module_settings(name: str, options: Mapping[str, Any], module: Any, weights: str,
+                    feature_settings: Mapping[str, Any], head_options: Sequence[str] = ()) -> dict[str, Any]:
+    """The cache key of the embeddings of ``module`` called ``name`` (a backbone, or a part of one) with
+    ``options`` (less its ``head_options``) and ``weights`` (:func:`module_digest`) on the features of
+    ``feature_settings``."""
+    kind = type(module)
+    options = {k: v for k, v in options.items() if k not in head_options}
+    return {"embeddings": name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
             "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
-
-
-def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor, windows: CachedWindows,
-                 device: Any) -> torch.Tensor:
-    """Frozen-backbone embeddings of every window: cached clips are loaded, the others computed and stored.
-
-    Like features, entries are per clip content, so a second run with the same frozen backbone
-    (another head, seed or split of the same audio) skips the backbone's forward pass.
-    """
-    from mirplug.model import embed
-
-    store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-    return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
 
 
 @dataclass

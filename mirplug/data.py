@@ -1,31 +1,25 @@
-"""Dataset stage: load through the dataset plugin, split, decode into fixed-length windows."""
+"""Dataset stage: splits (seeded, stratified; k-fold) and the training subsets of the low-resource protocols.
+
+Decoding into windows is :mod:`mirplug.windows`; loading through the dataset plugin is :mod:`mirplug.build`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mirplug.errors import DataError
 
+if TYPE_CHECKING:
+    from mirplug.components import Task
+
 SPLITS = ("train", "validation", "test")
-
-
-@dataclass
-class Windows:
-    """Fixed-length windows cut from the decoded clips of one split.
-
-    ``waves[i]`` belongs to row ``rows[clip[i]]`` of the split's dataset; ``rows`` lists
-    the dataset rows that decoded (skipped rows are in ``skipped``).
-    """
-
-    waves: Any  # torch.Tensor (windows, samples)
-    clip: Any  # torch.Tensor (windows,) index into rows
-    rows: list[int]
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    starts: Any = None  # torch.Tensor (windows,) start of each window in its clip, seconds
 
 
 def split_dataset(dataset: Any, label_column: str | None, validation: float, test: float, seed: int) -> dict[str, Any]:
@@ -122,43 +116,52 @@ def _check_counts(dataset: Any, label_column: str | None, minimum: int, purpose:
         )
 
 
-def decode_windows(dataset: Any, sample_rate: int, clip_seconds: float, max_windows: int, split: str,
-                   progress: Any = None, max_seconds: float | None = None) -> Windows:
-    """Decode every clip to mono at ``sample_rate`` and cut it into windows.
+def kfold_splits(dataset: Any, label_column: str | None, folds: int, validation: float,
+                 seed: int) -> list[dict[str, Any]]:
+    """``folds`` train/validation/test splits: each fold is the test set once (stratified when labelled)."""
+    import datasets as hf_datasets
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    A clip shorter than a window is zero-padded; a longer one gives up to ``max_windows``
-    evenly spaced windows. Clips that fail to decode are reported in ``skipped``. Decoded
-    windows are reused from the cache by audio content (:mod:`mirplug.cache`), the one
-    decoding path of mirplug. ``max_seconds``: see :func:`mirplug.cache.decode_cells` (``None``:
-    the default of ``data.max_seconds``).
+    if isinstance(dataset, hf_datasets.DatasetDict):
+        dataset = hf_datasets.concatenate_datasets([dataset[name] for name in dataset])
+    if label_column:
+        _check_counts(dataset, label_column, folds, f"for eval.folds={folds}")
+        splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        labels = np.asarray(dataset[label_column])
+    else:
+        if len(dataset) < 2 * folds:
+            raise DataError(f"eval.folds={folds} needs at least {2 * folds} clips; the dataset has {len(dataset)}")
+        splitter, labels = KFold(folds, shuffle=True, random_state=seed), None
+    result = []
+    for rest, test in splitter.split(np.zeros(len(dataset)), labels):
+        train, held = _carve(dataset.select(sorted(rest)), label_column, validation, seed, "validation")
+        result.append({"train": train, "validation": held, "test": dataset.select(sorted(test))})
+    return result
+
+
+def class_column(task: Task) -> str | None:
+    """The column of a single-label task's class (per-class subsampling, imbalance, generators)."""
+    return task.label_column if task.label_kind == "single-label" else None
+
+
+def stratify_column(task: Task) -> str | None:
+    """The column splits are stratified by: the class, unless the task turns stratification off."""
+    return class_column(task) if task.stratify else None
+
+
+def restrict_training(train: Any, label_column: str | None, options: Mapping[str, Any], seed: int,
+                      console: Any = None) -> Any:
+    """The training split after ``data.per_class`` and ``data.imbalance`` (validation and test stay whole).
+
+    ``options`` are the ``data.*`` options; ``label_column`` is the class column (:func:`class_column`).
     """
-    from mirplug.audio import DEFAULT_MAX_SECONDS
-    from mirplug.cache import decode_windows_cached  # the cache module imports this one
+    if options.get("per_class"):
+        train, short = subsample_per_class(train, label_column, options["per_class"], seed)
+        if short and console is not None:
+            from rich.markup import escape
 
-    return decode_windows_cached(dataset, sample_rate, clip_seconds, max_windows, split, progress,
-                                 max_seconds=DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds)
-
-
-def window_offsets(n_samples: int, length: int, max_windows: int) -> list[int]:
-    """Start samples of a clip's windows: one window, or up to ``max_windows`` evenly spaced."""
-    if n_samples <= length:
-        return [0]
-    count = min(max_windows, int(np.ceil(n_samples / length)))
-    return [int(s) for s in np.linspace(0, n_samples - length, count).round().astype(int)]
-
-
-def window_starts(samples: np.ndarray, length: int, max_windows: int) -> list[tuple[int, np.ndarray]]:
-    """(start sample, window) pairs; a clip shorter than a window is zero-padded."""
-    if len(samples) <= length:
-        return [(0, np.pad(samples, (0, length - len(samples))))]
-    return [(s, samples[s:s + length]) for s in window_offsets(len(samples), length, max_windows)]
-
-
-def single_clip_windows(samples: np.ndarray, sample_rate: int, clip_seconds: float, max_windows: int) -> Windows:
-    """The windows of one decoded clip (for prediction on a file)."""
-    import torch
-
-    length = max(1, int(round(clip_seconds * sample_rate)))
-    pairs = window_starts(samples, length, max_windows)
-    return Windows(torch.from_numpy(np.stack([w for _, w in pairs])), torch.zeros(len(pairs), dtype=torch.long), [0],
-                   [], torch.as_tensor([s / sample_rate for s, _ in pairs], dtype=torch.float32))
+            console.print(f"[yellow]data.per_class={options['per_class']}:[/] labels with fewer training clips "
+                          f"keep them all ({escape(', '.join(short))})")
+    if options.get("imbalance", 1.0) > 1.0:
+        train = imbalance(train, label_column, options["imbalance"], seed)
+    return train

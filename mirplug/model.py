@@ -1,18 +1,19 @@
-"""The trainable model of a run: standardize -> backbone -> head, and how it is built."""
+"""The trainable model of a run: standardize -> backbone -> head (built by :func:`mirplug.build.build_model`).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
-from mirplug.catalog import Catalog
-from mirplug.components import Backbone, Representation, Task
-from mirplug.config import RunConfig
+from mirplug.components import Backbone, Task
 from mirplug.errors import ConfigError
-from mirplug.specs import BackboneSpec
+from mirplug.rows import Rows, as_rows
 
 
 class Standardize(nn.Module):
@@ -24,11 +25,31 @@ class Standardize(nn.Module):
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("std", torch.ones(shape))
 
-    def fit(self, features: torch.Tensor) -> None:
-        """Fit on ``(examples, channels, frames)`` or ``(examples, dim)`` features."""
-        dims = (0, 2) if features.dim() == 3 else (0,)
-        self.mean.copy_(features.mean(dim=dims).reshape(self.mean.shape))
-        self.std.copy_(features.std(dim=dims).reshape(self.std.shape).clamp_min(1e-5))
+    def fit(self, features: torch.Tensor | Rows, batch_size: int = 256) -> None:
+        """Fit on ``(examples, channels, frames)`` features (per channel) or others (per element), read a batch
+        at a time: mean and unbiased standard deviation accumulated in float64 (Chan et al.'s pairwise update),
+        so the result does not depend on how the rows are batched beyond float64 rounding."""
+        count, mean, squares = 0, None, None
+        for _, batch in as_rows(features).batches(batch_size):
+            values = batch.double()
+            # one row per statistic: channels of (examples, channels, frames), else every element
+            values = values.transpose(0, 1).reshape(values.shape[1], -1) if values.dim() == 3 else \
+                values.reshape(len(values), -1).T
+            n = values.shape[1]
+            batch_mean = values.mean(dim=1)
+            batch_squares = ((values - batch_mean[:, None]) ** 2).sum(dim=1)
+            if mean is None or squares is None:
+                count, mean, squares = n, batch_mean, batch_squares
+                continue
+            delta, total = batch_mean - mean, count + n
+            mean = mean + delta * (n / total)
+            squares = squares + batch_squares + delta ** 2 * (count * n / total)
+            count = total
+        if mean is None or squares is None:
+            return
+        std = (squares / max(count - 1, 1)).sqrt()
+        self.mean.copy_(mean.reshape(self.mean.shape).to(self.mean.dtype))
+        self.std.copy_(std.reshape(self.std.shape).to(self.std.dtype).clamp_min(1e-5))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.mean) / self.std
@@ -51,103 +72,6 @@ class MirModel(nn.Module):
         return self.head(self.backbone(self.standardize(features)))
 
 
-def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
-    """The representation, or raw waveform at the backbone's rate when the backbone wants it."""
-    backbone_spec = catalog.get("backbone", config.backbone.name)
-    assert isinstance(backbone_spec, BackboneSpec)
-    if backbone_spec.expects == "waveform":
-        spec = catalog.get("representation", "waveform")
-        rate = backbone_spec.sample_rate
-        if rate is None:
-            # a backbone whose rate depends on its options (e.g. the model it loads) says it itself
-            ask = getattr(backbone_spec.load_factory(), "input_sample_rate", None)
-            rate = ask(dict(config.backbone.options)) if callable(ask) else None
-        rate = rate or config.representation.options.get("sample_rate", 16000)
-        representation = spec.build({"sample_rate": rate})
-    else:
-        representation = catalog.get("representation", config.representation.name).build(
-            config.representation.options
-        )
-    if not isinstance(representation, Representation):
-        raise ConfigError(f"representation '{config.representation.name}' did not build a Representation module")
-    return representation
-
-
-def feature_layout(representation: Representation) -> str:
-    """``"vector"`` for clip-level features (``frame_rate = None``), else ``"frames"``."""
-    return "vector" if representation.frame_rate is None else "frames"
-
-
-def backbones_taking(catalog: Catalog, layout: str) -> list[tuple[str, str]]:
-    """(name, plugin) of every backbone whose spec says it takes ``layout`` features, in registration order.
-
-    A name that several plugins register is given as ``plugin:name``, as a user must choose it.
-    """
-    return [(entry.spec.name if len(entries) == 1 else f"{entry.plugin}:{entry.spec.name}", entry.plugin)
-            for entries in catalog.entries["backbone"].values() for entry in entries
-            if getattr(entry.spec, "expects", None) in (None, layout)]
-
-
-def fit_backbone_to_features(catalog: Catalog, config: RunConfig, representation: Representation,
-                             task: Task) -> tuple[RunConfig, str | None]:
-    """Check, before any audio is decoded, that the backbone takes what the representation gives.
-
-    The contracts say it: a representation with ``frame_rate = None`` gives one vector per clip, a
-    :class:`~mirplug.specs.BackboneSpec` declares ``expects`` (``"frames"``, ``"vector"``, ``None``
-    for either). When the backbone is the task's default (``config.backbone_default``) and does not
-    fit, the first backbone that does, from the plugin of the default one (else from any plugin),
-    takes its place, and the returned note says so; a backbone the user chose is an error instead.
-    """
-    from mirplug.config import copy_config
-
-    layout = feature_layout(representation)
-    if task.frame_level and layout == "vector":
-        raise ConfigError(f"task '{config.task.name}' predicts per frame, but representation "
-                          f"'{config.representation.name}' gives one vector per clip (no frame rate); choose a "
-                          f"representation with frames (e.g. the task's default)")
-    spec = catalog.get("backbone", config.backbone.name)
-    expects = getattr(spec, "expects", None)
-    if expects in (None, "waveform", layout):
-        return config, None
-    fitting = backbones_taking(catalog, layout)
-    what = {"vector": "one vector per clip", "frames": "(channels, frames) features"}
-    if config.backbone_default and fitting:
-        plugin = catalog.plugin_of("backbone", config.backbone.name)
-        chosen = ([name for name, owner in fitting if owner == plugin] or [name for name, _ in fitting])[0]
-        replaced = copy_config(config)
-        replaced.backbone = default_selection(catalog, config.task.name, chosen)
-        replaced.backbone_default = False
-        note = (f"representation '{config.representation.name}' gives {what[layout]}, which the default backbone "
-                f"'{config.backbone.name}' does not take: using backbone={chosen} (choose another with backbone=...)")
-        return replaced, note
-    raise ConfigError(
-        f"representation '{config.representation.name}' gives {what[layout]}, but backbone "
-        f"'{config.backbone.name}' takes {what[expects] if expects in what else expects} only; choose a backbone "
-        f"that takes them ({', '.join(sorted(f'backbone={name}' for name, _ in fitting)) or 'none is installed'}) "
-        f"or another representation"
-    )
-
-
-def default_selection(catalog: Catalog, task_name: str, backbone: str) -> Any:
-    """``backbone`` with its default options and the task's ``backbone.*`` defaults that apply to it."""
-    from mirplug.config import Selection
-
-    spec = catalog.get("backbone", backbone)
-    options = spec.option_defaults()
-    for key, value in catalog.get("task", task_name).defaults.items():  # type: ignore[attr-defined]
-        head, _, option = key.partition(".")
-        declared = spec.option(option) if head == "backbone" and option else None
-        if declared is not None:
-            options[option] = declared.coerce(value, key)
-    return Selection(backbone, options)
-
-
-def feature_shape(representation: Representation, n_samples: int) -> tuple[int, ...]:
-    """The shape of one example's features for a window of ``n_samples``."""
-    with torch.no_grad():
-        return tuple(representation(torch.zeros(1, n_samples)).shape[1:])
-
-
 class CentroidHead(nn.Module):
     """Nearest-class-centroid head: scaled cosine similarity to each class's mean embedding.
 
@@ -162,14 +86,24 @@ class CentroidHead(nn.Module):
         self.register_buffer("center", torch.zeros(embedding_dim))
         self.register_buffer("centroids", torch.zeros(n_outputs, embedding_dim))
 
-    def fit(self, embeddings: torch.Tensor, targets: torch.Tensor) -> None:
-        """Centroids of the training ``embeddings`` ``(examples, dim)`` per class in ``targets``."""
-        self.center.copy_(embeddings.mean(dim=0))
-        unit = nn.functional.normalize(embeddings - self.center, dim=1)
+    def fit(self, embeddings: torch.Tensor | Rows, targets: torch.Tensor, batch_size: int = 256) -> None:
+        """Centroids of the training ``embeddings`` ``(examples, dim)`` per class in ``targets``, read a batch at
+        a time (two passes: the centre, then the class means of the centred unit vectors, in float64)."""
+        rows, targets = as_rows(embeddings), targets.cpu()
+        total, count = torch.zeros(self.center.shape, dtype=torch.float64), 0
+        for _, batch in rows.batches(batch_size):
+            total += batch.double().sum(dim=0).cpu()
+            count += len(batch)
+        self.center.copy_((total / max(count, 1)).to(self.center.dtype))
+        sums = torch.zeros(self.centroids.shape, dtype=torch.float64)
+        for first, batch in rows.batches(batch_size):
+            unit = nn.functional.normalize(batch.to(self.center.device) - self.center, dim=1)
+            sums.index_add_(0, targets[first:first + len(batch)].long(), unit.double().cpu())
+        members = torch.bincount(targets.long(), minlength=self.centroids.shape[0])
         for label in range(self.centroids.shape[0]):
-            members = unit[targets == label]
-            if len(members):
-                self.centroids[label] = nn.functional.normalize(members.mean(dim=0), dim=0)
+            if members[label]:
+                self.centroids[label] = nn.functional.normalize(sums[label] / members[label], dim=0).to(
+                    self.centroids.dtype)
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         unit = nn.functional.normalize(embeddings - self.center, dim=1)
@@ -177,60 +111,30 @@ class CentroidHead(nn.Module):
 
 
 def build_head(task: Task, backbone: Backbone, n_outputs: int) -> nn.Module:
-    """The task's head, or the head the backbone asks for with its ``head`` option.
+    """The task's head, or the head the backbone asks for (:attr:`~mirplug.components.Backbone.head_kind`).
 
     ``linear`` (default) is the task's own head, ``mlp`` puts one hidden layer of 256 units
-    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only).
+    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only), ``probe`` a
+    :class:`mirplug.probe.ProbeHead` (frozen backbones only: a linear probe whose regularisation is
+    chosen on held-out data, fitted by scikit-learn).
     """
-    kind = getattr(backbone, "head_kind", "linear")
+    kind = backbone.head_kind
+    if kind == "probe":
+        from mirplug.probe import ProbeHead, grid_for
+
+        if not backbone.frozen:
+            raise ConfigError(f"the probe head fits on fixed embeddings: it needs a frozen backbone "
+                              f"({type(backbone).__name__} is trained); run the backbone frozen or choose another head")
+        if task.frame_level:
+            raise ConfigError("the probe head fits clip-level tasks; this task predicts per frame; choose another head")
+        grid_for(task.label_kind)
+        return ProbeHead(backbone.embedding_dim, n_outputs)
     if kind == "centroid":
         if task.label_kind != "single-label":
-            raise ConfigError(f"backbone.head=centroid needs a single-label task, not a {task.label_kind} one")
+            raise ConfigError(f"the centroid head needs a single-label task, not a {task.label_kind} one; choose "
+                              f"another head")
         return CentroidHead(backbone.embedding_dim, n_outputs)
     if kind == "mlp":
         return nn.Sequential(nn.Linear(backbone.embedding_dim, 256), nn.ReLU(), nn.Dropout(0.2),
                              task.build_head(256, n_outputs))
     return task.build_head(backbone.embedding_dim, n_outputs)
-
-
-def build_model(catalog: Catalog, config: RunConfig, task: Task, input_shape: Sequence[int],
-                frame_rate: float | None, n_outputs: int) -> MirModel:
-    """Backbone and head for features of ``input_shape``."""
-    spec = catalog.get("backbone", config.backbone.name)
-    backbone = spec.build(config.backbone.options, input_shape=tuple(input_shape), frame_rate=frame_rate)
-    if not isinstance(backbone, Backbone):
-        raise ConfigError(f"backbone '{config.backbone.name}' did not build a Backbone module")
-    if task.frame_level and backbone.frame_rate is None:
-        raise ConfigError(
-            f"task '{config.task.name}' predicts per frame, but backbone '{config.backbone.name}' gives clip "
-            "embeddings only; choose a backbone with frame embeddings (e.g. backbone=cnn)"
-        )
-    return MirModel(Standardize(input_shape), backbone, build_head(task, backbone, n_outputs),
-                    frame_level=task.frame_level)
-
-
-@torch.no_grad()
-def embed(model: MirModel, features: torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
-    """Clip embeddings of a frozen backbone, computed once in batches, returned on the CPU."""
-    model.eval()
-    parts = [model.backbone(model.standardize(features[i:i + batch_size].to(device))).cpu()
-             for i in range(0, len(features), batch_size)]
-    return torch.cat(parts) if parts else torch.zeros(0)
-
-
-CPU_BATCH_SAMPLES = 1 << 18
-
-
-@torch.no_grad()
-def featurize(representation: Representation, waves: torch.Tensor, device: Any, batch_size: int = 64) -> torch.Tensor:
-    """Features of every window, computed in batches on ``device``, returned on the CPU.
-
-    On the CPU a batch holds at most ``CPU_BATCH_SAMPLES`` samples (about five 3 s windows at
-    16 kHz): the spectrogram intermediates then stay in cache, which makes a log-mel about 2.4x
-    faster than batches of 64 windows (``benchmarks/representations.py``).
-    """
-    if torch.device(device).type == "cpu" and waves.dim() >= 2:
-        batch_size = max(1, min(batch_size, CPU_BATCH_SAMPLES // max(1, int(waves.shape[-1]))))
-    representation = representation.to(device)
-    parts = [representation(waves[i:i + batch_size].to(device)).cpu() for i in range(0, len(waves), batch_size)]
-    return torch.cat(parts) if parts else torch.zeros(0)

@@ -1,4 +1,8 @@
-"""Loading a finished run and predicting on new audio files."""
+"""Loading a finished run and predicting on new audio files.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ import torch
 from mirplug.audio import DEFAULT_MAX_SECONDS, BadClip, decode
 from mirplug.catalog import Catalog
 from mirplug.components import Representation, Task
-from mirplug.data import single_clip_windows
+from mirplug.build import build_model, build_representation, build_task, pick_device
 from mirplug.config import RunConfig, config_from_dict, resolve
 from mirplug.errors import RunError
-from mirplug.model import MirModel, build_model, build_representation, feature_shape, featurize
+from mirplug.inference import feature_shape, featurize, predict_clips
+from mirplug.model import MirModel
 from mirplug.rundir import MODEL_FILE, SavedModel, load_model_file, read_yaml
-from mirplug.runner import build_task, pick_device, predict_clips
+from mirplug.windows import single_clip_windows, window_length
 
 
 @dataclass
@@ -39,7 +44,7 @@ def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
     # Settings that play no part in predicting (how it was evaluated, augmented, where it was written) are
     # left out: a run made before a check on them became stricter still predicts.
     saved_config = {key: value for key, value in read_yaml(folder / "config.yaml").items()
-                    if key not in ("eval", "augmenter", "out", "name")}
+                    if key not in ("eval", "augmenter", "logger", "out", "name")}
     config = resolve(catalog, config_from_dict(saved_config, str(folder / "config.yaml")))
     task = build_task(catalog, config)
     representation = build_representation(catalog, config)
@@ -48,8 +53,7 @@ def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
     model_folders = [folder] if (folder / MODEL_FILE).exists() else sorted(folder.glob("fold-*"))
     if not model_folders:
         raise RunError(f"{folder} has no {MODEL_FILE}; the run did not finish")
-    window = max(1, int(round(config.data.options["clip_seconds"] * representation.sample_rate)))
-    features = feature_shape(representation, window)
+    features = feature_shape(representation, window_length(config.data.options["clip_seconds"], representation.sample_rate))
     models, labels = [], []
     for model_folder in model_folders:
         state, saved = load_model_file(model_folder)

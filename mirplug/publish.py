@@ -16,6 +16,10 @@ file system) may share one cache. What they compute there follows one protocol:
    two processes computed the same result anyway (a file system without working locks, or
    entries too small to lock), the first rename wins and the loser drops its copy and reuses
    the winner's: results are keyed by their inputs, so both copies are equal.
+
+Part of the plugin API: a plugin that writes into mirplug's cache (a dataset it generates, say) uses
+``from mirplug import build_once`` or, for more, ``from mirplug import publish``; the names in
+``__all__`` keep the compatibility rule of :data:`mirplug.PLUGIN_API_VERSION`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+# Public (``from mirplug import publish``, and ``mirplug.build_once``): plugins that write into the cache
+# follow the same protocol; these names keep the compatibility rule of mirplug.PLUGIN_API_VERSION.
+__all__ = ["build_once", "building", "lock", "publish_file", "publish_folder", "remove_stale_temporaries",
+           "replace_folder", "temporary_file", "temporary_folder"]
 
 TEMPORARY_MARK = ".tmp-"
 
@@ -132,3 +141,23 @@ def building(result: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def build_once(result: Path, build: Callable[[Path], None], marker: str = "COMPLETE") -> Path:
+    """The folder ``result``, filled by ``build(folder)`` once however many processes ask at the same time.
+
+    For a plugin that generates or unpacks data into mirplug's cache: ``build`` fills a private
+    temporary folder, which gets ``marker`` and is published by one rename under ``lock(result)``;
+    a process that waited for the lock, or asks later, finds ``result`` complete and reuses it.
+    A process killed while building leaves a temporary that the next builder removes.
+    """
+    if (result / marker).exists():
+        return result
+    with lock(result):
+        remove_stale_temporaries(result)
+        if not (result / marker).exists():
+            with building(result) as temporary:
+                build(temporary)
+                (temporary / marker).write_text("complete\n")
+                publish_folder(temporary, result)
+    return result

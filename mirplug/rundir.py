@@ -1,11 +1,18 @@
-"""The run folder: what a run leaves behind, and how ``mirplug predict`` loads it again."""
+"""The run folder: what a run leaves behind, and how ``mirplug predict`` loads it again.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,3 +188,80 @@ def load_model_file(folder: Path) -> tuple[dict[str, Any], SavedModel]:
         return load_file(str(path)), saved
     except Exception as exc:
         raise RunError(f"{damaged} ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})") from None
+
+
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(temporary_path)``, flush it to disk, then rename it to ``path``.
+
+    A kill at any moment leaves either the old file or the new one, never half of one.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        with open(temporary, "rb") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (see :func:`atomic_write`)."""
+    text = json.dumps(data, indent=1) + "\n"
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
+
+
+@contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/RUNNING`` (an exclusive lock, released by the OS if the process dies) while a run works.
+
+    A second process on the same folder (resuming a run that is still running) is refused.
+    The marker is removed when the block ends normally.
+    """
+    marker = folder / "RUNNING"
+    handle = open(marker, "a+")
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock, the marker only
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                owner = handle.read().strip() or "another process"
+                raise RunError(f"{folder} is being written by a running mirplug ({owner}); wait for it to end "
+                               f"or stop it, then resume") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        yield
+        marker.unlink(missing_ok=True)
+    finally:
+        handle.close()
+
+
+def learning_curves(folder: Path, history: list[dict[str, Any]], metric: str) -> None:
+    """Plot training and validation loss and the validation metric per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [h["train_loss"] for h in history], label="train")
+    left.plot(epochs, [h["validation_loss"] for h in history], label="validation")
+    left.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend()
+    right.plot(epochs, [h[f"validation_{metric}"] for h in history], color="tab:green")
+    right.set_xlabel("epoch")
+    right.set_ylabel(f"validation {metric}")
+    figure.tight_layout()
+    figure.savefig(folder / "learning_curves.png", dpi=110)
+    plt.close(figure)

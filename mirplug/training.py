@@ -1,10 +1,11 @@
-"""The training loop: batches, optimizer steps, early stopping as an object, and checkpoints to resume from.
+"""The training loop: batches, optimizer steps, early stopping as an object.
 
-After every epoch the loop saves what it needs to continue exactly (:class:`Checkpoint`): the
-trained weights, the optimizer, early stopping, the data-order generator, the global random
-states (dropout draws from torch's), the history and the augmentation records. A run killed
-at any moment continues from its last finished epoch with ``mirplug run --resume RUN_DIR`` and
-ends with the same files as a run that was never interrupted.
+:func:`fit` trains a network epoch by epoch and keeps the best weights (:class:`EarlyStopping`);
+after every epoch it saves its state to a :class:`~mirplug.checkpoint.Checkpoint` when given one,
+so a killed run continues exactly (``mirplug run --resume``).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -12,34 +13,34 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import random
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from mirplug.components import Representation, Task, Transform
-from mirplug.data import Windows
-from mirplug.errors import ConfigError, DataError, RunError
+from mirplug.errors import ConfigError, DataError
+from mirplug.rows import Rows
 
-CHECKPOINT_FOLDER = "checkpoint"  # inside the run folder; removed when the run finishes
-CHECKPOINT_FORMAT = 1
+if TYPE_CHECKING:
+    from mirplug.checkpoint import Checkpoint
+    from mirplug.windows import Windows
+
+FEW_STEPS = 100  # early stopping before this many optimizer steps gets a note (see mirplug.runner.fit_fold)
 
 
 class Batches:
     """Feature batches for training, augmenting on the fly when augmenters are chosen.
 
+    ``features`` are read a batch at a time (:class:`~mirplug.rows.Rows`: from the cache entries).
+
     Every augmentation applied is kept in ``records`` (the run's ``augmentations.csv``); its
     draws depend only on the seed, the epoch and the window, so a resumed run draws the same.
     """
 
-    def __init__(self, representation: Representation, windows: Windows, features: torch.Tensor | None,
+    def __init__(self, representation: Representation, windows: Windows, features: Rows | torch.Tensor | None,
                  targets: torch.Tensor, transforms: list[tuple[str, Transform]], seed: int, device: torch.device,
                  ids: list[str]) -> None:
         self.representation = representation.to(device)
@@ -163,13 +164,14 @@ Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation 
 
 def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task, batches: Batches,
         n_windows: int, validate: Validate, settings: LoopSettings, progress: Any,
-        checkpoint: Checkpoint | None = None, model_name: str = "the model") -> tuple[Fitted, EarlyStopping]:
+        checkpoint: Checkpoint | None = None, model_name: str = "the model",
+        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> tuple[Fitted, EarlyStopping]:
     """Train ``net`` with early stopping; ``net`` ends with its last epoch's weights (the best are returned).
 
     Each epoch draws a fresh order of the ``n_windows`` training windows from a generator seeded
     with ``settings.seed``, steps the optimizer per batch and scores the validation split with
     ``validate``. With ``checkpoint``, training continues from the epoch saved there (if any)
-    and saves after every epoch.
+    and saves after every epoch. ``on_epoch`` is then given the epoch's row of the history.
     """
     history: list[dict[str, Any]] = []
     stopping = EarlyStopping(settings.patience, settings.min_steps, net.state_dict())
@@ -216,225 +218,11 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
         if checkpoint is not None:
             checkpoint.save(epoch, stopped_early or epoch == settings.epochs, net, optimizer, stopping, generator,
                             steps, stopped_early, history, batches.records)
+        if on_epoch is not None:
+            on_epoch(dict(history[-1]))
         if stopped_early:
             break
     return Fitted(history, steps, stopped_early, stopping.best_epoch), stopping
-
-
-# ---------------------------------------------------------------------------------------------
-# checkpoints
-
-
-def random_states() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """torch's (CPU and CUDA), numpy's and Python's global random states, as tensors and JSON values."""
-    tensors = {"rng.torch": torch.random.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for index, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{index}"] = state
-    kind, keys, position, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
-    version, internal, gauss = random.getstate()
-    return tensors, {"numpy": [kind, keys.tolist(), position, has_gauss, cached],
-                     "python": [version, list(internal), gauss]}
-
-
-def set_random_states(tensors: dict[str, torch.Tensor], values: dict[str, Any]) -> None:
-    """Restore what :func:`random_states` returned."""
-    torch.random.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[f"rng.cuda.{index}"] for index in range(sum(key.startswith("rng.cuda.") for key in tensors))]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
-    kind, keys, position, has_gauss, cached = values["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached))
-    version, internal, gauss = values["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The optimizer's state as tensors (``<param>.<name>``) and JSON values (its groups, the other entries)."""
-    state = optimizer.state_dict()
-    tensors, values = {}, {}
-    for param, entries in state["state"].items():
-        for name, value in entries.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{param}.{name}"] = value
-            else:
-                values[f"{param}.{name}"] = value
-    return tensors, {"param_groups": state["param_groups"], "values": values}
-
-
-def _optimizer_state(tensors: dict[str, torch.Tensor], values: dict[str, Any]) -> dict[str, Any]:
-    """The ``optimizer.state_dict()`` that :func:`_optimizer_parts` took apart."""
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in [*tensors.items(), *values["values"].items()]:
-        param, name = key.split(".", 1)
-        state.setdefault(int(param), {})[name] = value
-    return {"state": dict(sorted(state.items())), "param_groups": values["param_groups"]}
-
-
-def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # cloned and contiguous: safetensors refuses tensors that share memory (tied weights)
-    return {f"{prefix}.{key}": value.detach().cpu().contiguous().clone() for key, value in state.items()}
-
-
-def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {key[len(prefix) + 1:]: value for key, value in tensors.items() if key.startswith(prefix + ".")}
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)``, flush it to disk, then rename it to ``path``.
-
-    A kill at any moment leaves either the old file or the new one, never half of one.
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (see :func:`atomic_write`)."""
-    text = json.dumps(data, indent=1) + "\n"
-    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
-
-
-@dataclass
-class SavedTraining:
-    """A checkpoint read back: tensors (safetensors) and values (JSON)."""
-
-    tensors: dict[str, torch.Tensor]
-    values: dict[str, Any]
-
-    def restore(self, net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, stopping: EarlyStopping,
-                generator: torch.Generator, batches: Batches) -> tuple[list[dict[str, Any]], int, bool, bool]:
-        """Put the saved state back; returns history, steps, whether it stopped early and whether training ended."""
-        values = self.values
-        net.load_state_dict(_unprefixed("net", self.tensors))
-        if optimizer is not None and values["optimizer"] is not None:
-            optimizer.load_state_dict(_optimizer_state(_unprefixed("optimizer", self.tensors), values["optimizer"]))
-        stopping.load_state_dict({**values["stopping"], "best_state": _unprefixed("best", self.tensors)})
-        generator.set_state(self.tensors["data_order"])
-        set_random_states(self.tensors, values["random"])
-        batches.records[:] = values["augmentations"]
-        return list(values["history"]), int(values["steps"]), bool(values["stopped_early"]), bool(values["finished"])
-
-
-class Checkpoint:
-    """One training's checkpoint in a run folder: ``checkpoint/<name>.json`` and the tensors file it names.
-
-    The tensors go to ``<name>-epoch-<N>.safetensors`` first, then the JSON naming that file
-    replaces the old JSON (both written to a temporary file and renamed), then the older tensors
-    file is removed: whenever the process dies, the JSON names a complete tensors file.
-    """
-
-    def __init__(self, folder: Path, name: str) -> None:
-        self.folder, self.name = folder, name
-        self.path = folder / f"{name}.json"
-
-    def save(self, epoch: int, finished: bool, net: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
-             stopping: EarlyStopping, generator: torch.Generator, steps: int, stopped_early: bool,
-             history: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
-        """Save the state at the end of ``epoch`` (``finished``: no epoch follows)."""
-        from safetensors.torch import save_file
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stopping_state = stopping.state_dict()
-        rng_tensors, rng_values = random_states()
-        tensors = {**_prefixed("net", net.state_dict()), **_prefixed("best", stopping_state.pop("best_state")),
-                   "data_order": generator.get_state(), **rng_tensors}
-        optimizer_values = None
-        if optimizer is not None:
-            optimizer_tensors, optimizer_values = _optimizer_parts(optimizer)
-            tensors.update(_prefixed("optimizer", optimizer_tensors))
-        tensors_file = f"{self.name}-epoch-{epoch}.safetensors"
-        atomic_write(self.folder / tensors_file, lambda temporary: save_file(tensors, temporary))
-        atomic_write_json(self.path, {
-            "format": CHECKPOINT_FORMAT, "epoch": epoch, "finished": finished, "tensors": tensors_file,
-            "threads": torch.get_num_threads(), "steps": steps, "stopped_early": stopped_early,
-            "stopping": stopping_state, "optimizer": optimizer_values, "random": rng_values,
-            "history": history, "augmentations": records,
-        })
-        for older in self.folder.glob(f"{self.name}-epoch-*.safetensors"):  # also those a kill left behind
-            if older.name != tensors_file:
-                older.unlink(missing_ok=True)
-
-    def epoch(self) -> int | None:
-        """The last epoch saved, or None when nothing was saved yet."""
-        try:
-            return int(json.loads(self.path.read_text())["epoch"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def load(self) -> SavedTraining | None:
-        """The saved state, or None when nothing was saved yet."""
-        from safetensors.torch import load_file
-
-        if not self.path.is_file():
-            return None
-        try:
-            values = json.loads(self.path.read_text())
-            if values.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"format {values.get('format')}, expected {CHECKPOINT_FORMAT}")
-            tensors = load_file(str(self.folder / values["tensors"]))
-        except Exception as exc:  # noqa: BLE001 - any damage is reported the same way
-            raise RunError(f"the checkpoint {self.path} cannot be read ({type(exc).__name__}: {exc}); delete the "
-                           f"folder {self.folder} to train this run from its start") from None
-        return SavedTraining(tensors, values)
-
-    def remove(self) -> None:
-        """Delete this checkpoint (its training is finished and its results are written)."""
-        self.path.unlink(missing_ok=True)
-        for tensors_file in self.folder.glob(f"{self.name}-epoch-*.safetensors"):
-            tensors_file.unlink(missing_ok=True)
-
-
-def saved_threads(folder: Path) -> int | None:
-    """The torch thread count the checkpoints in ``folder`` were made with (None: no checkpoint yet)."""
-    for path in sorted(folder.glob("*.json")):
-        try:
-            threads = json.loads(path.read_text()).get("threads")
-        except (OSError, ValueError):
-            continue
-        if isinstance(threads, int) and threads > 0:
-            return threads
-    return None
-
-
-@contextmanager
-def run_lock(folder: Path) -> Iterator[None]:
-    """Hold ``folder/RUNNING`` (an exclusive lock, released by the OS if the process dies) while a run works.
-
-    A second process on the same folder (resuming a run that is still running) is refused.
-    The marker is removed when the block ends normally.
-    """
-    marker = folder / "RUNNING"
-    handle = open(marker, "a+")
-    try:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no lock, the marker only
-            fcntl = None  # type: ignore[assignment]
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.seek(0)
-                owner = handle.read().strip() or "another process"
-                raise RunError(f"{folder} is being written by a running mirplug ({owner}); wait for it to end "
-                               f"or stop it, then resume") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        yield
-        marker.unlink(missing_ok=True)
-    finally:
-        handle.close()
 
 
 def epochs_for(epochs: int, min_steps: int, n_windows: int, batch_size: int) -> int:

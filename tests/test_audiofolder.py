@@ -7,7 +7,8 @@ import pytest
 from conftest import tone, write_audio
 
 from mirplug.audio import BadClip, decode
-from mirplug.data import decode_windows, split_dataset
+from mirplug.data import split_dataset
+from mirplug.windows import decode_windows
 from mirplug.errors import DataError
 from mirplug_builtin.datasets.audiofolder import load
 

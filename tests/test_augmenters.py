@@ -246,9 +246,9 @@ def test_ranges_and_the_nyquist_frequency_are_checked():
 
 
 def test_a_transform_used_before_prepare_says_so():
-    from mirplug.errors import RunError
+    from mirplug.errors import MirplugError
 
-    with pytest.raises(RunError, match=r"augmenter gain: prepare\(sample_rate\) must be called"):
+    with pytest.raises(MirplugError, match=r"augmenter gain: prepare\(sample_rate\) must be called"):
         Gain(p=1.0)(torch.ones(4), np.random.default_rng(0))
 
 

@@ -196,7 +196,7 @@ def test_several_generators_name_the_one_with_nothing_to_generate(catalog):
 def test_balancing_classes_that_are_already_balanced_is_refused_before_fitting(catalog, tmp_path):
     from mirplug.data import split_dataset
     from mirplug.generation import synthesize
-    from mirplug.runner import build_generators, build_task, load_dataset
+    from mirplug.build import build_generators, build_task, load_dataset
 
     config = resolve(catalog, [*TINY, "data.styles=2", "augmenter=vae", "augmenter.balance=true"])
     task = build_task(catalog, config)
@@ -400,7 +400,7 @@ def test_a_frame_level_task_with_a_clip_level_representation_is_refused_before_d
 def test_with_only_a_clip_level_representation_given_a_backbone_that_takes_it_is_chosen(clip_catalog, tmp_path):
     from rich.console import Console
 
-    import mirplug.runner
+    import mirplug.build
     from mirplug.runner import run
 
     output = io.StringIO()
@@ -412,7 +412,7 @@ def test_with_only_a_clip_level_representation_given_a_backbone_that_takes_it_is
     assert 0.0 <= result.metrics["macro_f1"] <= 1.0
     # a backbone.* key says the user meant the default backbone: then it is an error, not a swap
     with pytest.raises(ConfigError):
-        mirplug.runner.preflight(clip_catalog, resolve(clip_catalog, ["representation=clipstats",
+        mirplug.build.preflight(clip_catalog, resolve(clip_catalog, ["representation=clipstats",
                                                                       "backbone.channels=8"]))
 
 

@@ -12,7 +12,8 @@ import pytest
 import soundfile
 import torch
 
-from mirplug import cache
+from mirplug import cache, inference
+from mirplug import windows as windowing
 from mirplug_builtin.representations.mel import LogMel
 
 SAMPLE_RATE = 16000
@@ -45,10 +46,10 @@ def write_clips(folder: Path, seconds: list[float]) -> list[Path]:
 def features_for(paths: list[Path], n_mels: int = 32, clip_seconds: float = 1.0) -> torch.Tensor:
     """Decode and featurize through the cache, as the runner does."""
     mel = LogMel(sample_rate=SAMPLE_RATE, n_mels=n_mels)
-    windows = cache.decode_cells([{"path": str(p), "bytes": None} for p in paths], [p.name for p in paths],
-                                 SAMPLE_RATE, clip_seconds, 4, "train", cache.min_samples_of(mel))
+    windows = windowing.decode_cells([{"path": str(p), "bytes": None} for p in paths], [p.name for p in paths],
+                                 SAMPLE_RATE, clip_seconds, 4, "train", windowing.min_samples_of(mel))
     settings = cache.representation_settings("mel", {"n_mels": n_mels}, mel, clip_seconds, 4)
-    return cache.featurize_cached(mel, settings, windows, "cpu")
+    return inference.featurize_cached(mel, settings, windows, "cpu")
 
 
 def test_second_pass_reuses_every_entry_and_matches(tmp_path: Path) -> None:
@@ -69,11 +70,11 @@ def test_cached_features_skip_the_windows_of_their_clips_only(tmp_path: Path) ->
     settings = cache.representation_settings("mel", {"n_mels": 32}, mel, 1.0, 4)
     cache.feature_store(settings).path(cache.content_hash(paths[1].read_bytes())).unlink()
     cache.STATS.clear()
-    windows = cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b", "c"], SAMPLE_RATE, 1.0, 4, "train",
+    windows = windowing.decode_cells([{"path": str(p)} for p in paths], ["a", "b", "c"], SAMPLE_RATE, 1.0, 4, "train",
                                  512, None, cache.feature_store(settings))
     assert dict(cache.STATS) == {"windows_not_needed": 2, "windows_loaded": 1}
     assert windows.clip.tolist() == [0, 1, 1, 2, 2] and windows.seconds == [1.0, 2.0, 1.5]
-    assert torch.equal(cache.featurize_cached(mel, settings, windows, "cpu"), reference)
+    assert torch.equal(inference.featurize_cached(mel, settings, windows, "cpu"), reference)
     assert cache.STATS["features_computed"] == 1 and cache.STATS["features_loaded"] == 2
 
 
@@ -143,7 +144,7 @@ def test_windows_can_be_left_out_of_the_cache(tmp_path: Path) -> None:
     cells = [{"path": str(p)} for p in paths]
     for _ in range(2):  # nothing stored, so the second pass decodes again
         cache.STATS.clear()
-        windows = cache.decode_cells(cells, ["a", "b"], SAMPLE_RATE, 1.0, 4, "train", 512, keep_windows=False)
+        windows = windowing.decode_cells(cells, ["a", "b"], SAMPLE_RATE, 1.0, 4, "train", 512, keep_windows=False)
         assert dict(cache.STATS) == {"windows_decoded": 2} and len(windows.waves) == 4
     assert not cache.features_root().exists() or not list(cache.features_root().glob("windows-*"))
     assert list(cache.features_root().glob("paths/*.json"))  # content hashes are still remembered
@@ -152,24 +153,24 @@ def test_windows_can_be_left_out_of_the_cache(tmp_path: Path) -> None:
 def test_a_clip_shorter_than_one_frame_is_skipped(tmp_path: Path) -> None:
     paths = write_clips(tmp_path / "audio", [1.0, 0.01])  # 160 samples < n_fft 512
     mel = LogMel(sample_rate=SAMPLE_RATE)
-    windows = cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b"], SAMPLE_RATE, 1.0, 4, "train",
-                                 cache.min_samples_of(mel))
+    windows = windowing.decode_cells([{"path": str(p)} for p in paths], ["a", "b"], SAMPLE_RATE, 1.0, 4, "train",
+                                 windowing.min_samples_of(mel))
     assert windows.rows == [0]
     assert windows.skipped == [{"split": "train", "id": "b", "path": str(paths[1]),
                                 "reason": "shorter than one analysis frame: 160 samples < 512 (32.0 ms at 16000 Hz)"}]
     # the second time the windows come from the cache and the clip is still skipped
-    windows = cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b"], SAMPLE_RATE, 1.0, 4, "train", 512)
+    windows = windowing.decode_cells([{"path": str(p)} for p in paths], ["a", "b"], SAMPLE_RATE, 1.0, 4, "train", 512)
     assert windows.rows == [0] and len(windows.skipped) == 1 and cache.STATS["windows_loaded"] == 2
 
 
-def decode_and_featurize(paths: list[Path], featurizer: bool) -> tuple[torch.Tensor, cache.CachedWindows]:
+def decode_and_featurize(paths: list[Path], featurizer: bool) -> tuple[torch.Tensor, windowing.CachedWindows]:
     """As the runner does with a feature store, with or without featurizing in the decoding threads."""
     mel = LogMel(sample_rate=SAMPLE_RATE, n_mels=32)
     settings = cache.representation_settings("mel", {"n_mels": 32}, mel, 1.0, 4)
-    windows = cache.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 1.0, 4,
-                                 "train", cache.min_samples_of(mel), None, cache.feature_store(settings),
-                                 cache.featurizer_while_decoding(mel, "cpu") if featurizer else None)
-    return cache.featurize_cached(mel, settings, windows, "cpu"), windows
+    windows = windowing.decode_cells([{"path": str(p)} for p in paths], [p.name for p in paths], SAMPLE_RATE, 1.0, 4,
+                                 "train", windowing.min_samples_of(mel), None, cache.feature_store(settings),
+                                 inference.featurizer_while_decoding(mel, "cpu") if featurizer else None)
+    return inference.featurize_cached(mel, settings, windows, "cpu"), windows
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
@@ -207,7 +208,7 @@ def test_decoding_threads_featurize_with_their_share_of_torch_threads(tmp_path: 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        cache.decode_cells([{"path": str(p)} for p in paths], ["a", "b", "c", "d"], SAMPLE_RATE, 1.0, 4, "train",
+        windowing.decode_cells([{"path": str(p)} for p in paths], ["a", "b", "c", "d"], SAMPLE_RATE, 1.0, 4, "train",
                            512, None, cache.feature_store(cache.representation_settings("mel", {}, mel, 1.0, 4)),
                            featurizer)
         assert seen == [1, 1, 1, 1] and torch.get_num_threads() == 2
@@ -231,9 +232,9 @@ def test_only_thread_safe_representations_on_the_cpu_are_featurized_while_decodi
     class Stateful(LogMel):
         thread_safe = False
 
-    assert cache.featurizer_while_decoding(CQT(), "cpu") is not None
-    assert cache.featurizer_while_decoding(Stateful(), "cpu") is None
-    assert cache.featurizer_while_decoding(LogMel(), "cuda") is None
+    assert inference.featurizer_while_decoding(CQT(), "cpu") is not None
+    assert inference.featurizer_while_decoding(Stateful(), "cpu") is None
+    assert inference.featurizer_while_decoding(LogMel(), "cuda") is None
 
 
 def test_a_second_run_loads_all_features() -> None:

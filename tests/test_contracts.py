@@ -93,6 +93,8 @@ def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: P
         "backbone": {"shape and dtype", "no NaN", "deterministic", "batch equals items", "gradients flow"},
         "augmenter": ({"fits", "samples labelled waveforms", "seeded reproducibility", "save/load round trip"}
                       if kind == "augmenter" and CATALOG.get("augmenter", name).stage == "generator"
+                      else {"fits", "samples labelled rows with provenance", "seeded reproducibility"}
+                      if kind == "augmenter" and CATALOG.get("augmenter", name).stage == "embeddings"
                       else {"seeded reproducibility", "output length and dtype", "output range"}),
         "task": {"tiny end-to-end run"},
         "dataset": {"loads with audio and id columns", "tiny end-to-end run"},

@@ -109,7 +109,7 @@ def test_zero_hop_and_bad_folding_fail() -> None:
 def test_config_time_error_through_resolve() -> None:
     from mirplug.catalog import load_catalog
     from mirplug.config import resolve
-    from mirplug.model import build_representation
+    from mirplug.build import build_representation
 
     catalog = load_catalog()
     config = resolve(catalog, ["representation=cqt", "representation.n_bins=200"])
@@ -118,7 +118,7 @@ def test_config_time_error_through_resolve() -> None:
 
 
 def test_chroma_skips_clips_shorter_than_its_cqt_frame() -> None:
-    from mirplug.cache import min_samples_of
+    from mirplug.windows import min_samples_of
 
     chroma, cqt = Chroma(sample_rate=16000), CQT(sample_rate=16000)
     assert min_samples_of(chroma) == min_samples_of(cqt) == cqt.frame_samples > 1

@@ -108,7 +108,7 @@ def test_ctrl_c_in_the_second_fold_names_the_folder_and_resume_keeps_the_first_f
     from typer.testing import CliRunner
 
     from mirplug.cli import app
-    from mirplug.training import Checkpoint
+    from mirplug.checkpoint import Checkpoint
 
     args = ["run", "task=genre", *TINY, "train.epochs=4", "backbone.channels=4", "backbone.blocks=2",
             "eval.folds=3", "data.styles=2", f"out={tmp_path}"]
@@ -174,7 +174,7 @@ def test_resume_takes_no_overrides(tmp_path: Path) -> None:
 
 
 def test_a_run_folder_in_use_is_refused_to_a_second_process(tmp_path: Path) -> None:
-    from mirplug.training import run_lock
+    from mirplug.rundir import run_lock
 
     with run_lock(tmp_path):
         assert (tmp_path / "RUNNING").read_text() == f"pid {os.getpid()}\n"
@@ -206,7 +206,7 @@ def test_a_checkpoint_restores_weights_optimizer_stopping_and_random_states(tmp_
     import numpy as np
     import torch
 
-    from mirplug.training import Checkpoint
+    from mirplug.checkpoint import Checkpoint
 
     net, optimizer, stopping, generator = tiny_training(steps=3)
     stopping.update(1, (0.5, -1.0), net.state_dict())
@@ -237,8 +237,8 @@ def test_a_checkpoint_restores_weights_optimizer_stopping_and_random_states(tmp_
 
 def test_a_save_that_dies_half_way_leaves_the_previous_checkpoint(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import mirplug.training
-    from mirplug.training import Checkpoint
+    import mirplug.checkpoint
+    from mirplug.checkpoint import Checkpoint
 
     net, optimizer, stopping, generator = tiny_training()
     checkpoint = Checkpoint(tmp_path, "training-1")
@@ -247,7 +247,7 @@ def test_a_save_that_dies_half_way_leaves_the_previous_checkpoint(tmp_path: Path
     def dies(path: Path, data: object) -> None:
         raise KeyboardInterrupt  # between the new tensors file and the JSON naming it
 
-    monkeypatch.setattr(mirplug.training, "atomic_write_json", dies)
+    monkeypatch.setattr(mirplug.checkpoint, "atomic_write_json", dies)
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(2, False, net, optimizer, stopping, generator, 2, False, [{"epoch": 1}, {"epoch": 2}], [])
     saved = checkpoint.load()
@@ -256,7 +256,7 @@ def test_a_save_that_dies_half_way_leaves_the_previous_checkpoint(tmp_path: Path
 
 
 def test_a_damaged_checkpoint_is_one_error_naming_what_to_delete(tmp_path: Path) -> None:
-    from mirplug.training import Checkpoint
+    from mirplug.checkpoint import Checkpoint
 
     net, optimizer, stopping, generator = tiny_training()
     checkpoint = Checkpoint(tmp_path, "training-1")

@@ -12,7 +12,8 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from mirplug.errors import ConfigError  # noqa: E402
-from mirplug.sweep import expand, t_interval  # noqa: E402
+from mirplug.stats import t_interval  # noqa: E402
+from mirplug.sweep import expand  # noqa: E402
 
 
 def test_comma_lists_expand_except_augmenters() -> None:
@@ -127,7 +128,7 @@ def test_a_sweep_interrupted_during_a_run_continues_that_run_from_its_checkpoint
     from mirplug.cli import app
     from mirplug.config import resolve
     from mirplug.runner import run
-    from mirplug.training import Checkpoint
+    from mirplug.checkpoint import Checkpoint
 
     common = ["task=genre", "data.clips_per_class=6", "data.seconds=1.0", "data.clip_seconds=1.0", "train.epochs=3",
               "train.patience=10", "backbone=mlp", "representation=mfcc"]

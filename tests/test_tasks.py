@@ -10,7 +10,7 @@ import torch
 from conftest import TINY, tone, write_audio
 
 from mirplug.config import resolve
-from mirplug.data import Windows
+from mirplug.windows import Windows
 from mirplug.runner import run
 from mirplug_builtin.tasks.beats import EventTask, f_measure, peak_pick
 from mirplug_builtin.tasks.key import KeyTask

@@ -1,6 +1,9 @@
 """The ``mirplug`` command line (Typer), one module per command group.
 
 Nothing heavy is imported here: ``mirplug --help`` must answer without importing torch.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mirplug.cli import (
     sweep,
     validate,
 )
+from mirplug.cli.common import version_text
 from mirplug.errors import MirplugError, one_line
 
 app = typer.Typer(
@@ -46,17 +50,6 @@ ablate.register(app)
 augment.register(app)
 push.register(app)
 doctor.register(app)
-
-
-def version_text() -> str:
-    """``mirplug X.Y.Z``: the installed distribution's version (the package's own when not installed)."""
-    from importlib import metadata
-
-    try:
-        version = metadata.version("mirplug")
-    except metadata.PackageNotFoundError:
-        from mirplug import __version__ as version
-    return f"mirplug {version}"
 
 
 def _print_version(value: bool) -> None:

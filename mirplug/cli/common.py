@@ -1,4 +1,8 @@
-"""Helpers shared by the command modules."""
+"""Helpers shared by the command modules.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +27,14 @@ def catalog_with_warnings() -> Catalog:
     for clash in catalog.clashes():
         err_console.print(f"[yellow]warning:[/] {escape(clash)}", highlight=False, soft_wrap=True)
     return catalog
+
+
+def version_text() -> str:
+    """``mirplug X.Y.Z``: the installed distribution's version (the package's own when not installed)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("mirplug")
+    except metadata.PackageNotFoundError:
+        from mirplug import __version__ as version
+    return f"mirplug {version}"

@@ -4,6 +4,9 @@ Like ``transformers env``: versions (Python, mirplug, the libraries it runs on, 
 and torchaudio load (torchaudio's compiled extension included) and are the pair mirplug declares, the cache
 folder, threads and accelerators. Exit code 0 when everything works, 1 with one line per problem and its
 fix otherwise. Every probe catches its own failure: this command exists for environments where imports fail.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ def _probe(name: str, probe: Any, report: dict[str, Any], problems: list[str]) -
 
 def collect() -> dict[str, Any]:
     """Everything ``mirplug doctor`` reports, as JSON-ready values; ``problems`` has one line per problem."""
-    from mirplug.cli import version_text
+    from mirplug.cli.common import version_text
     from mirplug.environment import installed_version
 
     problems: list[str] = []

@@ -1,12 +1,12 @@
 """Built-in augmenters: waveform transforms from torch-audiomentations (``gain``, ``timeshift``,
 ``pitch_shift``, ``lowpass``, ``highpass``, ``bandpass``, ``colored_noise``, ``impulse_response``,
 ``polarity_inversion``; see :mod:`.waveform`), ``noise`` (white noise), ``specaugment`` (features),
-``vae`` and ``gan`` (generators fitted on the training split)."""
+``vae`` and ``gan`` (generators fitted on the training split), ``embedding_gaussian`` and
+``embedding_smote`` (generators in a frozen backbone's embedding space)."""
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import AugmenterSpec, Option
+from mirplug import AugmenterSpec, Option, hookimpl
 
 P = Option(name="p", type=float, default=0.5, minimum=0.0, maximum=1.0, help="probability of applying it")
 TA_LICENSE = "MIT"  # the wrapper and torch-audiomentations alike
@@ -17,6 +17,13 @@ WRAPPED = "mirplug_builtin.augmenters.waveform"
 def hz(name: str, default: float, help: str) -> Option:
     """A frequency option in Hz."""
     return Option(name=name, type=float, default=default, minimum=1.0, maximum=96_000.0, help=help)
+
+
+EMBEDDING_SAMPLING = (
+    Option(name="per_class", type=int, default=0, minimum=0, maximum=100_000,
+           help="synthetic embedding rows added to every class"),
+    Option(name="balance", type=bool, default=False, help="bring every class up to the largest"),
+)
 
 
 def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, ...]:
@@ -43,6 +50,8 @@ def generator_options(steps: int, latent_dim: int, lr: float) -> tuple[Option, .
                help="reuse a generator already fitted on the same clips with the same options and seed"),
     )
 
+
+QUICK = {"steps": 3}  # mirplug validate fits a generator for a few steps only
 
 
 @hookimpl
@@ -116,7 +125,7 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
         AugmenterSpec(
             name="impulse_response",
             summary="convolve with an impulse response from a folder (torch-audiomentations ApplyImpulseResponse)",
-            stage="waveform", factory=f"{WRAPPED}:ImpulseResponse",
+            stage="waveform", factory=f"{WRAPPED}:ImpulseResponse", needs_options=("path",),
             options=(P, Option(name="path", type=str, default=None,
                                help="folder (searched recursively) or file of impulse responses (WAV, FLAC, ...)"),
                      Option(name="compensate_delay", type=bool, default=True,
@@ -140,7 +149,7 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
         AugmenterSpec(
             name="vae", summary="class-conditional VAE over log-mel images, inverted to audio with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.vae:VAEGenerator",
-            options=generator_options(steps=1000, latent_dim=32, lr=1e-3),
+            options=generator_options(steps=1000, latent_dim=32, lr=1e-3), quick_options=QUICK,
             license="MIT", citation="Sohn, Lee and Yan, Learning Structured Output Representation using Deep "
                                     "Conditional Generative Models, NeurIPS 2015",
         ),
@@ -149,9 +158,32 @@ def mirplug_register_augmenters() -> list[AugmenterSpec]:
             summary="class-conditional GAN (hinge loss, spectral norm) over log-mel images, inverted to audio "
                     "with Griffin-Lim",
             stage="generator", factory="mirplug_builtin.augmenters.gan:GANGenerator",
-            options=generator_options(steps=500, latent_dim=64, lr=2e-4),
+            options=generator_options(steps=500, latent_dim=64, lr=2e-4), quick_options=QUICK,
             license="MIT",
             citation="Miyato et al., Spectral Normalization for Generative Adversarial Networks, ICLR 2018; "
                      "Miyato and Koyama, cGANs with Projection Discriminator, ICLR 2018",
+        ),
+        AugmenterSpec(
+            name="embedding_gaussian",
+            summary="class-conditional Gaussian in a frozen backbone's embedding space (Ledoit-Wolf shrunk "
+                    "covariance); adds embedding rows to the training split, no audio",
+            stage="embeddings", factory="mirplug_builtin.augmenters.embedding:GaussianEmbeddings",
+            options=(*EMBEDDING_SAMPLING,
+                     Option(name="covariance", type=str, default="shared", choices=("shared", "per_class"),
+                            help="one covariance for all classes (centred per class) or one per class"),
+                     Option(name="scale", type=float, default=1.0, minimum=0.0, maximum=10.0,
+                            help="multiplies the spread around each class mean")),
+            license="MIT", citation="Ledoit and Wolf, A well-conditioned estimator for large-dimensional "
+                                    "covariance matrices, J. Multivariate Analysis 2004",
+        ),
+        AugmenterSpec(
+            name="embedding_smote",
+            summary="SMOTE in a frozen backbone's embedding space: new rows between a training row and a "
+                    "same-class neighbour; no audio",
+            stage="embeddings", factory="mirplug_builtin.augmenters.embedding:SmoteEmbeddings",
+            options=(*EMBEDDING_SAMPLING,
+                     Option(name="neighbours", type=int, default=5, minimum=1, maximum=1000,
+                            help="nearest same-class rows a new row may lie towards")),
+            license="MIT", citation="Chawla et al., SMOTE: Synthetic Minority Over-sampling Technique, JAIR 2002",
         ),
     ]

@@ -22,8 +22,8 @@ over the examples of a batch for pitch shift, the filters and shift, so one batc
 save nothing measurable, and per-row calls keep each row's output independent of which rows
 share its batch (a resumed run, ``mirplug augment`` and the record all reproduce it).
 
-``impulse_response`` reads the impulse responses itself (:func:`mirplug.audio.decode`: WAV, FLAC,
-OGG, MP3, resampled with soxr) because the library's reader needs ``torchaudio.info``, which
+``impulse_response`` reads the impulse responses itself (soundfile: WAV, FLAC, OGG, MP3, ...;
+resampled with soxr) because the library's reader needs ``torchaudio.info``, which
 torchaudio 2.9 removed; it draws which response with the row's generator and convolves with the
 library's ``apply_transform``.
 """
@@ -42,8 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mirplug.components import Transform
-from mirplug.errors import ConfigError, DataError, RunError
+from mirplug import AUDIO_EXTENSIONS, ConfigError, DataError, MirplugError, Transform
 
 
 @contextmanager
@@ -97,7 +96,7 @@ class Wrapped(Transform, abc.ABC):
     def module(self) -> Any:
         """The library transform for the prepared sample rate (built on first use)."""
         if self.sample_rate is None:
-            raise RunError(f"augmenter {self.name}: prepare(sample_rate) must be called before it is used")
+            raise MirplugError(f"augmenter {self.name}: prepare(sample_rate) must be called before it is used")
         if self._module is None:
             try:
                 self._module = self.library(self.sample_rate)
@@ -390,8 +389,6 @@ class ImpulseResponse(Wrapped):
             raise ConfigError(f"augmenter {self.name} needs augmenter.{self.name}.path=FOLDER, a folder (or one "
                               f"file) of impulse responses as audio files")
         self.path = Path(path).expanduser()
-        from mirplug.audio import AUDIO_EXTENSIONS
-
         if self.path.is_file():
             self.files = [self.path]
         elif self.path.is_dir():
@@ -408,21 +405,28 @@ class ImpulseResponse(Wrapped):
     def name_of(self, file: Path) -> str:
         return file.name if file == self.path else file.relative_to(self.path).as_posix()
 
-    def prepare(self, sample_rate: int) -> None:
-        from mirplug.audio import BadClip, decode
+    def read(self, file: Path, sample_rate: int) -> np.ndarray:
+        """One response as mono float32 at ``sample_rate``, scaled to unit energy (it colours the sound without
+        changing its level much)."""
+        import soundfile
+        import soxr
 
+        try:
+            samples, rate = soundfile.read(str(file), dtype="float32", always_2d=True)
+        except Exception as exc:  # noqa: BLE001 - soundfile raises several types for unreadable files
+            raise DataError(f"augmenter {self.name}: cannot read the impulse response {file}: {exc}") from None
+        mono = samples.mean(axis=1)
+        if rate != sample_rate:
+            mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
+        energy = float(np.sqrt(np.sum(mono.astype(np.float64) ** 2)))
+        if not np.isfinite(energy) or energy < 1e-6:
+            raise DataError(f"augmenter {self.name}: the impulse response {file} is silent or not finite")
+        return np.ascontiguousarray(mono / energy, dtype=np.float32)
+
+    def prepare(self, sample_rate: int) -> None:
         if sample_rate == self.sample_rate and self.responses:
             return
-        responses = {}
-        for file in self.files:
-            try:
-                samples = decode(str(file), sample_rate).samples
-            except BadClip as exc:
-                raise DataError(f"augmenter {self.name}: impulse response {file}: {exc}") from None
-            # unit energy: the response colours the sound without changing its level much
-            samples = samples / max(float(np.sqrt(np.sum(samples.astype(np.float64) ** 2))), 1e-12)
-            responses[self.name_of(file)] = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-        self.responses = responses
+        self.responses = {self.name_of(file): torch.from_numpy(self.read(file, sample_rate)) for file in self.files}
         super().prepare(sample_rate)
 
     def library(self, sample_rate: int) -> Any:
