@@ -91,3 +91,12 @@ def test_mixup_is_refused_for_targets_that_do_not_mix(catalog):
         resolve(catalog, ["task=mood", "train.mixup_alpha=0.2"])
     assert resolve(catalog, ["task=tagging", "train.mixup_alpha=0.2"]).train["mixup_alpha"] == 0.2
     assert resolve(catalog, ["task=genre"]).train["mixup_alpha"] == 0.0  # off by default
+
+
+def test_ablate_takes_a_mixup_arm():
+    from mirplug.ablate import arms_for
+
+    common, arms = arms_for(["task=genre", "augmenter=gain", "seed=0,1"], "", ["train.mixup_alpha=0.2"])
+    assert arms == ["augmenter=", "augmenter=gain", "train.mixup_alpha=0.2"]
+    with pytest.raises(ConfigError, match="names no augmenter"):
+        arms_for(["augmenter=gain"], "", ["train.lr=0.1"])
