@@ -47,6 +47,9 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="min_steps", type=int, default=0, minimum=0, maximum=10_000_000,
                help="no early stopping before this many optimizer steps; the epoch limit grows to reach them "
                     "(few-label runs: an epoch of 30 clips is one step)"),
+        Option(name="mixup_alpha", type=float, default=0.0, minimum=0.0, maximum=100.0,
+               help="mixup: train on convex mixtures of pairs of examples and of their targets, the weight drawn "
+                    "from Beta(alpha, alpha) per batch (0: off; 0.2 to 0.4 are usual); single- and multi-label tasks"),
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
         Option(name="threads", type=int, default=0, minimum=0, maximum=1024,
                help="torch CPU threads (0: torch's default)"),
@@ -282,6 +285,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     scalars["name"] = scalars["name"] or None  # name= (empty): the default <timestamp>-<task>
     check_run_name(scalars["name"])
     check_training(sections["train"])
+    check_mixup(sections["train"], task_spec)
     check_fad_backbone(catalog, sections["eval"]["fad_backbone"])
     augmenters = listed["augmenter"]
     check_generators(augmenters.names, augmenters.specs, augmenters.options)
@@ -407,6 +411,14 @@ def check_training(train: Mapping[str, Any]) -> None:
             f"weight by 1 - lr * weight_decay = {1.0 - shrink:g} each step, which wipes the model out; lower "
             f"train.weight_decay below {1.0 / train['lr']:g} (default 0.0001)"
         )
+
+
+def check_mixup(train: Mapping[str, Any], task_spec: Any) -> None:
+    """Mixup mixes targets: single-label (class probabilities) and multi-label (multi-hot) tasks only."""
+    kind = getattr(task_spec, "label_kind", None)
+    if train.get("mixup_alpha") and kind not in ("single-label", "multi-label"):
+        raise ConfigError(f"train.mixup_alpha={train['mixup_alpha']:g}: task '{task_spec.name}' has {kind} targets; "
+                          f"mixup takes single-label or multi-label tasks (set train.mixup_alpha=0)")
 
 
 def check_fad_backbone(catalog: Catalog, choice: str | None) -> None:
