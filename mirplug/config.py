@@ -267,8 +267,9 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     task_name = chosen.get("task", DEFAULT_TASK)
     task_spec = catalog.get("task", task_name)
     assert isinstance(task_spec, TaskSpec)
+    task_defaults = defaults_for(task_spec, chosen, rest)
     defaults = {"data": task_spec.default_dataset, "representation": "mel", "backbone": "cnn", "augmenter": ""}
-    defaults.update({k: v for k, v in task_spec.defaults.items() if "." not in k})
+    defaults.update({k: v for k, v in task_defaults.items() if "." not in k})
     names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
     names["task"] = task_name
 
@@ -290,7 +291,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     # A task may default options too (e.g. representation.n_fft=2048 for key); they apply only
     # where the chosen component has that option, and the user's overrides come after them.
     task_options = []
-    for key, value in task_spec.defaults.items():
+    for key, value in task_defaults.items():
         head, _, option = key.partition(".")
         if option and (head in SECTIONS or any(o.name == option for o in declared.get(head, ()))):
             task_options.append((key, value))
@@ -337,6 +338,19 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         # for one that takes the representation's features (mirplug.build.fit_backbone_to_features)
         backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
     )
+
+
+def defaults_for(task_spec: TaskSpec, chosen: Mapping[str, str], rest: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The task's ``defaults``, with its ``recorded_defaults`` over them when the run reads another dataset than
+    the task's built-in one (recordings) and the user chose no backbone, ``backbone.*`` option or representation
+    (the recorded defaults are one choice of model and windows, taken whole or not at all)."""
+    merged = dict(task_spec.defaults)
+    recorded = chosen.get("data", task_spec.default_dataset) != task_spec.default_dataset
+    user_model = ("backbone" in chosen or "representation" in chosen
+                  or any(key.startswith(("backbone.", "representation.")) for key, _ in rest))
+    if recorded and not user_model:
+        merged.update(task_spec.recorded_defaults)
+    return merged
 
 
 def check_run_name(name: str | None) -> None:

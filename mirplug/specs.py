@@ -254,6 +254,10 @@ class TaskSpec(ComponentSpec):
 
     ``defaults`` holds the overrides a run starts from (e.g. ``{"backbone": "cnn"}``); dotted keys
     (``"representation.n_fft": "2048"``) apply only when the chosen component has that option.
+    ``recorded_defaults`` go over them when the run reads a dataset other than ``default_dataset``
+    (the user's recordings rather than a built-in synthetic set) and the user chose no backbone,
+    ``backbone.*`` option or representation: a model suited to real audio, e.g.
+    ``{"backbone": "musicnn", "backbone.head": "probe"}``.
     The factory returns a :class:`mirplug.components.Task`.
     """
 
@@ -263,6 +267,7 @@ class TaskSpec(ComponentSpec):
     main_metric: str = "macro_f1"
     default_dataset: str = "synthetic"
     defaults: Mapping[str, str] = field(default_factory=dict)
+    recorded_defaults: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
