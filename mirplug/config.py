@@ -261,7 +261,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     pairs = parse_overrides(overrides)
     chosen = {key: value for key, value in pairs if key in SELECTORS}  # the last of a repeated key wins
     rest = [(key, value) for key, value in pairs if key not in SELECTORS]
-    task_spec, names = _chosen_names(catalog, chosen)
+    task_spec, names = _chosen_names(catalog, chosen, rest)
     specs = {key: catalog.get("dataset" if key == "data" else key, names[key])
              for key in ("task", "data", "representation", "backbone")}
     listed = {head: _choose_listed(catalog, head, names[head]) for head in LISTED}
@@ -275,7 +275,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     # A task may default options too (e.g. representation.n_fft=2048 for key); they apply only
     # where the chosen component has that option, and the user's overrides come after them.
     task_options = []
-    for key, value in task_spec.defaults.items():
+    for key, value in defaults_for(task_spec, chosen, rest).items():
         head, _, option = key.partition(".")
         if option and (head in SECTIONS or any(o.name == option for o in declared.get(head, ()))):
             task_options.append((key, value))
@@ -310,13 +310,15 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     )
 
 
-def _chosen_names(catalog: Catalog, chosen: Mapping[str, str]) -> tuple[TaskSpec, dict[str, str]]:
-    """The task's spec and the name chosen for every selector: given, else the task's default."""
+def _chosen_names(catalog: Catalog, chosen: Mapping[str, str],
+                  rest: Sequence[tuple[str, str]] = ()) -> tuple[TaskSpec, dict[str, str]]:
+    """The task's spec and the name chosen for every selector: given, else the task's default
+    (:func:`defaults_for`: its recorded defaults on another dataset than its own)."""
     task_name = chosen.get("task") or default_task(catalog)
     task_spec = catalog.get("task", task_name)
     assert isinstance(task_spec, TaskSpec)
     defaults = {"data": task_spec.default_dataset or "", "augmenter": "", "logger": ""}
-    defaults.update({k: v for k, v in task_spec.defaults.items() if "." not in k})
+    defaults.update({k: v for k, v in defaults_for(task_spec, chosen, rest).items() if "." not in k})
     names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
     names["task"] = task_name
     for key in ("data", "representation", "backbone"):
@@ -391,6 +393,19 @@ def default_task(catalog: Catalog) -> str:
                           f"(installed: {choices_text(catalog.names('task'))})")
     entry = marked[0]
     return entry.spec.name if len(catalog.entries["task"][entry.spec.name]) == 1 else f"{entry.plugin}:{entry.spec.name}"
+
+
+def defaults_for(task_spec: TaskSpec, chosen: Mapping[str, str], rest: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The task's ``defaults``, with its ``recorded_defaults`` over them when the run reads another dataset than
+    the task's built-in one (recordings) and the user chose no backbone, ``backbone.*`` option or representation
+    (the recorded defaults are one choice of model and windows, taken whole or not at all)."""
+    merged = dict(task_spec.defaults)
+    recorded = chosen.get("data", task_spec.default_dataset) != task_spec.default_dataset
+    user_model = ("backbone" in chosen or "representation" in chosen
+                  or any(key.startswith(("backbone.", "representation.")) for key, _ in rest))
+    if recorded and not user_model:
+        merged.update(task_spec.recorded_defaults)
+    return merged
 
 
 def check_run_name(name: str | None) -> None:

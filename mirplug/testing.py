@@ -206,7 +206,7 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
                      "default_dataset is not a dataset name")
             # Plain keys choose components; dotted keys default an option of one (or of a core section).
             heads = {"data", "representation", "backbone", "augmenter", "train", "split"}
-            unknown = {k for k in spec.defaults if k.partition(".")[0] not in heads
+            unknown = {k for k in (*spec.defaults, *spec.recorded_defaults) if k.partition(".")[0] not in heads
                        or (k.partition(".")[0] in ("train", "split") and "." not in k)}
             _require(not unknown, f"defaults has unknown keys {sorted(unknown)}")
 
