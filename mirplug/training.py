@@ -162,6 +162,14 @@ def mixup(task: Task, inputs: torch.Tensor, targets: torch.Tensor, net: torch.nn
 Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation main metric)
 
 
+def forward(net: torch.nn.Module, task: Task, inputs: torch.Tensor, targets: torch.Tensor, settings: LoopSettings,
+            epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's outputs and the targets to score them against (both mixed when ``mixup_alpha`` > 0)."""
+    if settings.mixup_alpha > 0:
+        return mixup(task, inputs, targets, net, settings.mixup_alpha, settings.seed, epoch, first)
+    return net(inputs), targets
+
+
 def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task, batches: Batches,
         n_windows: int, validate: Validate, settings: LoopSettings, progress: Any,
         checkpoint: Checkpoint | None = None, model_name: str = "the model",
@@ -193,11 +201,7 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
             if len(indices) < 2 and n_windows > 1:
                 continue  # batch norm cannot train on a single example
             inputs, batch_targets = batches.batch(indices, epoch)
-            if settings.mixup_alpha > 0:
-                outputs, batch_targets = mixup(task, inputs, batch_targets, net, settings.mixup_alpha, settings.seed,
-                                               epoch, first)
-            else:
-                outputs = net(inputs)
+            outputs, batch_targets = forward(net, task, inputs, batch_targets, settings, epoch, first)
             loss = task.loss(outputs, batch_targets)
             if not torch.isfinite(loss):
                 raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
