@@ -39,6 +39,7 @@ _PUBLIC: dict[str, str] = {
     "AugmenterSpec": "mirplug.specs",
     "TaskSpec": "mirplug.specs",
     "DatasetSpec": "mirplug.specs",
+    "LoggerSpec": "mirplug.specs",
     # base classes of the component kinds (these import torch)
     "Representation": "mirplug.components",
     "Backbone": "mirplug.components",
@@ -73,6 +74,7 @@ __all__ = [
     "AugmenterSpec",
     "TaskSpec",
     "DatasetSpec",
+    "LoggerSpec",
     "Representation",
     "Backbone",
     "Transform",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
         BackboneSpec,
         ComponentSpec,
         DatasetSpec,
+        LoggerSpec,
         Option,
         RepresentationSpec,
         TaskSpec,

@@ -32,6 +32,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class isolated_random_state:
+    """Run a block with torch's, numpy's and Python's global random state saved and restored.
+
+    A generator plugin may seed or draw from the global generators while fitting (a fit that
+    happens on a cold cache but not on a warm one must not shift the run's later draws), and a
+    lifecycle hook may draw from them (a logger must not change the numbers of the run it logs).
+    """
+
+    def __enter__(self) -> None:
+        self._states = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
+
+    def __exit__(self, *exc: Any) -> None:
+        torch_state, numpy_state, python_state = self._states
+        torch.random.set_rng_state(torch_state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
 def deterministic_setup(device: torch.device) -> None:
     """Ask the libraries for repeatable results on ``device``.
 
@@ -90,6 +108,12 @@ def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Tra
             raise ConfigError(f"augmenter '{selection.name}' did not build a Transform")
         transforms.append((selection.name, transform))
     return transforms
+
+
+def build_loggers(catalog: Catalog, config: RunConfig) -> list[tuple[str, Any]]:
+    """The chosen loggers as (name, plugin object), in the order given (see :class:`~mirplug.specs.LoggerSpec`)."""
+    return [(selection.name, catalog.get("logger", selection.name).build(selection.options))
+            for selection in config.loggers]
 
 
 def load_dataset(catalog: Catalog, config: RunConfig) -> Any:

@@ -26,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
-from mirplug.build import (build_generators, build_model, build_transforms, deterministic_setup, head_options_of,
+from mirplug.build import (build_generators, build_loggers, build_model, build_transforms, deterministic_setup,
+                           head_options_of,
                            load_dataset, pick_device, preflight, seed_everything)
 from mirplug.cache import embedding_settings, feature_store, representation_settings
 from mirplug.catalog import Catalog
@@ -37,6 +38,7 @@ from mirplug.data import SPLITS, class_column, kfold_splits, restrict_training, 
 from mirplug.errors import DataError, RunError, RunInterrupted
 from mirplug.inference import (embed, embed_rows, feature_shape, featurize_rows, featurizer_while_decoding,
                                predict_clips)
+from mirplug.lifecycle import Lifecycle
 from mirplug.model import CentroidHead, MirModel
 from mirplug.probe import ProbeHead, fit_probe_in_run
 from mirplug.paths import cache_dir
@@ -71,7 +73,10 @@ class RunContext:
     generators: list[tuple[str, Generator]]
     embedder: Any  # the Fréchet-distance embedder of generator quality reports (None without generators)
     input_shape: tuple[int, ...]
+    loggers: list[tuple[str, Any]]  # the chosen loggers: (name, plugin object)
     names: list[str] = field(default_factory=list)  # the label names, once the dataset is loaded
+    hooks: Lifecycle | None = None  # the lifecycle hooks, while the run is on
+    folder: Path | None = None  # the run folder, once it exists
 
 
 @dataclass
@@ -109,14 +114,36 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     console = console or Console(stderr=True)
     started = time.time()
     context = setup(config, catalog, console)
-    split_sets, predefined = load_splits(context)
-    folder = open_run_folder(context.config, resume)
+    with Lifecycle(catalog.host.manager, console, context.loggers) as hooks:  # a bad logger fails before any data
+        context.hooks = hooks
+        split_sets, predefined = load_splits(context)
+        folder = context.folder = open_run_folder(context.config, resume)
+        metrics = run_in_folder(context, split_sets, predefined, started, resume)
+    print_results(Console(), folder, metrics)
+    return RunResult(folder, metrics)
+
+
+def run_in_folder(context: RunContext, split_sets: list[dict[str, Any]], predefined: bool, started: float,
+                  resume: str | Path | None) -> dict[str, Any]:
+    """Every fold, then ``metrics.json`` and ``run.json``, holding the run folder's lock; the run's metrics.
+
+    The lifecycle hooks hear of the start and the end (finished, failed or interrupted) of the run.
+    """
+    folder, hooks = context.folder, context.hooks
+    assert folder is not None and hooks is not None
+    metrics: dict[str, Any] = {}
+    status = ""
     try:
         with run_lock(folder):
             if resume is not None and is_finished(folder):  # another process finished it while we waited
                 raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
+            hooks.run_start(context.config.to_dict(), folder)
+            status = "failed"
             metrics, generator_facts = run_folds(context, split_sets, folder)
             metrics.update(run_summary(context, predefined, len(split_sets)))
+            extra = hooks.run_metrics(folder, metrics)
+            if extra:  # each plugin's own metrics under its name; none: metrics.json as without plugins
+                metrics["plugins"] = extra
             # metrics.json holds results only, so the same command and seed give the same file; how the
             # run went (time taken, what came from the cache) is in run.json, written last: a run folder
             # with run.json is finished, and its checkpoints are no longer needed.
@@ -124,10 +151,14 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
             write_json(folder / RUN_FACTS_FILE, run_facts(started, context.device, generator_facts,
                                                           resumed=resume is not None))
             shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
+            status = "finished"
     except KeyboardInterrupt as exc:
+        status = "interrupted" if status else status
         raise RunInterrupted(folder) from exc
-    print_results(Console(), folder, metrics)
-    return RunResult(folder, metrics)
+    finally:
+        if status:  # the run started
+            hooks.run_end(folder, metrics if status == "finished" else {}, status)
+    return metrics
 
 
 def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
@@ -155,8 +186,9 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
+    loggers = build_loggers(catalog, config)  # a logger that rejects its options fails here, before any data
     return RunContext(config, catalog, console, device, task, representation, transforms, generators, embedder,
-                      input_shape)
+                      input_shape, loggers)
 
 
 def load_splits(context: RunContext) -> tuple[list[dict[str, Any]], bool]:
@@ -271,7 +303,7 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
                                               target, config.seed, context.console, context.embedder,
                                               max_seconds=config.data.options["max_seconds"])
     training = Checkpoint(checkpoints, f"training-{fold}")
-    metrics = train_evaluate(context, splits, target, training)
+    metrics = train_evaluate(context, fold, splits, target, training)
     facts: list[dict[str, Any]] = []
     if context.generators:
         from mirplug.generation import report_results
@@ -286,16 +318,17 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
     return metrics, facts
 
 
-def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
+def train_evaluate(context: RunContext, fold: int, splits: dict[str, Any], folder: Path,
                    checkpoint: Checkpoint | None = None) -> dict[str, Any]:
-    """Prepare, fit, evaluate, write: decode and featurize, train with early stopping, score once on test.
+    """Prepare, fit, evaluate, write: decode and featurize, train with early stopping, score once on test,
+    write the fold's files into ``folder``.
 
     With ``checkpoint``, training saves its state there after every epoch and continues from it
     when it holds one (a resumed run).
     """
     data = prepare(context, splits, folder)
     model, net = build_fold_model(context, data, folder)
-    fitted, stopping, records = fit_fold(context, data, model, net, checkpoint)
+    fitted, stopping, records = fit_fold(context, fold, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
     probabilities, results = evaluate(context, data, net, model.backbone.frame_rate)
     metrics = {
@@ -312,7 +345,10 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
     if data.embedding_reports:
         metrics["n_synthetic_embeddings"] = sum(report["n_synthetic"] for report in data.embedding_reports)
         metrics["embedding_generators"] = data.embedding_reports
-    write_fold(context, folder, data, model, metrics, probabilities["test"], fitted.history, records)
+    predictions = prediction_rows(context, data, probabilities["test"])
+    write_fold(context, folder, data, model, metrics, probabilities["test"], predictions, fitted.history, records)
+    if context.hooks is not None:
+        context.hooks.evaluation_end(context.folder or folder, fold, metrics, predictions)
     return metrics
 
 
@@ -455,14 +491,16 @@ def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_
         data.window_targets["train"] = torch.cat([data.window_targets["train"], targets])
 
 
-def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn.Module,
+def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, net: torch.nn.Module,
              checkpoint: Checkpoint | None) -> tuple[Fitted, EarlyStopping, list[dict[str, Any]]]:
     """Train ``net`` with ``train.*`` (:func:`mirplug.training.fit`); how it went, early stopping (which holds
-    the best weights) and the augmentations applied."""
+    the best weights) and the augmentations applied. The lifecycle hooks hear of every epoch."""
     config, task, names = context.config, context.task, context.names
     trainable = [p for p in net.parameters() if p.requires_grad]
-    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
-                 if trainable else None)
+    # foreach: one kernel call per state tensor kind instead of a loop over parameters; the same weights
+    # bit for bit as the default for-loop on the CPU (benchmarks/speed.py checks), a little faster.
+    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"],
+                                   foreach=True) if trainable else None)
     batches = Batches(context.representation, data.windows["train"], data.features["train"],
                       data.window_targets["train"], context.transforms, config.seed, context.device, data.ids["train"])
     n_windows = len(data.window_targets["train"])  # with any synthetic embedding rows
@@ -483,8 +521,9 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
                               highlight=False)
     with progress_bar(context.console) as progress:
         fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
-                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed),
-                               progress, checkpoint, config.backbone.name)
+                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed,
+                                            config.train.get("mixup_alpha", 0.0)),
+                               progress, checkpoint, config.backbone.name, epoch_hook(context, fold))
     if fitted.stopped_early and fitted.steps < FEW_STEPS:
         # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops
         # training before it has started; the few-label ablations measured this.
@@ -494,6 +533,14 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
             f"under-trained: try train.min_steps=300 (or train.epochs=200 train.patience=40)",
             soft_wrap=True, highlight=False)
     return fitted, stopping, batches.records
+
+
+def epoch_hook(context: RunContext, fold: int) -> Any:
+    """What the training loop calls after each epoch: ``mirplug_epoch_end`` (None without lifecycle hooks)."""
+    hooks, folder = context.hooks, context.folder
+    if hooks is None or folder is None:
+        return None
+    return lambda record: hooks.epoch_end(folder, fold, record, context.task.main_metric)
 
 
 def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
@@ -507,18 +554,23 @@ def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
     return probabilities, results
 
 
+def prediction_rows(context: RunContext, data: FoldData, probabilities: Any) -> list[dict[str, Any]]:
+    """One row per test clip, as ``predictions.csv`` holds them: ``id``, ``label`` and the task's columns."""
+    task, names, true = context.task, context.names, data.targets["test"]
+    rows = task.prediction_rows(probabilities, names)
+    return [{"id": data.ids["test"][i], "label": task.format_target(true[i], names), **row}
+            for i, row in enumerate(rows)]
+
+
 def write_fold(context: RunContext, folder: Path, data: FoldData, model: MirModel, metrics: dict[str, Any],
-               probabilities: Any, history: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+               probabilities: Any, predictions: list[dict[str, Any]], history: list[dict[str, Any]],
+               records: list[dict[str, Any]]) -> None:
     """The fold's files: metrics, history, test predictions, skipped clips, augmentations, model and plots."""
     task, names = context.task, context.names
+    true = data.targets["test"]
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)
-    rows = task.prediction_rows(probabilities, names)
-    true = data.targets["test"]
-    write_csv(folder / "predictions.csv", [
-        {"id": data.ids["test"][i], "label": task.format_target(true[i], names), **row}
-        for i, row in enumerate(rows)
-    ])
+    write_csv(folder / "predictions.csv", predictions)
     write_csv(folder / "skipped.csv", data.skipped, ["split", "id", "path", "reason"])
     if records:
         write_csv(folder / "augmentations.csv", records)

@@ -39,6 +39,8 @@ SCAFFOLDS: dict[str, tuple[str, str]] = {
     "task": ("single-label classification with label smoothing", "mirplug run task=myplugin"),
     "dataset": ("sine tones in three pitch classes (low, mid, high), generated offline",
                 "mirplug run task=genre data=myplugin"),
+    "logger": ("per-epoch losses and the main metric in a CSV file of the run folder",
+               "mirplug run task=genre logger=myplugin"),
 }
 KIND_WORDS = {"generator": "generator augmenter"}  # how the README and pyproject call a kind
 

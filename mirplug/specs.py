@@ -19,7 +19,7 @@ from typing import Any, Literal
 from mirplug.errors import ConfigError, EnvironmentBrokenError, MirplugError, PluginError, choices_text
 
 OptionType = type[int] | type[float] | type[bool] | type[str]
-KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
+KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset", "logger")
 # What a backbone spec may declare in ``expects`` (see :class:`BackboneSpec`).
 BACKBONE_INPUTS: tuple[str | None, ...] = (None, "frames", "vector", "waveform")
 
@@ -126,8 +126,8 @@ def _nonzero_text(value: Any) -> bool:
     return exact.is_finite() and exact != 0
 
 
-# Options every dataset shares, in the ``data`` section next to the dataset's own (core keys: a dataset
-# option may not take one of these names; mirplug.catalog.core_key_clash refuses it).
+# Options every dataset shares, in the ``data`` section next to the dataset's own (mirplug.config resolves
+# them; mirplug.catalog refuses a dataset option of the same name).
 DATA_OPTIONS: tuple[Option, ...] = (
     Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
            help="window length: longer clips are cut into windows whose predictions are averaged"),
@@ -310,7 +310,11 @@ class TaskSpec(ComponentSpec):
     chosen component has that option. ``default_dataset`` is the dataset a run uses without
     ``data=`` (``None``: ``data=`` must be given). ``run_by_default`` marks the task ``mirplug run``
     uses without ``task=`` (when several installed tasks say so, mirplug's own wins, else
-    ``task=`` must be given). The factory returns a :class:`mirplug.components.Task`.
+    ``task=`` must be given). ``recorded_defaults`` go over ``defaults`` when the run reads a dataset
+    other than ``default_dataset`` (the user's recordings rather than a built-in synthetic set) and the
+    user chose no backbone, ``backbone.*`` option or representation: a model suited to real audio, e.g.
+    ``{"backbone": "musicnn", "backbone.head": "probe"}``. The factory returns a
+    :class:`mirplug.components.Task`.
     """
 
     kind: str = field(init=False, default="task")
@@ -320,6 +324,7 @@ class TaskSpec(ComponentSpec):
     default_dataset: str | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
     run_by_default: bool = False
+    recorded_defaults: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,10 +340,25 @@ class DatasetSpec(ComponentSpec):
     kind: str = field(init=False, default="dataset")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoggerSpec(ComponentSpec):
+    """A logger: an experiment tracker a run reports to when chosen with ``logger=NAME``.
+
+    The factory is called with the resolved options and returns a plugin object whose methods
+    implement lifecycle hooks of :mod:`mirplug.hookspecs` with ``@hookimpl`` (``mirplug_run_start``,
+    ``mirplug_epoch_end``, ``mirplug_evaluation_end``, ``mirplug_run_metrics``, ``mirplug_run_end``).
+    A run builds each chosen logger before it touches data, registers the object for the run's
+    duration (so pluggy's ordering and wrappers apply as to any plugin) and unregisters it at the end.
+    """
+
+    kind: str = field(init=False, default="logger")
+
+
 SPEC_CLASSES: dict[str, type[ComponentSpec]] = {
     "representation": RepresentationSpec,
     "backbone": BackboneSpec,
     "augmenter": AugmenterSpec,
     "task": TaskSpec,
     "dataset": DatasetSpec,
+    "logger": LoggerSpec,
 }

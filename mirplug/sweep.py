@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mirplug.catalog import Catalog
-from mirplug.config import RunConfig, parse_overrides, resolve
+from mirplug.config import LISTED, RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
 from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
 from mirplug.stats import t_interval
@@ -51,7 +51,7 @@ class GridPoint:
 
 
 def _expands(key: str, value: str) -> bool:
-    return "," in value and key != "augmenter"
+    return "," in value and key not in LISTED  # augmenter=gain,noise and logger=a,b are lists, not sweeps
 
 
 def expand(overrides: Sequence[str], arms: Sequence[str] = ()) -> tuple[list[GridPoint], list[str]]:

@@ -206,7 +206,7 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
                      "default_dataset is not a dataset name")
             # Plain keys choose components; dotted keys default an option of one (or of a core section).
             heads = {"data", "representation", "backbone", "augmenter", "train", "split"}
-            unknown = {k for k in spec.defaults if k.partition(".")[0] not in heads
+            unknown = {k for k in (*spec.defaults, *spec.recorded_defaults) if k.partition(".")[0] not in heads
                        or (k.partition(".")[0] in ("train", "split") and "." not in k)}
             _require(not unknown, f"defaults has unknown keys {sorted(unknown)}")
 
@@ -571,6 +571,11 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
         return check_generator(spec, options)
     if spec.stage == "embeddings":
         return check_embedding_generator(spec, options)
+    # A transform that reads files it is given (e.g. impulse responses) can only be checked with them.
+    missing = _missing_needs(spec, options)
+    if missing:
+        checks.skip("builds", f"needs augmenter.{missing}=... (pass options to check it)")
+        return checks.results
     built: dict[str, Any] = {}
 
     def build() -> str:
@@ -582,6 +587,7 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
                  f"not a mirplug.Transform")
         _require(transform.stage == spec.stage, f"transform stage {transform.stage!r} but spec stage {spec.stage!r}")
         transform.p = 1.0  # even without a 'p' option: the checks must see the transform act
+        transform.prepare(16000)  # the rate of the example below
         built["transform"] = transform
         return f"stage={spec.stage}, p={transform.p}"
 
@@ -639,10 +645,13 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
 
     checks.run("parameters are JSON", parameters)
 
-    def varies() -> None:
-        outputs = [transform(example.clone(), np.random.default_rng(seed))[0] for seed in range(8)]
-        _require(any(not torch.equal(outputs[0], o) for o in outputs[1:]),
+    def varies() -> str:
+        drawn = [transform(example.clone(), np.random.default_rng(seed)) for seed in range(8)]
+        if all(p == drawn[0][1] for _, p in drawn[1:]) and all(torch.equal(drawn[0][0], o) for o, _ in drawn[1:]):
+            return "nothing to draw: the same parameters for every seed (p is its only randomness)"
+        _require(any(not torch.equal(drawn[0][0], o) for o, _ in drawn[1:]),
                  "eight different seeds gave the same output; the transform ignores its rng")
+        return "different seeds, different outputs"
 
     checks.run("varies with the seed", varies)
     return checks.results
@@ -738,6 +747,50 @@ def _task_for(dataset: str, catalog: Catalog) -> str:
         return catalog.names("task")[0]
 
 
+def check_logger(spec: ComponentSpec, workdir: Path, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Build the logger, register it as a run does, and take it through a two-epoch run of fake values.
+
+    It must implement lifecycle hooks (and only known ones) and none may raise; what it writes goes
+    into a folder under ``workdir``.
+    """
+    import io
+
+    from rich.console import Console
+
+    from mirplug.lifecycle import Lifecycle
+    from mirplug.plugins import new_manager
+
+    checks = _Checks(f"logger:{spec.name}")
+    built: dict[str, Any] = {}
+
+    def build() -> str:
+        built["logger"] = spec.build(_options(spec, options))
+        return type(built["logger"]).__name__
+
+    def lifecycle() -> str:
+        folder = workdir / f"logger-{spec.name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        output = io.StringIO()
+        manager = new_manager()
+        with Lifecycle(manager, Console(file=output, width=300), [(spec.name, built["logger"])]) as hooks:
+            hooks.run_start({"task": {"name": "genre"}, "seed": 0}, folder)
+            for epoch in (1, 2):
+                record = {"epoch": epoch, "train_loss": 1.0 / epoch, "validation_loss": 1.2 / epoch,
+                          "validation_macro_f1": 0.3 * epoch}
+                hooks.epoch_end(folder, 1, record, "macro_f1")
+            metrics = {"macro_f1": 0.6, "accuracy": 0.7, "validation": {"macro_f1": 0.6}, "n_test": 2}
+            hooks.evaluation_end(folder, 1, metrics, [{"id": "a", "label": "x"}, {"id": "b", "label": "y"}])
+            extra = hooks.run_metrics(folder, metrics)
+            hooks.run_end(folder, {**metrics, **({"plugins": extra} if extra else {})}, "finished")
+            implemented = sorted(caller.name for caller in manager.get_hookcallers(built["logger"]) or [])
+        _require(not hooks.reported, output.getvalue().strip())
+        return f"implements {', '.join(implemented)}" if implemented else ""
+
+    if checks.run("builds with its default options", build):
+        checks.run("registers and takes a run's lifecycle without an error", lifecycle)
+    return checks.results
+
+
 # --------------------------------------------------------------------------------------
 # Components and plugins
 # --------------------------------------------------------------------------------------
@@ -760,6 +813,8 @@ def check_component(kind: str, name: str, catalog: Catalog | None = None, option
             results += check_augmenter(spec, catalog, options)
         elif kind == "task":
             results += check_task(spec, catalog, folder, options)
+        elif kind == "logger":
+            results += check_logger(spec, folder, options)
         else:
             results += check_dataset(spec, catalog, folder, options)
     return results

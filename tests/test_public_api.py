@@ -16,7 +16,9 @@ PLUGIN_PACKAGES = [ROOT / "mirplug" / "templates",  # what new-plugin writes
                    ROOT / "tests" / "fixtures" / "mirplug-strangers",  # tests/test_stranger_plugins.py
                    ROOT / "plugins" / "mirplug_builtin",
                    ROOT / "plugins" / "mirplug-essentia" / "mirplug_essentia",
-                   ROOT / "plugins" / "mirplug-pretrained" / "mirplug_pretrained"]
+                   ROOT / "plugins" / "mirplug-pretrained" / "mirplug_pretrained",
+                   ROOT / "plugins" / "mirplug-tensorboard" / "mirplug_tensorboard",
+                   ROOT / "plugins" / "mirplug-mlflow" / "mirplug_mlflow"]
 
 
 def test_every_public_name_resolves() -> None:

@@ -29,6 +29,7 @@ HOOK_OF_KIND = {
     "generator": "mirplug_register_augmenters",
     "task": "mirplug_register_tasks",
     "dataset": "mirplug_register_datasets",
+    "logger": "mirplug_register_loggers",
 }
 COMPONENT_KIND = {"generator": "augmenter"}  # a generator is an augmenter with stage="generator"
 
@@ -76,7 +77,7 @@ def test_new_plugin_rejects_bad_names_and_existing_folders(tmp_path: Path) -> No
     with pytest.raises(MirplugError, match=re.escape("plugin name 'My-Feat' must start with a lowercase letter")):
         new_plugin("My-Feat", "representation", tmp_path)
     with pytest.raises(MirplugError, match=re.escape("--kind feature is not a kind new-plugin can write; choose one "
-                                                     "of: augmenter, backbone, dataset, generator, representation")):
+                                                     "of: augmenter, backbone, dataset, generator, logger, representation")):
         new_plugin("myfeat", "feature", tmp_path)
     new_plugin("myfeat", "representation", tmp_path)
     with pytest.raises(MirplugError, match="already exists; choose another name or --path"):

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 KIND_WORDS = {"representations": "representation", "backbones": "backbone", "augmenters": "augmenter",
-              "tasks": "task", "datasets": "dataset"}
+              "tasks": "task", "datasets": "dataset", "loggers": "logger"}
 
 
 def _describe(entry: Any) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("list")
     def list_command(
-        kind: Annotated[Optional[str], typer.Argument(help="representations|backbones|augmenters|tasks|datasets")] = None,
+        kind: Annotated[Optional[str], typer.Argument(help="representations|backbones|augmenters|tasks|datasets|loggers")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """List the available components and their options."""
