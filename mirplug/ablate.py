@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mirplug.engines import EngineSettings
 
 CLASSICAL = "gain,timeshift,specaugment"
+AUGMENTING_KEYS = ("augmenter", "train.mixup_alpha")  # what an --arm must set: an augmenter, or mixup
 
 
 def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str] = ()) -> tuple[list[str], list[str]]:
@@ -47,8 +48,9 @@ def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str]
     groups = [" ".join(augmented)] if augmented else []
     for arm in extra_arms:
         keys = [key for key, _ in parse_overrides(arm.split())]
-        if not any(key == "augmenter" for key in keys):
-            raise ConfigError(f"ablation arm '{arm}' names no augmenter; e.g. --arm \"augmenter=gan augmenter.per_class=20\"")
+        if not any(key in AUGMENTING_KEYS for key in keys):
+            raise ConfigError(f"ablation arm '{arm}' names no augmenter (nor train.mixup_alpha); e.g. "
+                              f"--arm \"augmenter=gan augmenter.per_class=20\" or --arm train.mixup_alpha=0.2")
         groups.append(" ".join(arm.split()))
     if not groups or not any(part.startswith("augmenter=") for part in groups[0].split()):
         raise ConfigError("mirplug ablate needs the augmenter to evaluate, e.g. augmenter=vae augmenter.per_class=20")

@@ -157,11 +157,20 @@ class Transform(abc.ABC):
     """
 
     stage: str = "waveform"
+    sample_rate: int | None = None  # of the waveforms it is given; set by :meth:`prepare`
 
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"augmenter {type(self).__name__}: p={p} must lie in [0, 1]")
         self.p = p
+
+    def prepare(self, sample_rate: int) -> None:
+        """Called before use with the sample rate of the waveforms (and of the features' audio).
+
+        A transform whose work depends on it (filters in Hz, pitch shifts, impulse responses
+        read from files) builds what it needs here; the default only records it.
+        """
+        self.sample_rate = int(sample_rate)
 
     @abc.abstractmethod
     def sample_parameters(self, example: torch.Tensor, rng: np.random.Generator) -> dict[str, Any]:
@@ -232,6 +241,23 @@ class Task(abc.ABC):
     def plots(self, folder: Any, targets: np.ndarray, probabilities: np.ndarray, names: Sequence[str]) -> list[str]:
         """Write plots into ``folder``; return the file names."""
         return []
+
+    def mix_targets(self, targets: torch.Tensor, partner: torch.Tensor, weight: float, n_outputs: int) -> torch.Tensor:
+        """The targets of mixed examples (mixup, ``train.mixup_alpha``): ``weight`` of ``targets`` and
+        ``1 - weight`` of ``partner``'s; :meth:`loss` receives what this returns.
+
+        Single-label: class probabilities ``(batch, n_outputs)`` (a cross-entropy with probabilities);
+        multi-label: mixed multi-hot vectors. Other label kinds refuse mixup unless a task overrides this.
+        """
+        if self.label_kind == "single-label":
+            first = nn.functional.one_hot(targets.long(), n_outputs).float()
+            second = nn.functional.one_hot(partner.long(), n_outputs).float()
+        elif self.label_kind == "multi-label":
+            first, second = targets.float(), partner.float()
+        else:
+            raise ConfigError(f"task {type(self).__name__} has {self.label_kind} targets; mixup "
+                              f"(train.mixup_alpha) takes single-label or multi-label tasks")
+        return weight * first + (1.0 - weight) * second
 
     def window_targets(self, rows: Any, windows: Any, frame_rate: float | None, n_frames: int | None) -> torch.Tensor:
         """Training targets per window (``windows`` is a :class:`mirplug.windows.Windows`).

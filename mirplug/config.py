@@ -47,6 +47,9 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="min_steps", type=int, default=0, minimum=0, maximum=10_000_000,
                help="no early stopping before this many optimizer steps; the epoch limit grows to reach them "
                     "(few-label runs: an epoch of 30 clips is one step)"),
+        Option(name="mixup_alpha", type=float, default=0.0, minimum=0.0, maximum=100.0,
+               help="mixup: train on convex mixtures of pairs of examples and of their targets, the weight drawn "
+                    "from Beta(alpha, alpha) per batch (0: off; 0.2 to 0.4 are usual); single- and multi-label tasks"),
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
         Option(name="threads", type=int, default=0, minimum=0, maximum=1024,
                help="torch CPU threads (0: torch's default)"),
@@ -258,7 +261,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     pairs = parse_overrides(overrides)
     chosen = {key: value for key, value in pairs if key in SELECTORS}  # the last of a repeated key wins
     rest = [(key, value) for key, value in pairs if key not in SELECTORS]
-    task_spec, names = _chosen_names(catalog, chosen)
+    task_spec, names = _chosen_names(catalog, chosen, rest)
     specs = {key: catalog.get("dataset" if key == "data" else key, names[key])
              for key in ("task", "data", "representation", "backbone")}
     listed = {head: _choose_listed(catalog, head, names[head]) for head in LISTED}
@@ -272,7 +275,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     # A task may default options too (e.g. representation.n_fft=2048 for key); they apply only
     # where the chosen component has that option, and the user's overrides come after them.
     task_options = []
-    for key, value in task_spec.defaults.items():
+    for key, value in defaults_for(task_spec, chosen, rest).items():
         head, _, option = key.partition(".")
         if option and (head in SECTIONS or any(o.name == option for o in declared.get(head, ()))):
             task_options.append((key, value))
@@ -282,6 +285,7 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     scalars["name"] = scalars["name"] or None  # name= (empty): the default <timestamp>-<task>
     check_run_name(scalars["name"])
     check_training(sections["train"])
+    check_mixup(sections["train"], task_spec)
     check_fad_backbone(catalog, sections["eval"]["fad_backbone"])
     augmenters = listed["augmenter"]
     check_generators(augmenters.names, augmenters.specs, augmenters.options)
@@ -306,13 +310,15 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     )
 
 
-def _chosen_names(catalog: Catalog, chosen: Mapping[str, str]) -> tuple[TaskSpec, dict[str, str]]:
-    """The task's spec and the name chosen for every selector: given, else the task's default."""
+def _chosen_names(catalog: Catalog, chosen: Mapping[str, str],
+                  rest: Sequence[tuple[str, str]] = ()) -> tuple[TaskSpec, dict[str, str]]:
+    """The task's spec and the name chosen for every selector: given, else the task's default
+    (:func:`defaults_for`: its recorded defaults on another dataset than its own)."""
     task_name = chosen.get("task") or default_task(catalog)
     task_spec = catalog.get("task", task_name)
     assert isinstance(task_spec, TaskSpec)
     defaults = {"data": task_spec.default_dataset or "", "augmenter": "", "logger": ""}
-    defaults.update({k: v for k, v in task_spec.defaults.items() if "." not in k})
+    defaults.update({k: v for k, v in defaults_for(task_spec, chosen, rest).items() if "." not in k})
     names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
     names["task"] = task_name
     for key in ("data", "representation", "backbone"):
@@ -389,6 +395,19 @@ def default_task(catalog: Catalog) -> str:
     return entry.spec.name if len(catalog.entries["task"][entry.spec.name]) == 1 else f"{entry.plugin}:{entry.spec.name}"
 
 
+def defaults_for(task_spec: TaskSpec, chosen: Mapping[str, str], rest: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The task's ``defaults``, with its ``recorded_defaults`` over them when the run reads another dataset than
+    the task's built-in one (recordings) and the user chose no backbone, ``backbone.*`` option or representation
+    (the recorded defaults are one choice of model and windows, taken whole or not at all)."""
+    merged = dict(task_spec.defaults)
+    recorded = chosen.get("data", task_spec.default_dataset) != task_spec.default_dataset
+    user_model = ("backbone" in chosen or "representation" in chosen
+                  or any(key.startswith(("backbone.", "representation.")) for key, _ in rest))
+    if recorded and not user_model:
+        merged.update(task_spec.recorded_defaults)
+    return merged
+
+
 def check_run_name(name: str | None) -> None:
     """A run folder name stays one folder inside ``out``: no separators, not ``.`` or ``..``, not empty."""
     if name is None:
@@ -407,6 +426,14 @@ def check_training(train: Mapping[str, Any]) -> None:
             f"weight by 1 - lr * weight_decay = {1.0 - shrink:g} each step, which wipes the model out; lower "
             f"train.weight_decay below {1.0 / train['lr']:g} (default 0.0001)"
         )
+
+
+def check_mixup(train: Mapping[str, Any], task_spec: Any) -> None:
+    """Mixup mixes targets: single-label (class probabilities) and multi-label (multi-hot) tasks only."""
+    kind = getattr(task_spec, "label_kind", None)
+    if train.get("mixup_alpha") and kind not in ("single-label", "multi-label"):
+        raise ConfigError(f"train.mixup_alpha={train['mixup_alpha']:g}: task '{task_spec.name}' has {kind} targets; "
+                          f"mixup takes single-label or multi-label tasks (set train.mixup_alpha=0)")
 
 
 def check_fad_backbone(catalog: Catalog, choice: str | None) -> None:

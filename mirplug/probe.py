@@ -9,7 +9,10 @@ labelled. Here:
 2. for every value of the grid (``C`` of an L2-regularised logistic regression for single- and
    multi-label tasks, ``alpha`` of a ridge regression for regression tasks), scikit-learn fits the
    training windows and the clip predictions (the task's own aggregation of the window outputs) are
-   scored with the task's main metric, ties broken by the lower loss;
+   scored with the task's main metric and the loss; the choice is the best metric and, among the values
+   that reach it, the strongest regularisation whose held-out loss lies within one standard error of the
+   lowest (the one-standard-error rule of Breiman et al. 1984, as glmnet's ``lambda.1se``): held-out
+   clips that every value classifies alike do not decide, and the simpler probe is preferred;
 3. the scores come from the validation split when it holds at least :data:`MIN_VALIDATION_PER_CLASS`
    clips of every class (single-label; :data:`MIN_VALIDATION_CLIPS` clips otherwise), else from a
    stratified k-fold cross-validation over the clips of training and validation together (the windows
@@ -144,16 +147,32 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _score(task: Any, label_kind: str, value: float, train: ProbeData, held: ProbeData, names: Sequence[str],
-           seed: int) -> tuple[float, float]:
-    """(main metric, loss) on ``held`` of the probe fitted on ``train`` with hyperparameter ``value``."""
+           seed: int) -> tuple[float, np.ndarray]:
+    """(main metric, loss of every window) on ``held`` of the probe fitted on ``train`` with ``value``."""
     mean, scale = _standardiser(train.x)
     weights, bias = _fit_linear(label_kind, value, (train.x - mean) / scale, train.y, len(names), seed)
     outputs = torch.as_tensor(((held.x - mean) / scale) @ weights.T + bias, dtype=torch.float32)
     windows = SimpleNamespace(clip=torch.as_tensor(held.clip, dtype=torch.long), rows=list(range(held.n_clips)))
     predictions = task.aggregate(outputs, windows, held.n_clips, None)
     metric = float(task.metrics(held.clip_targets, predictions, names)[task.main_metric])
-    loss = float(task.loss(outputs, torch.as_tensor(held.y)).item())
-    return (metric if math.isfinite(metric) else -math.inf), loss
+    targets = torch.as_tensor(held.y)
+    losses = np.array([float(task.loss(outputs[i:i + 1], targets[i:i + 1]).item()) for i in range(len(outputs))])
+    return (metric if math.isfinite(metric) else -math.inf), losses
+
+
+def choose(scores: list[dict[str, Any]], parameter: str, metric: str) -> dict[str, Any]:
+    """The best ``metric``; among the values that reach it, the strongest regularisation whose ``loss`` is within
+    one standard error (``loss_se``) of the lowest. ``C`` regularises more when smaller, ``alpha`` when larger."""
+    best = max(round(row[metric], 10) for row in scores)
+    tied = [row for row in scores if round(row[metric], 10) == best]
+    lowest = min(tied, key=lambda row: row["loss"])
+    within = [row for row in tied if row["loss"] <= lowest["loss"] + lowest["loss_se"]]
+    return (min if parameter == "C" else max)(within, key=lambda row: row[parameter])
+
+
+def _row(parameter: str, value: float, metric_name: str, metric: float, losses: np.ndarray) -> dict[str, Any]:
+    se = float(losses.std(ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else 0.0
+    return {parameter: value, metric_name: metric, "loss": float(losses.mean()), "loss_se": se}
 
 
 def _select(data: ProbeData, clips: np.ndarray) -> ProbeData:
@@ -213,8 +232,8 @@ def fit_probe(head: ProbeHead, task: Any, train: ProbeData, validation: ProbeDat
         method = "validation"
         fitted_on = _join(train, extra) if extra is not None and len(extra.x) else train
         for value in grid:
-            metric, loss = _score(task, label_kind, value, fitted_on, validation, names, seed)
-            scores.append({parameter: value, task.main_metric: metric, "loss": loss})
+            metric, losses = _score(task, label_kind, value, fitted_on, validation, names, seed)
+            scores.append(_row(parameter, value, task.main_metric, metric, losses))
     else:
         everything = _join(train, validation)
         folds = _folds(label_kind, everything, seed)
@@ -222,9 +241,9 @@ def fit_probe(head: ProbeHead, task: Any, train: ProbeData, validation: ProbeDat
         for value in grid:
             results = [_score(task, label_kind, value, _select(everything, kept), _select(everything, held),
                               names, seed) for kept, held in folds]
-            scores.append({parameter: value, task.main_metric: float(np.mean([m for m, _ in results])),
-                           "loss": float(np.mean([loss for _, loss in results]))})
-    best = max(scores, key=lambda row: (round(row[task.main_metric], 10), -row["loss"]))
+            scores.append(_row(parameter, value, task.main_metric, float(np.mean([m for m, _ in results])),
+                               np.concatenate([losses for _, losses in results])))
+    best = choose(scores, parameter, task.main_metric)
     final = _join(train, validation)
     if extra is not None and len(extra.x):
         final = ProbeData(np.concatenate([final.x, extra.x]), np.concatenate([final.y, extra.y]), final.clip,
@@ -238,7 +257,9 @@ def fit_probe(head: ProbeHead, task: Any, train: ProbeData, validation: ProbeDat
         head.linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
     model = "ridge regression" if label_kind == "regression" else "logistic regression (L2)"
     return {"model": f"{model} on standardised window embeddings (scikit-learn)", "parameter": parameter,
-            "grid": list(grid), "selection": method, "metric": task.main_metric, "scores": scores,
+            "grid": list(grid), "selection": method, "metric": task.main_metric,
+            "rule": f"best {task.main_metric}; among ties the strongest regularisation with a loss within one "
+                    f"standard error of the lowest", "scores": scores,
             "chosen": {parameter: best[parameter]},
             "refit_on": {"windows": int(len(final.x)), "clips": int(final.n_clips),
                          "extra_rows": int(len(extra.x)) if extra is not None else 0}}

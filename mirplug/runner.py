@@ -497,8 +497,10 @@ def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, ne
     the best weights) and the augmentations applied. The lifecycle hooks hear of every epoch."""
     config, task, names = context.config, context.task, context.names
     trainable = [p for p in net.parameters() if p.requires_grad]
-    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
-                 if trainable else None)
+    # foreach: one kernel call per state tensor kind instead of a loop over parameters; the same weights
+    # bit for bit as the default for-loop on the CPU (benchmarks/speed.py checks), a little faster.
+    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"],
+                                   foreach=True) if trainable else None)
     batches = Batches(context.representation, data.windows["train"], data.features["train"],
                       data.window_targets["train"], context.transforms, config.seed, context.device, data.ids["train"])
     n_windows = len(data.window_targets["train"])  # with any synthetic embedding rows
@@ -519,7 +521,8 @@ def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, ne
                               highlight=False)
     with progress_bar(context.console) as progress:
         fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
-                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed),
+                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed,
+                                            config.train.get("mixup_alpha", 0.0)),
                                progress, checkpoint, config.backbone.name, epoch_hook(context, fold))
     if fitted.stopped_early and fitted.steps < FEW_STEPS:
         # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops

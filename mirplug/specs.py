@@ -310,7 +310,11 @@ class TaskSpec(ComponentSpec):
     chosen component has that option. ``default_dataset`` is the dataset a run uses without
     ``data=`` (``None``: ``data=`` must be given). ``run_by_default`` marks the task ``mirplug run``
     uses without ``task=`` (when several installed tasks say so, mirplug's own wins, else
-    ``task=`` must be given). The factory returns a :class:`mirplug.components.Task`.
+    ``task=`` must be given). ``recorded_defaults`` go over ``defaults`` when the run reads a dataset
+    other than ``default_dataset`` (the user's recordings rather than a built-in synthetic set) and the
+    user chose no backbone, ``backbone.*`` option or representation: a model suited to real audio, e.g.
+    ``{"backbone": "musicnn", "backbone.head": "probe"}``. The factory returns a
+    :class:`mirplug.components.Task`.
     """
 
     kind: str = field(init=False, default="task")
@@ -320,6 +324,7 @@ class TaskSpec(ComponentSpec):
     default_dataset: str | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
     run_by_default: bool = False
+    recorded_defaults: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -206,7 +206,7 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
                      "default_dataset is not a dataset name")
             # Plain keys choose components; dotted keys default an option of one (or of a core section).
             heads = {"data", "representation", "backbone", "augmenter", "train", "split"}
-            unknown = {k for k in spec.defaults if k.partition(".")[0] not in heads
+            unknown = {k for k in (*spec.defaults, *spec.recorded_defaults) if k.partition(".")[0] not in heads
                        or (k.partition(".")[0] in ("train", "split") and "." not in k)}
             _require(not unknown, f"defaults has unknown keys {sorted(unknown)}")
 
@@ -571,6 +571,11 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
         return check_generator(spec, options)
     if spec.stage == "embeddings":
         return check_embedding_generator(spec, options)
+    # A transform that reads files it is given (e.g. impulse responses) can only be checked with them.
+    missing = _missing_needs(spec, options)
+    if missing:
+        checks.skip("builds", f"needs augmenter.{missing}=... (pass options to check it)")
+        return checks.results
     built: dict[str, Any] = {}
 
     def build() -> str:
@@ -582,6 +587,7 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
                  f"not a mirplug.Transform")
         _require(transform.stage == spec.stage, f"transform stage {transform.stage!r} but spec stage {spec.stage!r}")
         transform.p = 1.0  # even without a 'p' option: the checks must see the transform act
+        transform.prepare(16000)  # the rate of the example below
         built["transform"] = transform
         return f"stage={spec.stage}, p={transform.p}"
 
@@ -639,10 +645,13 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
 
     checks.run("parameters are JSON", parameters)
 
-    def varies() -> None:
-        outputs = [transform(example.clone(), np.random.default_rng(seed))[0] for seed in range(8)]
-        _require(any(not torch.equal(outputs[0], o) for o in outputs[1:]),
+    def varies() -> str:
+        drawn = [transform(example.clone(), np.random.default_rng(seed)) for seed in range(8)]
+        if all(p == drawn[0][1] for _, p in drawn[1:]) and all(torch.equal(drawn[0][0], o) for o, _ in drawn[1:]):
+            return "nothing to draw: the same parameters for every seed (p is its only randomness)"
+        _require(any(not torch.equal(drawn[0][0], o) for o, _ in drawn[1:]),
                  "eight different seeds gave the same output; the transform ignores its rng")
+        return "different seeds, different outputs"
 
     checks.run("varies with the seed", varies)
     return checks.results

@@ -45,6 +45,8 @@ class Batches:
                  ids: list[str]) -> None:
         self.representation = representation.to(device)
         self.windows, self.features, self.targets = windows, features, targets
+        for _, transform in transforms:
+            transform.prepare(representation.sample_rate)
         self.waveform = [(n, t) for n, t in transforms if t.stage == "waveform"]
         self.feature = [(n, t) for n, t in transforms if t.stage == "features"]
         self.seed, self.device, self.ids = seed, device, ids
@@ -135,9 +137,37 @@ class LoopSettings:
     patience: int
     min_steps: int
     seed: int
+    mixup_alpha: float = 0.0
+
+
+MIXUP_STREAM = 2**32 - 1  # the last entry of mixup's seed, apart from the augmenters' (small positions)
+
+
+def mixup(task: Task, inputs: torch.Tensor, targets: torch.Tensor, net: torch.nn.Module, alpha: float, seed: int,
+          epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The outputs on a mixed batch and its mixed targets (Zhang et al., mixup, ICLR 2018).
+
+    One weight per batch from Beta(alpha, alpha) and a permutation of the batch pair every example
+    with a partner; both are drawn from a generator seeded with the seed, the epoch and the batch's
+    first position, so a resumed run draws the same. The inputs (features, or a frozen backbone's
+    embeddings) are mixed linearly, the targets by :meth:`Task.mix_targets`.
+    """
+    rng = np.random.default_rng([seed, epoch, first, MIXUP_STREAM])
+    weight = float(rng.beta(alpha, alpha))
+    partner = torch.as_tensor(rng.permutation(len(inputs)), device=inputs.device)
+    outputs = net(weight * inputs + (1.0 - weight) * inputs[partner])
+    return outputs, task.mix_targets(targets, targets[partner], weight, int(outputs.shape[-1]))
 
 
 Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation main metric)
+
+
+def forward(net: torch.nn.Module, task: Task, inputs: torch.Tensor, targets: torch.Tensor, settings: LoopSettings,
+            epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's outputs and the targets to score them against (both mixed when ``mixup_alpha`` > 0)."""
+    if settings.mixup_alpha > 0:
+        return mixup(task, inputs, targets, net, settings.mixup_alpha, settings.seed, epoch, first)
+    return net(inputs), targets
 
 
 def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task, batches: Batches,
@@ -171,7 +201,8 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
             if len(indices) < 2 and n_windows > 1:
                 continue  # batch norm cannot train on a single example
             inputs, batch_targets = batches.batch(indices, epoch)
-            loss = task.loss(net(inputs), batch_targets)
+            outputs, batch_targets = forward(net, task, inputs, batch_targets, settings, epoch, first)
+            loss = task.loss(outputs, batch_targets)
             if not torch.isfinite(loss):
                 raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
             if optimizer is None:

@@ -45,7 +45,7 @@ def test_several_augmenters_and_per_augmenter_options(catalog):
         (["backbone=cn"], "unknown backbone 'cn' (did you mean 'cnn'?); available backbones: {backbones}"),
         (["task=genr"], "unknown task 'genr' (did you mean 'genre'?)"),
         (["train.epoch=3"], "unknown key 'train.epoch' (did you mean 'epochs'?); section 'train' accepts: "
-                            "batch_size, device, epochs, lr, min_steps, patience, threads, weight_decay"),
+                            "batch_size, device, epochs, lr, min_steps, mixup_alpha, patience, threads, weight_decay"),
         (["backbone.channel=3"], "unknown key 'backbone.channel' (did you mean 'channels'?); backbone 'cnn' "
                                  "accepts: blocks, channels, dropout"),
         (["sed=1"], "unknown key 'sed' (did you mean 'seed'?)"),

@@ -116,8 +116,11 @@ def test_the_run_records_the_grid_and_the_choice_in_probe_json(probe_catalog, tm
     assert record["parameter"] == "C" and record["grid"] == list(C_GRID)
     assert record["selection"] == "validation"  # 4 validation clips per class
     assert [row["C"] for row in record["scores"]] == list(C_GRID)
-    best = max(record["scores"], key=lambda row: (round(row["macro_f1"], 10), -row["loss"]))
-    assert record["chosen"] == {"C": best["C"]}
+    top = max(row["macro_f1"] for row in record["scores"])
+    tied = [row for row in record["scores"] if row["macro_f1"] == top]
+    lowest = min(tied, key=lambda row: row["loss"])
+    # the strongest regularisation (smallest C) among the best, within one standard error of the lowest loss
+    assert record["chosen"] == {"C": min(row["C"] for row in tied if row["loss"] <= lowest["loss"] + lowest["loss_se"])}
     assert record["refit_on"]["clips"] == result.metrics["n_train"] + result.metrics["n_validation"]
 
 
@@ -160,6 +163,20 @@ def test_C_is_chosen_by_the_validation_scores_of_each_fit(tmp_path):
                                                                           np.concatenate([train.y, validation.y]))
     probe = head(torch.as_tensor(validation.x, dtype=torch.float32)).softmax(-1).detach().numpy()
     np.testing.assert_allclose(probe, model.predict_proba((validation.x - mean) / scale), atol=1e-4)
+
+
+def test_the_one_standard_error_rule_prefers_the_simpler_probe_among_equals():
+    from mirplug.probe import choose
+
+    rows = [{"C": 0.01, "macro_f1": 0.9, "loss": 0.50, "loss_se": 0.05},
+            {"C": 0.1, "macro_f1": 1.0, "loss": 0.30, "loss_se": 0.05},
+            {"C": 1.0, "macro_f1": 1.0, "loss": 0.22, "loss_se": 0.05},
+            {"C": 10.0, "macro_f1": 1.0, "loss": 0.20, "loss_se": 0.05}]
+    assert choose(rows, "C", "macro_f1")["C"] == 1.0  # 0.22 <= 0.20 + 0.05 < 0.30; 0.01 scores lower
+    rows[0]["macro_f1"] = 1.0
+    assert choose(rows, "C", "macro_f1")["C"] == 1.0
+    ridge = [{"alpha": a, "r2": 0.5, "loss": loss, "loss_se": 0.1} for a, loss in ((1, 1.0), (10, 1.05), (100, 2.0))]
+    assert choose(ridge, "alpha", "r2")["alpha"] == 10  # larger alpha regularises more
 
 
 def test_a_small_validation_split_falls_back_to_cross_validation():

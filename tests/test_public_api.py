@@ -13,6 +13,7 @@ import mirplug
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_PACKAGES = [ROOT / "mirplug" / "templates",  # what new-plugin writes
+                   ROOT / "tests" / "fixtures" / "mirplug-strangers",  # tests/test_stranger_plugins.py
                    ROOT / "plugins" / "mirplug_builtin",
                    ROOT / "plugins" / "mirplug-essentia" / "mirplug_essentia",
                    ROOT / "plugins" / "mirplug-pretrained" / "mirplug_pretrained",

@@ -23,6 +23,10 @@ def mirplug_register_tasks() -> list[TaskSpec]:
             factory="mirplug_builtin.tasks.classification:ClassificationTask", options=(_stratify(True),),
             label_kind="single-label", metrics=CLASSIFICATION_METRICS, main_metric="macro_f1",
             default_dataset="synthetic", defaults={"representation": "mel", "backbone": "cnn"}, license="MIT",
+            # on recordings: the pretrained musicnn tagger, frozen, with a probe whose regularisation is chosen
+            # on held-out clips; 4 evenly spread 3 s windows per clip keep 500 clips of 30 s within 3 minutes
+            # on 2 cores (benchmarks/results/real/README.md)
+            recorded_defaults={"backbone": "musicnn", "backbone.head": "probe", "data.max_windows": "4"},
         ),
         TaskSpec(
             name="instrument",
