@@ -428,9 +428,9 @@ def check_training(train: Mapping[str, Any]) -> None:
         )
 
 
-def check_mixup(train: Mapping[str, Any], task_spec: Any) -> None:
+def check_mixup(train: Mapping[str, Any], task_spec: TaskSpec) -> None:
     """Mixup mixes targets: single-label (class probabilities) and multi-label (multi-hot) tasks only."""
-    kind = getattr(task_spec, "label_kind", None)
+    kind = task_spec.label_kind
     if train.get("mixup_alpha") and kind not in ("single-label", "multi-label"):
         raise ConfigError(f"train.mixup_alpha={train['mixup_alpha']:g}: task '{task_spec.name}' has {kind} targets; "
                           f"mixup takes single-label or multi-label tasks (set train.mixup_alpha=0)")

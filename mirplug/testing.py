@@ -773,7 +773,7 @@ def check_logger(spec: ComponentSpec, workdir: Path, options: Mapping[str, Any] 
         output = io.StringIO()
         manager = new_manager()
         with Lifecycle(manager, Console(file=output, width=300), [(spec.name, built["logger"])]) as hooks:
-            hooks.run_start({"task": {"name": "genre"}, "seed": 0}, folder)
+            hooks.run_start({"task": {"name": "contract-check"}, "seed": 0}, folder)  # a stand-in config
             for epoch in (1, 2):
                 record = {"epoch": epoch, "train_loss": 1.0 / epoch, "validation_loss": 1.2 / epoch,
                           "validation_macro_f1": 0.3 * epoch}

@@ -1,7 +1,7 @@
 """A plugin written by a stranger, from the plugin API alone, works everywhere a built-in does.
 
-``tests/fixtures/mirplug-strangers`` is an ordinary plugin package (a representation, a backbone, a generator
-and a dataset, each imported only ``from mirplug``; tests/test_public_api.py checks it). Here it is installed
+``tests/fixtures/mirplug-strangers`` is an ordinary plugin package (a representation, a backbone, a generator,
+a dataset and a logger, each imported only ``from mirplug``; tests/test_public_api.py checks it). Here it is installed
 as pip leaves a package (importable, with a ``*.dist-info`` holding its entry point on ``sys.path``), so the
 ``mirplug`` command finds it through ``importlib.metadata`` like any installed plugin, and every command
 runs in this process through the real command line: ``validate``, ``run``, ``ablate`` and ``augment``.
@@ -57,7 +57,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def test_every_stranger_component_passes_validate() -> None:
     output = mirplug("validate", "strangers")
-    for component in ("representation:zcr", "backbone:meanstd", "augmenter:shuffle", "dataset:blips"):
+    for component in ("representation:zcr", "backbone:meanstd", "augmenter:shuffle", "dataset:blips",
+                      "logger:jsonlines"):
         assert component in output
     passed = re.search(r"\n(\d+) passed, 0 failed, 0 skipped", output)
     assert passed and int(passed.group(1)) >= 30, output
@@ -65,8 +66,8 @@ def test_every_stranger_component_passes_validate() -> None:
 
 
 def test_a_run_with_every_stranger_component_learns_and_reports_the_generator(tmp_path: Path) -> None:
-    mirplug("run", *RUN, "augmenter=shuffle", "augmenter.per_class=3", "train.epochs=40", f"out={tmp_path}",
-            "name=stranger")
+    mirplug("run", *RUN, "augmenter=shuffle", "augmenter.per_class=3", "train.epochs=40", "logger=jsonlines",
+            f"out={tmp_path}", "name=stranger")
     folder = tmp_path / "stranger"
     metrics = json.loads((folder / "metrics.json").read_text())
     labels = [row["label"] for row in read_csv(folder / "predictions.csv")]
@@ -76,6 +77,13 @@ def test_a_run_with_every_stranger_component_learns_and_reports_the_generator(tm
     assert report["augmenter"] == "shuffle" and report["sampled"] == report["kept"] == 6
     assert set(report["frechet_distance"]) >= {"hum", "hiss"}
     assert (folder / "spectrograms_shuffle.png").is_file()
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    epochs = [event for event in events if event["event"] == "epoch_end"]
+    assert len(epochs) == metrics["epochs_run"] and [e["epoch"] for e in epochs] == list(range(1, len(epochs) + 1))
+    assert [event["event"] for event in events if event["event"] != "epoch_end"] == [
+        "run_start", "evaluation_end", "run_end"]
+    assert events[0]["task"] == "genre" and events[-1]["status"] == "finished"
+    assert metrics["plugins"]["logger:jsonlines"] == {"events": len(events) - 1}  # counted before run_end
 
 
 def test_ablate_compares_real_only_with_the_stranger_generator(tmp_path: Path) -> None:
