@@ -85,7 +85,8 @@ class Selection:
 class RunConfig:
     """Everything a run needs, fully resolved; ``to_dict`` is enough to rerun it.
 
-    ``backbone_default`` (not saved) says the backbone is the task's default, not the user's choice.
+    ``backbone_default`` (not saved) says the backbone is the task's default, not the user's choice;
+    ``representation_default`` the same for the representation.
     ``loggers`` are saved only when some are chosen, so the config of a run without one reads as before.
     """
 
@@ -102,6 +103,7 @@ class RunConfig:
     out: str = "runs"
     name: str | None = None
     backbone_default: bool = field(default=False, compare=False, repr=False)
+    representation_default: bool = field(default=False, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``config.yaml``."""
@@ -307,6 +309,8 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         # neither backbone= nor a backbone.* key given: the run may swap the task's default backbone
         # for one that takes the representation's features (mirplug.build.fit_backbone_to_features)
         backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
+        representation_default="representation" not in chosen
+        and not any(key.startswith("representation.") for key, _ in rest),
     )
 
 

@@ -182,7 +182,9 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
         embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     input_shape = feature_shape(representation,
                                 window_length(config.data.options["clip_seconds"], representation.sample_rate))
-    if catalog.get("backbone", config.backbone.name).expects == "waveform":  # type: ignore[attr-defined]
+    # said only when the user chose the representation that the backbone's own front end leaves unused
+    if (not config.representation_default
+            and catalog.get("backbone", config.backbone.name).expects == "waveform"):  # type: ignore[attr-defined]
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
