@@ -8,12 +8,15 @@ five seeds, every arm on the same splits and seeds, paired differences against r
 * real only; ``classical`` (gain, timeshift, specaugment: ablate's default classical arm);
 * ``timbre``: pitch_shift, lowpass, highpass, bandpass, colored_noise, impulse_response, gain and
   polarity_inversion together (each with its default probability 0.5);
-* each family alone: pitch_shift; the three filters; colored_noise; impulse_response;
-* mixup (``train.mixup_alpha=0.2``), alone and with the timbre chain.
+* mixup (``train.mixup_alpha=0.2``);
+* each family alone: impulse_response; the three filters; colored_noise; pitch_shift.
 
-The impulse responses are made here (``--irs``, written once, deterministic): eight synthetic rooms,
-exponentially decaying noise (RT60 0.15 to 1.2 s) after a direct path and a few early reflections,
-damped above a cut-off; they are ours, so free to use. Usage::
+Every arm trains 30 epochs and keeps its best validation epoch (``train.patience=30``): with the default
+patience a noisy validation split stops the augmented arms first, and the comparison would measure
+training length (as ``benchmarks/results/README.md`` found for the generators).
+
+The impulse responses are made here (``--irs``, deterministic): eight synthetic rooms (see
+:func:`write_rooms`); they are ours, so free to use. Usage::
 
     python benchmarks/real_audio.py build DIR
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/augment_ablation.py DIR [--out SWEEPS] [--resume FOLDER]
@@ -43,7 +46,12 @@ IR_RATE = 22050
 
 
 def write_rooms(folder: Path, count: int = 8, seed: int = 0) -> Path:
-    """``count`` synthetic room impulse responses as WAV files in ``folder`` (the same files every time)."""
+    """``count`` synthetic room impulse responses as WAV files in ``folder`` (the same files every time).
+
+    Each: a direct path, four early reflections (3 to 30 ms, -4 to -14 dB) and a diffuse tail of
+    exponentially decaying, low-passed noise (RT60 from 0.15 to 1.2 s, geometric), scaled to a
+    direct-to-reverberant ratio drawn from -3 to +9 dB (a listener a few metres from the source).
+    """
     import soundfile
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -51,21 +59,23 @@ def write_rooms(folder: Path, count: int = 8, seed: int = 0) -> Path:
     for index, rt60 in enumerate(np.geomspace(0.15, 1.2, count)):
         length = int(IR_RATE * min(1.5, 1.2 * rt60 + 0.05))
         time_axis = np.arange(length) / IR_RATE
-        tail = rng.standard_normal(length) * np.exp(-6.9 * time_axis / rt60)  # -60 dB at rt60
-        damping = float(rng.uniform(2000, 8000))  # one-pole low-pass: walls absorb the highs
-        alpha = np.exp(-2 * np.pi * damping / IR_RATE)
+        noise = rng.standard_normal(length)
+        alpha = np.exp(-2 * np.pi * float(rng.uniform(2000, 8000)) / IR_RATE)  # walls absorb the highs
         for n in range(1, length):
-            tail[n] += alpha * tail[n - 1]
+            noise[n] += alpha * noise[n - 1]
+        tail = noise * np.exp(-6.9 * time_axis / rt60)  # -60 dB at rt60
+        drr_db = float(rng.uniform(-3.0, 9.0))
+        tail *= np.sqrt(10 ** (-drr_db / 10) / np.sum(tail ** 2))  # direct path energy 1
         delay = int(IR_RATE * rng.uniform(0.002, 0.01))
         response = np.zeros(length)
-        response[delay:] = 0.3 * tail[: length - delay]
+        response[delay:] = tail[: length - delay]
         response[delay] = 1.0  # the direct path
-        for _ in range(4):  # early reflections
+        for _ in range(4):
             at = delay + int(IR_RATE * rng.uniform(0.003, 0.03))
-            if at < length:
-                response[at] += float(rng.uniform(0.2, 0.6)) * float(rng.choice([-1, 1]))
+            response[at] += 10 ** (-float(rng.uniform(4, 14)) / 20) * float(rng.choice([-1, 1]))
         response /= np.max(np.abs(response))
-        soundfile.write(folder / f"room{index}-rt{rt60:.2f}.wav", response.astype(np.float32), IR_RATE)
+        soundfile.write(folder / f"room{index}-rt{rt60:.2f}-drr{drr_db:+.0f}.wav", response.astype(np.float32),
+                        IR_RATE)
     return folder
 
 
@@ -81,13 +91,15 @@ def main() -> None:
     ir = f"augmenter.impulse_response.path={irs}"
     command = [
         "mirplug", "ablate", "task=genre", "data=audiofolder", f"data.path={args.data}", f"seed={args.seeds}",
+        # one training budget for every arm: 30 epochs, the best validation epoch kept (early stopping on a
+        # noisy validation split would otherwise stop augmented arms first and measure training length)
+        "train.epochs=30", "train.patience=30",
         f"augmenter={TIMBRE}", ir,
-        "--arm", "augmenter=pitch_shift",
+        "--arm", "train.mixup_alpha=0.2",
+        "--arm", f"augmenter=impulse_response {ir}",
         "--arm", "augmenter=lowpass,highpass,bandpass",
         "--arm", "augmenter=colored_noise",
-        "--arm", f"augmenter=impulse_response {ir}",
-        "--arm", "train.mixup_alpha=0.2",
-        "--arm", f"augmenter={TIMBRE} {ir} train.mixup_alpha=0.2",
+        "--arm", "augmenter=pitch_shift",
         "--classical", "gain,timeshift,specaugment",
         "--out", str(args.out),
     ]
