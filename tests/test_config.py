@@ -41,8 +41,8 @@ def test_several_augmenters_and_per_augmenter_options(catalog):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["backbone=nope"], "unknown backbone 'nope'; available backbones: cnn, hf, linear, mlp, musicnn"),
-        (["backbone=cn"], "unknown backbone 'cn' (did you mean 'cnn'?); available backbones: cnn, hf, linear, mlp, musicnn"),
+        (["backbone=nope"], "unknown backbone 'nope'; available backbones: cnn, fused, hf, linear, mlp, musicnn"),
+        (["backbone=cn"], "unknown backbone 'cn' (did you mean 'cnn'?); available backbones: cnn, fused, hf, linear, mlp, musicnn"),
         (["task=genr"], "unknown task 'genr' (did you mean 'genre'?)"),
         (["train.epoch=3"], "unknown key 'train.epoch' (did you mean 'epochs'?); section 'train' accepts: "
                             "batch_size, device, epochs, lr, min_steps, patience, threads, weight_decay"),
