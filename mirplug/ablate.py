@@ -4,6 +4,9 @@ Every arm runs on the same splits and seeds (the sweep machinery), and each augm
 compared with real-only *paired by seed*: the table reports the mean difference of the main
 metric and its 95% confidence interval (t-distribution), so an interval that contains zero
 says the augmentation made no measurable difference.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,7 +26,11 @@ from mirplug.rundir import write_csv
 from mirplug.stats import t_interval
 from mirplug.sweep import REPLICATE_KEY, expand, run_sweep
 
+if TYPE_CHECKING:
+    from mirplug.engines import EngineSettings
+
 CLASSICAL = "gain,timeshift,specaugment"
+AUGMENTING_KEYS = ("augmenter", "train.mixup_alpha")  # what an --arm must set: an augmenter, or mixup
 
 
 def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str] = ()) -> tuple[list[str], list[str]]:
@@ -41,8 +48,9 @@ def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str]
     groups = [" ".join(augmented)] if augmented else []
     for arm in extra_arms:
         keys = [key for key, _ in parse_overrides(arm.split())]
-        if not any(key == "augmenter" for key in keys):
-            raise ConfigError(f"ablation arm '{arm}' names no augmenter; e.g. --arm \"augmenter=gan augmenter.per_class=20\"")
+        if not any(key in AUGMENTING_KEYS for key in keys):
+            raise ConfigError(f"ablation arm '{arm}' names no augmenter (nor train.mixup_alpha); e.g. "
+                              f"--arm \"augmenter=gan augmenter.per_class=20\" or --arm train.mixup_alpha=0.2")
         groups.append(" ".join(arm.split()))
     if not groups or not any(part.startswith("augmenter=") for part in groups[0].split()):
         raise ConfigError("mirplug ablate needs the augmenter to evaluate, e.g. augmenter=vae augmenter.per_class=20")
@@ -107,14 +115,16 @@ def training_length_note(rows: list[dict[str, Any]], arms: list[str]) -> str:
 
 def run_ablation(catalog: Catalog, overrides: Sequence[str], classical: str = CLASSICAL, out: str = "sweeps",
                  console: Console | None = None, extra_arms: Sequence[str] = (),
-                 resume: str | Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+                 resume: str | Path | None = None,
+                 engine: EngineSettings | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Run the arms over the seeds and write ``ablation.csv``, ``ablation.md`` and ``ablation.png``.
 
-    ``resume``: the folder of an interrupted ablation with the same command (finished runs are kept).
+    ``resume``: the folder of an interrupted ablation with the same command (finished runs are kept);
+    ``engine``: ``engine=ray`` runs each grid point as a Ray task (see :func:`mirplug.sweep.run_sweep`).
     """
     console = console or Console(stderr=True)
     common, arms = arms_for(overrides, classical, extra_arms)
-    folder, summary = run_sweep(catalog, common, arms, out, console, resume)
+    folder, summary = run_sweep(catalog, common, arms, out, console, resume, engine)
     with open(folder / "runs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     metric = str(summary[0]["metric"])

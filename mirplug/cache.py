@@ -23,6 +23,9 @@ private temporary file and published with a hard link, so the first publisher wi
 never sees a torn entry and a kill leaves at most a temporary file. ``settings.json`` is
 informational (``mirplug cache info``): a damaged one is written again by the next writer and
 shown as damaged meanwhile. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +48,7 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so `mirplug cache
     import torch
 
     from mirplug.components import Representation
+    from mirplug.rows import EntryRows, Located
 
 # 3: decoding refuses implausible sample rates, clips longer than data.max_seconds and truncated files, so
 # windows decoded before from such files are not reused; 2: XXH3-128 content keys and entry checksums
@@ -216,7 +220,7 @@ def representation_settings(name: str, options: Mapping[str, Any], representatio
     settings = {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
                 "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
                 "max_windows": max_windows, "mirplug": __version__}
-    revision = getattr(representation, "revision", 0)
+    revision = representation.revision
     if revision:  # absent for revision 0, so the keys of unrevised representations stay as they were
         settings["revision"] = revision
     return settings
@@ -227,39 +231,96 @@ def feature_store(settings: Mapping[str, Any]) -> EntryStore:
     return EntryStore(str(settings["representation"]), settings)
 
 
+CHUNK_ROWS = 256  # rows computed at once for clips missing from the cache (memory stays one chunk)
+
+
 def cached_per_clip(store: EntryStore, windows: Any, compute: Any, what: str,
-                    preloaded: Sequence[torch.Tensor | None] | None = None,
-                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> torch.Tensor:
-    """Rows of every window, one cache entry per clip: cached clips are loaded, the others computed.
+                    preloaded: Sequence[torch.Tensor | bool | None] | None = None,
+                    metadata: Any = None, fresh: Sequence[bool] | None = None) -> EntryRows:
+    """Rows of every window, one cache entry per clip: cached clips are located, the others computed and stored.
 
     ``compute(mask)`` gives the rows of the windows selected by the boolean ``mask`` (clip
-    order); ``metadata(position)`` the entry metadata of kept clip ``position``; ``preloaded``
-    entries (already read or computed by :func:`mirplug.windows.decode_cells`; ``fresh`` marks the computed
-    ones) are used as they are. ``STATS`` counts ``<what>_loaded`` and ``<what>_computed``.
+    order); it is called for a few clips at a time (about ``CHUNK_ROWS`` rows), so memory holds
+    one chunk, never the split. ``metadata(position)`` is the entry metadata of kept clip
+    ``position``; ``preloaded[position]`` is ``True`` for a clip whose entry
+    :func:`mirplug.windows.decode_cells` already checked (or computed and stored: ``fresh``), or
+    its rows as a tensor (a clip without a content hash, hence no entry). The rows are read back
+    from the entries a batch at a time (:class:`~mirplug.rows.EntryRows`). ``STATS`` counts
+    ``<what>_loaded`` and ``<what>_computed``.
     """
     import torch
 
     counts = torch.bincount(windows.clip, minlength=len(windows.rows)).tolist()
     preloaded = preloaded or [None] * len(counts)
     n_fresh = sum(fresh or [])
-    loaded: list[torch.Tensor | None] = []
+    sources: list[Located | torch.Tensor | None] = []
     for digest, count, ready in zip(windows.hashes, counts, preloaded):
-        entry = (ready, {}) if ready is not None else store.load(digest) if digest else None
-        loaded.append(entry[0] if entry is not None and len(entry[0]) == count else None)
-    missing = [position for position, tensor in enumerate(loaded) if tensor is None]
-    record(f"{what}_loaded", len(loaded) - len(missing) - n_fresh)
+        if isinstance(ready, torch.Tensor):
+            sources.append(ready if len(ready) == count else None)
+        elif ready is True or (digest and _intact(store, digest, count)):
+            sources.append(_located(store, digest, count))
+        else:
+            sources.append(None)
+    missing = [position for position, source in enumerate(sources) if source is None]
+    record(f"{what}_loaded", len(sources) - len(missing) - n_fresh)
     if n_fresh:
         record(f"{what}_computed", n_fresh)
-    if missing:
-        computed = compute(torch.isin(windows.clip, torch.as_tensor(missing, dtype=torch.long)))
+    for chunk in _chunks(missing, counts):
+        computed = compute(torch.isin(windows.clip, torch.as_tensor(chunk, dtype=torch.long)))
         # Windows are stored clip by clip, so the computed rows split in clip order.
-        for position, tensor in zip(missing, computed.split([counts[p] for p in missing])):
-            loaded[position] = tensor
-            if windows.hashes[position]:
-                store.save(windows.hashes[position], tensor, metadata(position) if metadata else None)
+        for position, tensor in zip(chunk, computed.split([counts[p] for p in chunk])):
+            digest = windows.hashes[position]
+            if digest:
+                store.save(digest, tensor, metadata(position) if metadata else None)
+                sources[position] = _located(store, digest, len(tensor))
+            else:
+                sources[position] = tensor.clone()  # no content hash, no entry: kept in memory
+    if missing:
         record(f"{what}_computed", len(missing))
-    ready = [tensor for tensor in loaded if tensor is not None]
-    return torch.cat(ready) if ready else torch.zeros(0)
+    return _rows(sources)
+
+
+def _intact(store: EntryStore, digest: str, count: int) -> bool:
+    """Whether the entry of ``digest`` exists, matches its checksum and holds ``count`` rows."""
+    entry = store.load(digest)
+    if entry is not None and len(entry[0]) != count:
+        store.path(digest).unlink(missing_ok=True)  # stale: recomputed (a new entry does not replace one)
+        return False
+    return entry is not None
+
+
+def _located(store: EntryStore, digest: str, count: int) -> Located:
+    from mirplug.rows import locate
+
+    located = locate(store.path(digest))
+    if located.shape[0] != count:  # another process published other settings' rows under this name: a bug
+        raise RuntimeError(f"cache entry {store.path(digest)} holds {located.shape[0]} rows, expected {count}")
+    return located
+
+
+def _chunks(positions: list[int], counts: list[int]) -> Iterator[list[int]]:
+    """``positions`` in groups of about ``CHUNK_ROWS`` rows (at least one clip each)."""
+    chunk: list[int] = []
+    rows = 0
+    for position in positions:
+        if chunk and rows + counts[position] > CHUNK_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(position)
+        rows += counts[position]
+    if chunk:
+        yield chunk
+
+
+def _rows(sources: list[Any]) -> EntryRows:
+    import torch
+
+    from mirplug.rows import EntryRows
+
+    first = next((source for source in sources if source is not None), None)
+    if first is None:
+        return EntryRows([], (), torch.float32)
+    return EntryRows(sources, tuple(first.shape[1:]), first.dtype)
 
 
 def module_digest(module: torch.nn.Module) -> str:
@@ -276,21 +337,25 @@ def module_digest(module: torch.nn.Module) -> str:
 
 
 def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: Any,
-                       feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+                       feature_settings: Mapping[str, Any], head_options: Sequence[str] = ()) -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
-    standardisation, fitted on the training split, when the backbone uses it) and the features."""
+    standardisation, fitted on the training split, when the backbone uses it) and the features.
+
+    ``head_options`` (:attr:`mirplug.specs.BackboneSpec.head_options`) change only the head, which comes
+    after the embeddings: they are left out, so every head shares the cached embeddings."""
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
-    return module_settings(backbone_name, options, model.backbone, weights, feature_settings)
+    return module_settings(backbone_name, options, model.backbone, weights, feature_settings, head_options)
 
 
 def module_settings(name: str, options: Mapping[str, Any], module: Any, weights: str,
-                    feature_settings: Mapping[str, Any]) -> dict[str, Any]:
+                    feature_settings: Mapping[str, Any], head_options: Sequence[str] = ()) -> dict[str, Any]:
     """The cache key of the embeddings of ``module`` called ``name`` (a backbone, or a part of one) with
-    ``options`` and ``weights`` (:func:`module_digest`) on the features of ``feature_settings``."""
+    ``options`` (less its ``head_options``) and ``weights`` (:func:`module_digest`) on the features of
+    ``feature_settings``."""
     kind = type(module)
-    options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
+    options = {k: v for k, v in options.items() if k not in head_options}
     return {"embeddings": name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
             "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
 

@@ -8,6 +8,9 @@ the training windows it came from, named by clip id and window, or the draw). ``
 holds, per generator, the Fréchet distance per class between real and synthetic rows (in the embedding
 space itself) and the test accuracy of a logistic regression trained on synthetic rows only (TSTR) next
 to one trained on the real rows (TRTR).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 
 from mirplug.components import EmbeddingGenerator
 from mirplug.errors import ConfigError
+from mirplug.specs import AugmenterSpec
 
 SAMPLES_FILE = "embedding_samples.csv"
 QUALITY_FILE = "embedding_quality.json"
@@ -31,7 +35,7 @@ def build_embedding_generators(catalog: Any, config: Any) -> list[tuple[str, Emb
     built = []
     for selection in config.augmenters:
         spec = catalog.get("augmenter", selection.name)
-        if getattr(spec, "stage", None) != "embeddings":
+        if not (isinstance(spec, AugmenterSpec) and spec.stage == "embeddings"):
             continue
         generator = spec.build(selection.options)
         if not isinstance(generator, EmbeddingGenerator):

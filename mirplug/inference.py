@@ -3,6 +3,9 @@
 ``mirplug predict`` needs this module and :mod:`mirplug.build`, never :mod:`mirplug.training`.
 Features and frozen-backbone embeddings are computed once per clip content and kept in the
 feature cache (:mod:`mirplug.cache`).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mirplug.cache import EntryStore, cached_per_clip, feature_store
+from mirplug.rows import EntryRows, Rows, as_rows
 
 if TYPE_CHECKING:
     from mirplug.components import Representation, Task
@@ -43,24 +47,25 @@ def feature_shape(representation: Representation, n_samples: int) -> tuple[int, 
 
 
 @torch.no_grad()
-def embed(model: Any, features: torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
+def embed(model: Any, features: Rows | torch.Tensor, device: Any, batch_size: int = 32) -> torch.Tensor:
     """Clip embeddings of a frozen backbone (a :class:`~mirplug.model.MirModel`'s), computed once in batches,
     returned on the CPU."""
     model.eval()
-    parts = [model.backbone(model.standardize(features[i:i + batch_size].to(device))).cpu()
-             for i in range(0, len(features), batch_size)]
+    parts = [model.backbone(model.standardize(batch.to(device, non_blocking=True))).cpu()
+             for _, batch in as_rows(features).batches(batch_size)]
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
 @torch.no_grad()
-def predict_clips(model: torch.nn.Module, task: Task, features: torch.Tensor, windows: Windows, device: torch.device,
-                  frame_rate: float | None = None, batch_size: int = 64) -> tuple[Any, torch.Tensor]:
+def predict_clips(model: torch.nn.Module, task: Task, features: Rows | torch.Tensor, windows: Windows,
+                  device: torch.device, frame_rate: float | None = None, batch_size: int = 64) -> tuple[Any, torch.Tensor]:
     """One prediction per clip (the task aggregates its windows) and the raw window outputs.
 
-    ``model`` is the whole model, or only its head when a frozen backbone's embeddings are the features.
+    ``model`` is the whole model, or only its head when a frozen backbone's embeddings are the features;
+    ``features`` are read a batch at a time.
     """
     model.eval()
-    parts = [model(features[i:i + batch_size].to(device)).cpu() for i in range(0, len(features), batch_size)]
+    parts = [model(batch.to(device, non_blocking=True)).cpu() for _, batch in as_rows(features).batches(batch_size)]
     outputs = torch.cat(parts)
     return task.aggregate(outputs, windows, len(windows.rows), frame_rate), outputs
 
@@ -71,14 +76,15 @@ def featurizer_while_decoding(representation: Representation, device: Any) -> An
     Only on the CPU (a GPU featurizes whole batches better) and only for a representation
     declared :attr:`~mirplug.components.Representation.thread_safe`.
     """
-    if torch.device(device).type != "cpu" or not getattr(representation, "thread_safe", False):
+    if torch.device(device).type != "cpu" or not representation.thread_safe:
         return None
     return lambda waves: featurize(representation, waves, "cpu")
 
 
-def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
-                     device: Any, batch_size: int = 64) -> torch.Tensor:
-    """Features of every window: cached clips are loaded, the others computed in batches and stored."""
+def featurize_rows(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
+                   device: Any, batch_size: int = 64) -> EntryRows:
+    """Features of every window, read from the cache a batch at a time: cached clips are located, the others
+    computed (a few clips at a time) and stored."""
     return cached_per_clip(
         feature_store(settings), windows, lambda mask: featurize(representation, windows.waves[mask], device, batch_size),
         "features", windows.features,
@@ -86,9 +92,16 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
         windows.fresh)
 
 
-def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor, windows: CachedWindows,
-                 device: Any, feature_settings: Mapping[str, Any] | None = None) -> torch.Tensor:
-    """Frozen-backbone embeddings of every window: cached clips are loaded, the others computed and stored.
+def featurize_cached(representation: Representation, settings: Mapping[str, Any], windows: CachedWindows,
+                     device: Any, batch_size: int = 64) -> torch.Tensor:
+    """Features of every window as one tensor (:func:`featurize_rows`, all read at once: for small sets)."""
+    return featurize_rows(representation, settings, windows, device, batch_size)[:]
+
+
+def embed_rows(model: Any, settings: Mapping[str, Any], features: Rows | torch.Tensor, windows: CachedWindows,
+               device: Any, feature_settings: Mapping[str, Any] | None = None) -> Rows:
+    """Frozen-backbone embeddings of every window, read from the cache a batch at a time: cached clips are
+    located, the others computed from ``features`` and stored.
 
     Like features, entries are per clip content, so a second run with the same frozen backbone
     (another head, seed or split of the same audio) skips the backbone's forward pass. A backbone
@@ -97,17 +110,25 @@ def embed_cached(model: Any, settings: Mapping[str, Any], features: torch.Tensor
     """
     from mirplug.cache import module_digest, module_settings
 
+    rows = as_rows(features)
     parts = model.backbone.parts() if feature_settings is not None else []
     if not parts:
         store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-        return cached_per_clip(store, windows, lambda mask: embed(model, features[mask], device), "embeddings")
+        return cached_per_clip(store, windows, lambda mask: embed(model, rows[mask], device), "embeddings")
     outputs = []
     for name, options, module in parts:
         store = EntryStore(f"embeddings-{name}", module_settings(name, options, module, module_digest(module),
                                                                 feature_settings or {}))
-        outputs.append(cached_per_clip(store, windows, lambda mask, part=module: embed_module(part, features[mask],
-                                                                                              device), "embeddings"))
-    return torch.cat(outputs, dim=1)
+        part_rows = cached_per_clip(store, windows, lambda mask, part=module: embed_module(part, rows[mask], device),
+                                    "embeddings")
+        outputs.append(part_rows[:])
+    return as_rows(torch.cat(outputs, dim=1))  # clip-level vectors of a few parts: small enough to hold
+
+
+def embed_cached(model: Any, settings: Mapping[str, Any], features: Rows | torch.Tensor, windows: CachedWindows,
+                 device: Any, feature_settings: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """Frozen-backbone embeddings of every window as one tensor (:func:`embed_rows`, all read at once)."""
+    return embed_rows(model, settings, features, windows, device, feature_settings)[:]
 
 
 @torch.no_grad()

@@ -23,6 +23,9 @@ The fitted probe becomes a :class:`ProbeHead` (standardisation and one linear la
 task turns into probabilities exactly as scikit-learn would), so ``model.safetensors`` and
 ``mirplug predict`` work as for any head; ``probe.json`` in the run folder records the grid, every
 score and the choice.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

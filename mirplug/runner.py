@@ -4,6 +4,9 @@
 (:mod:`mirplug.data`), then for each fold decodes and featurizes the splits (:mod:`mirplug.windows`,
 :mod:`mirplug.inference`), trains (:mod:`mirplug.training`), scores validation and test once and
 writes the fold's files (:mod:`mirplug.rundir`). What the folds share is one :class:`RunContext`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
-from mirplug.build import (build_generators, build_model, build_transforms, deterministic_setup, load_dataset,
-                           pick_device, preflight, seed_everything)
+from mirplug.build import (build_generators, build_loggers, build_model, build_transforms, deterministic_setup,
+                           head_options_of,
+                           load_dataset, pick_device, preflight, seed_everything)
 from mirplug.cache import embedding_settings, feature_store, representation_settings
 from mirplug.catalog import Catalog
 from mirplug.checkpoint import CHECKPOINT_FOLDER, Checkpoint, saved_threads
@@ -32,11 +36,13 @@ from mirplug.components import Generator, Representation, Task, Transform
 from mirplug.config import RunConfig
 from mirplug.data import SPLITS, class_column, kfold_splits, restrict_training, split_dataset, stratify_column
 from mirplug.errors import DataError, RunError, RunInterrupted
-from mirplug.inference import (embed, embed_cached, feature_shape, featurize_cached, featurizer_while_decoding,
+from mirplug.inference import (embed, embed_rows, feature_shape, featurize_rows, featurizer_while_decoding,
                                predict_clips)
+from mirplug.lifecycle import Lifecycle
 from mirplug.model import CentroidHead, MirModel
 from mirplug.probe import ProbeHead, fit_probe_in_run
 from mirplug.paths import cache_dir
+from mirplug.rows import MappedRows, Rows, as_rows
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, atomic_write_json, check_out_folder, is_finished,
                             learning_curves, new_run_folder, read_yaml, run_lock, save_model, write_csv, write_json,
                             write_yaml)
@@ -67,7 +73,10 @@ class RunContext:
     generators: list[tuple[str, Generator]]
     embedder: Any  # the Fréchet-distance embedder of generator quality reports (None without generators)
     input_shape: tuple[int, ...]
+    loggers: list[tuple[str, Any]]  # the chosen loggers: (name, plugin object)
     names: list[str] = field(default_factory=list)  # the label names, once the dataset is loaded
+    hooks: Lifecycle | None = None  # the lifecycle hooks, while the run is on
+    folder: Path | None = None  # the run folder, once it exists
 
 
 @dataclass
@@ -75,7 +84,7 @@ class FoldData:
     """One fold's clips, ready for the model: per split, the windows, features, targets, ids and dataset rows."""
 
     windows: dict[str, CachedWindows]
-    features: dict[str, torch.Tensor]
+    features: dict[str, Rows]  # read from the cache a batch at a time, never held for a whole split
     targets: dict[str, Any]  # clip targets (what the metrics compare with)
     ids: dict[str, list[str]]
     kept: dict[str, Any]  # the dataset rows that decoded
@@ -105,14 +114,36 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     console = console or Console(stderr=True)
     started = time.time()
     context = setup(config, catalog, console)
-    split_sets, predefined = load_splits(context)
-    folder = open_run_folder(context.config, resume)
+    with Lifecycle(catalog.host.manager, console, context.loggers) as hooks:  # a bad logger fails before any data
+        context.hooks = hooks
+        split_sets, predefined = load_splits(context)
+        folder = context.folder = open_run_folder(context.config, resume)
+        metrics = run_in_folder(context, split_sets, predefined, started, resume)
+    print_results(Console(), folder, metrics)
+    return RunResult(folder, metrics)
+
+
+def run_in_folder(context: RunContext, split_sets: list[dict[str, Any]], predefined: bool, started: float,
+                  resume: str | Path | None) -> dict[str, Any]:
+    """Every fold, then ``metrics.json`` and ``run.json``, holding the run folder's lock; the run's metrics.
+
+    The lifecycle hooks hear of the start and the end (finished, failed or interrupted) of the run.
+    """
+    folder, hooks = context.folder, context.hooks
+    assert folder is not None and hooks is not None
+    metrics: dict[str, Any] = {}
+    status = ""
     try:
         with run_lock(folder):
             if resume is not None and is_finished(folder):  # another process finished it while we waited
                 raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
+            hooks.run_start(context.config.to_dict(), folder)
+            status = "failed"
             metrics, generator_facts = run_folds(context, split_sets, folder)
             metrics.update(run_summary(context, predefined, len(split_sets)))
+            extra = hooks.run_metrics(folder, metrics)
+            if extra:  # each plugin's own metrics under its name; none: metrics.json as without plugins
+                metrics["plugins"] = extra
             # metrics.json holds results only, so the same command and seed give the same file; how the
             # run went (time taken, what came from the cache) is in run.json, written last: a run folder
             # with run.json is finished, and its checkpoints are no longer needed.
@@ -120,10 +151,14 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
             write_json(folder / RUN_FACTS_FILE, run_facts(started, context.device, generator_facts,
                                                           resumed=resume is not None))
             shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
+            status = "finished"
     except KeyboardInterrupt as exc:
+        status = "interrupted" if status else status
         raise RunInterrupted(folder) from exc
-    print_results(Console(), folder, metrics)
-    return RunResult(folder, metrics)
+    finally:
+        if status:  # the run started
+            hooks.run_end(folder, metrics if status == "finished" else {}, status)
+    return metrics
 
 
 def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
@@ -147,12 +182,13 @@ def setup(config: RunConfig, catalog: Catalog, console: Console) -> RunContext:
         embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     input_shape = feature_shape(representation,
                                 window_length(config.data.options["clip_seconds"], representation.sample_rate))
-    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+    if catalog.get("backbone", config.backbone.name).expects == "waveform":  # type: ignore[attr-defined]
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
+    loggers = build_loggers(catalog, config)  # a logger that rejects its options fails here, before any data
     return RunContext(config, catalog, console, device, task, representation, transforms, generators, embedder,
-                      input_shape)
+                      input_shape, loggers)
 
 
 def load_splits(context: RunContext) -> tuple[list[dict[str, Any]], bool]:
@@ -267,7 +303,7 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
                                               target, config.seed, context.console, context.embedder,
                                               max_seconds=config.data.options["max_seconds"])
     training = Checkpoint(checkpoints, f"training-{fold}")
-    metrics = train_evaluate(context, splits, target, training)
+    metrics = train_evaluate(context, fold, splits, target, training)
     facts: list[dict[str, Any]] = []
     if context.generators:
         from mirplug.generation import report_results
@@ -282,16 +318,17 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
     return metrics, facts
 
 
-def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
+def train_evaluate(context: RunContext, fold: int, splits: dict[str, Any], folder: Path,
                    checkpoint: Checkpoint | None = None) -> dict[str, Any]:
-    """Prepare, fit, evaluate, write: decode and featurize, train with early stopping, score once on test.
+    """Prepare, fit, evaluate, write: decode and featurize, train with early stopping, score once on test,
+    write the fold's files into ``folder``.
 
     With ``checkpoint``, training saves its state there after every epoch and continues from it
     when it holds one (a resumed run).
     """
     data = prepare(context, splits, folder)
     model, net = build_fold_model(context, data, folder)
-    fitted, stopping, records = fit_fold(context, data, model, net, checkpoint)
+    fitted, stopping, records = fit_fold(context, fold, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
     probabilities, results = evaluate(context, data, net, model.backbone.frame_rate)
     metrics = {
@@ -308,7 +345,10 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
     if data.embedding_reports:
         metrics["n_synthetic_embeddings"] = sum(report["n_synthetic"] for report in data.embedding_reports)
         metrics["embedding_generators"] = data.embedding_reports
-    write_fold(context, folder, data, model, metrics, probabilities["test"], fitted.history, records)
+    predictions = prediction_rows(context, data, probabilities["test"])
+    write_fold(context, folder, data, model, metrics, probabilities["test"], predictions, fitted.history, records)
+    if context.hooks is not None:
+        context.hooks.evaluation_end(context.folder or folder, fold, metrics, predictions)
     return metrics
 
 
@@ -345,7 +385,7 @@ def prepare(context: RunContext, splits: dict[str, Any], folder: Path) -> FoldDa
     with progress_bar(context.console) as progress:
         bar = progress.add_task(f"features ({config.representation.name})", total=len(SPLITS))
         for split in SPLITS:
-            features[split] = featurize_cached(representation, feature_settings, windows[split], context.device)
+            features[split] = featurize_rows(representation, feature_settings, windows[split], context.device)
             progress.advance(bar)
     return FoldData(windows, features, targets, ids, kept, skipped, feature_settings)
 
@@ -409,20 +449,28 @@ def build_fold_model(context: RunContext, data: FoldData, folder: Path) -> tuple
         with progress_bar(context.console) as progress:
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
-            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings)
+            settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings,
+                                          head_options_of(context.catalog, config.backbone.name))
             for split in SPLITS:
-                data.features[split] = embed_cached(model, settings, data.features[split], data.windows[split], device,
-                                                    data.feature_settings)
+                data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device,
+                                                  data.feature_settings)
                 progress.advance(bar)
         net = model.head
     add_embedding_rows(context, data, model, net is model.head, folder)
     if isinstance(model.head, CentroidHead):
-        train_embeddings = data.features["train"] if net is model.head else embed(model, data.features["train"], device)
-        model.head.fit(train_embeddings.to(device), data.window_targets["train"].to(device))
+        train_embeddings = data.features["train"] if net is model.head else MappedRows(
+            data.features["train"], lambda batch: embed(model, batch, device))
+        model.head.fit(train_embeddings, data.window_targets["train"])
     if isinstance(model.head, ProbeHead):
-        fit_probe_in_run(model.head, net is model.head, context.task, data.features, data.window_targets,
+        # scikit-learn fits the whole split at once: the probe's embeddings (clip-level vectors) are read in full
+        fit_probe_in_run(model.head, net is model.head, context.task, as_tensors(data.features), data.window_targets,
                          data.windows, data.targets, context.names, config.seed, folder, data.synthetic)
     return model, net
+
+
+def as_tensors(features: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every split's rows read in full (for scikit-learn fits on clip-level embeddings, which are small)."""
+    return {split: as_rows(rows)[:] for split, rows in features.items()}
 
 
 def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_embeddings: bool,
@@ -435,22 +483,24 @@ def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_
     if not generators:
         return
     rows, targets, data.embedding_reports = synthesize_embeddings(
-        generators, on_embeddings, context.task, data.features, data.window_targets, data.windows, data.ids,
+        generators, on_embeddings, context.task, as_tensors(data.features), data.window_targets, data.windows, data.ids,
         context.names, context.config.seed, folder)
     data.synthetic = (rows, targets)
     if not isinstance(model.head, ProbeHead):  # the probe keeps them out of validation and cross-validation
-        data.features["train"] = torch.cat([data.features["train"], rows])
+        data.features["train"] = torch.cat([as_rows(data.features["train"])[:], rows])
         data.window_targets["train"] = torch.cat([data.window_targets["train"], targets])
 
 
-def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn.Module,
+def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, net: torch.nn.Module,
              checkpoint: Checkpoint | None) -> tuple[Fitted, EarlyStopping, list[dict[str, Any]]]:
     """Train ``net`` with ``train.*`` (:func:`mirplug.training.fit`); how it went, early stopping (which holds
-    the best weights) and the augmentations applied."""
+    the best weights) and the augmentations applied. The lifecycle hooks hear of every epoch."""
     config, task, names = context.config, context.task, context.names
     trainable = [p for p in net.parameters() if p.requires_grad]
-    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
-                 if trainable else None)
+    # foreach: one kernel call per state tensor kind instead of a loop over parameters; the same weights
+    # bit for bit as the default for-loop on the CPU (benchmarks/speed.py checks), a little faster.
+    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"],
+                                   foreach=True) if trainable else None)
     batches = Batches(context.representation, data.windows["train"], data.features["train"],
                       data.window_targets["train"], context.transforms, config.seed, context.device, data.ids["train"])
     n_windows = len(data.window_targets["train"])  # with any synthetic embedding rows
@@ -471,8 +521,9 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
                               highlight=False)
     with progress_bar(context.console) as progress:
         fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
-                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed),
-                               progress, checkpoint, config.backbone.name)
+                               LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed,
+                                            config.train.get("mixup_alpha", 0.0)),
+                               progress, checkpoint, config.backbone.name, epoch_hook(context, fold))
     if fitted.stopped_early and fitted.steps < FEW_STEPS:
         # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops
         # training before it has started; the few-label ablations measured this.
@@ -482,6 +533,14 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
             f"under-trained: try train.min_steps=300 (or train.epochs=200 train.patience=40)",
             soft_wrap=True, highlight=False)
     return fitted, stopping, batches.records
+
+
+def epoch_hook(context: RunContext, fold: int) -> Any:
+    """What the training loop calls after each epoch: ``mirplug_epoch_end`` (None without lifecycle hooks)."""
+    hooks, folder = context.hooks, context.folder
+    if hooks is None or folder is None:
+        return None
+    return lambda record: hooks.epoch_end(folder, fold, record, context.task.main_metric)
 
 
 def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
@@ -495,18 +554,23 @@ def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
     return probabilities, results
 
 
+def prediction_rows(context: RunContext, data: FoldData, probabilities: Any) -> list[dict[str, Any]]:
+    """One row per test clip, as ``predictions.csv`` holds them: ``id``, ``label`` and the task's columns."""
+    task, names, true = context.task, context.names, data.targets["test"]
+    rows = task.prediction_rows(probabilities, names)
+    return [{"id": data.ids["test"][i], "label": task.format_target(true[i], names), **row}
+            for i, row in enumerate(rows)]
+
+
 def write_fold(context: RunContext, folder: Path, data: FoldData, model: MirModel, metrics: dict[str, Any],
-               probabilities: Any, history: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+               probabilities: Any, predictions: list[dict[str, Any]], history: list[dict[str, Any]],
+               records: list[dict[str, Any]]) -> None:
     """The fold's files: metrics, history, test predictions, skipped clips, augmentations, model and plots."""
     task, names = context.task, context.names
+    true = data.targets["test"]
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)
-    rows = task.prediction_rows(probabilities, names)
-    true = data.targets["test"]
-    write_csv(folder / "predictions.csv", [
-        {"id": data.ids["test"][i], "label": task.format_target(true[i], names), **row}
-        for i, row in enumerate(rows)
-    ])
+    write_csv(folder / "predictions.csv", predictions)
     write_csv(folder / "skipped.csv", data.skipped, ["split", "id", "path", "reason"])
     if records:
         write_csv(folder / "augmentations.csv", records)

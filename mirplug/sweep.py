@@ -7,6 +7,9 @@ the test metric over the seeds with a 95 % confidence interval from the t-distri
 Several *arms* (e.g. ``backbone=musicnn`` vs ``representation=mfcc backbone=mlp``) share
 one grid and one table. The sweep folder holds ``runs.csv`` (one row per run),
 ``learning_curve.csv``, ``learning_curve.md``, ``learning_curve.png`` and the run folders.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from mirplug.catalog import Catalog
-from mirplug.config import RunConfig, parse_overrides, resolve
+from mirplug.config import LISTED, RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
 from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
 from mirplug.stats import t_interval
+
+if TYPE_CHECKING:
+    from mirplug.engines import EngineSettings
 
 REPLICATE_KEY = "seed"
 GRID_FILE = "sweep.json"  # the overrides and arms of a sweep folder, checked by --resume
@@ -45,7 +51,7 @@ class GridPoint:
 
 
 def _expands(key: str, value: str) -> bool:
-    return "," in value and key != "augmenter"
+    return "," in value and key not in LISTED  # augmenter=gain,noise and logger=a,b are lists, not sweeps
 
 
 def expand(overrides: Sequence[str], arms: Sequence[str] = ()) -> tuple[list[GridPoint], list[str]]:
@@ -172,12 +178,14 @@ def run_duration(folder: Path) -> float | None:
 
 
 def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = (), out: str = "sweeps",
-              console: Console | None = None, resume: str | Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+              console: Console | None = None, resume: str | Path | None = None,
+              engine: EngineSettings | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Resolve every grid point (all errors before any training), run them, write the sweep folder.
 
     ``resume`` is the folder of an interrupted sweep with the same overrides and arms: runs
     that finished (their ``run.json`` exists) are read back, an interrupted one continues from
-    its checkpoint, the others run.
+    its checkpoint, the others run. ``engine`` with ``engine=ray`` runs each grid point as a Ray
+    task (:mod:`mirplug.engines.ray_engine`); the folder and tables are the same.
     """
     from mirplug.build import preflight
 
@@ -186,12 +194,15 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
     configs: list[RunConfig] = [resolve(catalog, list(point.overrides)) for point in points]
     for config in configs:  # components too: a bad grid point stops the sweep before the first run
         preflight(catalog, config)
+    if engine is not None and engine.ray:
+        from mirplug.engines.ray_engine import check_ray
+
+        check_ray()  # one line when Ray is missing, before the sweep folder is made
     folder = sweep_folder(configs[0].task.name, {"overrides": list(overrides), "arms": list(arms)}, out, resume)
     rows: list[dict[str, Any]] = []
     metric = "macro_f1"
     started = time.time()
-    for index, (point, config) in enumerate(zip(points, configs), start=1):
-        metrics, run_folder, how = run_point(catalog, point, config, folder)
+    for point, (metrics, run_folder) in zip(points, run_points(catalog, points, configs, folder, console, engine)):
         metric = str(metrics.get("main_metric", metric))
         rows.append({"arm": point.arm, **dict(point.values), metric: metrics[metric],
                      "accuracy": metrics.get("accuracy"), "n_train": metrics["n_train"],
@@ -199,8 +210,6 @@ def run_sweep(catalog: Catalog, overrides: Sequence[str], arms: Sequence[str] = 
                      "optimizer_steps": metrics.get("optimizer_steps", ""),
                      "duration_seconds": run_duration(run_folder),
                      "folder": str(run_folder.relative_to(folder)), "overrides": " ".join(point.overrides)})
-        console.print(escape(f"[{index}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
-                             f"{metric} {metrics[metric]:.3f} ({how})"), highlight=False)
     write_csv(folder / "runs.csv", rows)
     table = summarise(rows, swept, metric)
     write_csv(folder / "learning_curve.csv", table)
@@ -229,21 +238,82 @@ def sweep_folder(task_name: str, grid: dict[str, Any], out: str, resume: str | P
     return folder
 
 
+def run_points(catalog: Catalog, points: list[GridPoint], configs: list[RunConfig], folder: Path, console: Console,
+               engine: EngineSettings | None = None) -> list[tuple[dict[str, Any], Path]]:
+    """Run every grid point into ``folder/runs`` (finished ones are read back), here or as Ray tasks; a line is
+    printed as each run ends; the (metrics, run folder) of each, in grid order."""
+    outcomes: list[tuple[dict[str, Any], Path]] = []
+    todo: list[int] = []
+    for index, (point, config) in enumerate(zip(points, configs)):
+        name_point(point, config, folder)
+        done = folder / "runs" / str(config.name) / "metrics.json"
+        outcomes.append((json.loads(done.read_text()), done.parent) if finished(done) else ({}, done.parent))
+        if not finished(done):
+            todo.append(index)
+
+    def report(index: int, metrics: dict[str, Any], run_folder: Path, how: str) -> None:
+        outcomes[index] = (metrics, run_folder)
+        point, metric = points[index], str(metrics.get("main_metric", "macro_f1"))
+        console.print(escape(f"[{index + 1}/{len(points)}] {point.arm} {' '.join(f'{k}={v}' for k, v in point.values)}: "
+                             f"{metric} {metrics[metric]:.3f} ({how})"), highlight=False)
+
+    for index in (i for i in range(len(points)) if i not in todo):
+        report(index, *outcomes[index], "finished earlier")
+    if engine is not None and engine.ray:
+        from mirplug.engines.ray_engine import run_tasks
+
+        jobs = [(index, ([*points[index].overrides, f"out={configs[index].out}", f"name={configs[index].name}"],))
+                for index in todo]
+        for index, (metrics, run_folder) in run_tasks(run_overrides, jobs, engine):
+            report(index, metrics, Path(run_folder), f"{run_duration(Path(run_folder)) or 0:.0f} s, on Ray")
+    else:
+        for index in todo:
+            report(index, *run_point(catalog, points[index], configs[index], folder))
+    return outcomes
+
+
+def name_point(point: GridPoint, config: RunConfig, folder: Path) -> None:
+    """Put the run of ``point`` in ``folder/runs/<arm>-<key>-<value>...``."""
+    config.out = str(folder / "runs")
+    config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
+                           + [f"{k}-{v}" for k, v in point.values]) or None
+
+
+def resume_target(run_folder: Path) -> Path | None:
+    """The folder to resume for an unfinished grid run: its folder when it holds its ``config.yaml``.
+
+    A folder without ``config.yaml`` was interrupted before anything was saved: it is removed and
+    the run starts again (None).
+    """
+    if (run_folder / CONFIG_FILE).is_file():
+        return run_folder
+    if run_folder.exists():
+        shutil.rmtree(run_folder)
+    return None
+
+
+def run_overrides(overrides: list[str]) -> tuple[dict[str, Any], str]:
+    """One grid run from its overrides (a Ray task's work): resolve, run, continuing its folder when an earlier
+    try was killed; its metrics and run folder."""
+    from mirplug.catalog import load_catalog
+    from mirplug.runner import run
+
+    catalog = load_catalog()
+    config = resolve(catalog, overrides)
+    result = run(config, catalog, Console(file=io.StringIO(), width=120),
+                 resume=resume_target(Path(config.out) / str(config.name)))
+    return result.metrics, str(result.folder)
+
+
 def run_point(catalog: Catalog, point: GridPoint, config: RunConfig, folder: Path) -> tuple[dict[str, Any], Path, str]:
     """Run one grid point into ``folder/runs`` (or read it back when it finished before); its metrics, run
     folder and how long it took."""
     from mirplug.runner import run
 
-    config.out = str(folder / "runs")
-    config.name = "-".join([point.arm.replace(" ", "_").replace("=", "-").replace("/", "_")]
-                           + [f"{k}-{v}" for k, v in point.values]) or None
+    name_point(point, config, folder)
     done = folder / "runs" / str(config.name) / "metrics.json"
     if finished(done):
         return json.loads(done.read_text()), done.parent, "finished earlier"
-    # interrupted during this run: continue it from its checkpoint (a folder without its
-    # config.yaml was interrupted before anything was saved: start it again)
-    resume = done.parent if (done.parent / CONFIG_FILE).is_file() else None
-    if resume is None and done.parent.exists():
-        shutil.rmtree(done.parent)
-    result = run(config, catalog, Console(file=io.StringIO(), width=120), resume=resume)
+    # interrupted during this run: continue it from its checkpoint
+    result = run(config, catalog, Console(file=io.StringIO(), width=120), resume=resume_target(done.parent))
     return result.metrics, result.folder, f"{run_duration(result.folder) or 0:.0f} s"

@@ -3,6 +3,9 @@
 :func:`fit` trains a network epoch by epoch and keeps the best weights (:class:`EarlyStopping`);
 after every epoch it saves its state to a :class:`~mirplug.checkpoint.Checkpoint` when given one,
 so a killed run continues exactly (``mirplug run --resume``).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 
 from mirplug.components import Representation, Task, Transform
 from mirplug.errors import ConfigError, DataError
+from mirplug.rows import Rows
 
 if TYPE_CHECKING:
     from mirplug.checkpoint import Checkpoint
@@ -30,15 +34,19 @@ FEW_STEPS = 100  # early stopping before this many optimizer steps gets a note (
 class Batches:
     """Feature batches for training, augmenting on the fly when augmenters are chosen.
 
+    ``features`` are read a batch at a time (:class:`~mirplug.rows.Rows`: from the cache entries).
+
     Every augmentation applied is kept in ``records`` (the run's ``augmentations.csv``); its
     draws depend only on the seed, the epoch and the window, so a resumed run draws the same.
     """
 
-    def __init__(self, representation: Representation, windows: Windows, features: torch.Tensor | None,
+    def __init__(self, representation: Representation, windows: Windows, features: Rows | torch.Tensor | None,
                  targets: torch.Tensor, transforms: list[tuple[str, Transform]], seed: int, device: torch.device,
                  ids: list[str]) -> None:
         self.representation = representation.to(device)
         self.windows, self.features, self.targets = windows, features, targets
+        for _, transform in transforms:
+            transform.prepare(representation.sample_rate)
         self.waveform = [(n, t) for n, t in transforms if t.stage == "waveform"]
         self.feature = [(n, t) for n, t in transforms if t.stage == "features"]
         self.seed, self.device, self.ids = seed, device, ids
@@ -129,20 +137,49 @@ class LoopSettings:
     patience: int
     min_steps: int
     seed: int
+    mixup_alpha: float = 0.0
+
+
+MIXUP_STREAM = 2**32 - 1  # the last entry of mixup's seed, apart from the augmenters' (small positions)
+
+
+def mixup(task: Task, inputs: torch.Tensor, targets: torch.Tensor, net: torch.nn.Module, alpha: float, seed: int,
+          epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The outputs on a mixed batch and its mixed targets (Zhang et al., mixup, ICLR 2018).
+
+    One weight per batch from Beta(alpha, alpha) and a permutation of the batch pair every example
+    with a partner; both are drawn from a generator seeded with the seed, the epoch and the batch's
+    first position, so a resumed run draws the same. The inputs (features, or a frozen backbone's
+    embeddings) are mixed linearly, the targets by :meth:`Task.mix_targets`.
+    """
+    rng = np.random.default_rng([seed, epoch, first, MIXUP_STREAM])
+    weight = float(rng.beta(alpha, alpha))
+    partner = torch.as_tensor(rng.permutation(len(inputs)), device=inputs.device)
+    outputs = net(weight * inputs + (1.0 - weight) * inputs[partner])
+    return outputs, task.mix_targets(targets, targets[partner], weight, int(outputs.shape[-1]))
 
 
 Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation main metric)
 
 
+def forward(net: torch.nn.Module, task: Task, inputs: torch.Tensor, targets: torch.Tensor, settings: LoopSettings,
+            epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's outputs and the targets to score them against (both mixed when ``mixup_alpha`` > 0)."""
+    if settings.mixup_alpha > 0:
+        return mixup(task, inputs, targets, net, settings.mixup_alpha, settings.seed, epoch, first)
+    return net(inputs), targets
+
+
 def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task, batches: Batches,
         n_windows: int, validate: Validate, settings: LoopSettings, progress: Any,
-        checkpoint: Checkpoint | None = None, model_name: str = "the model") -> tuple[Fitted, EarlyStopping]:
+        checkpoint: Checkpoint | None = None, model_name: str = "the model",
+        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> tuple[Fitted, EarlyStopping]:
     """Train ``net`` with early stopping; ``net`` ends with its last epoch's weights (the best are returned).
 
     Each epoch draws a fresh order of the ``n_windows`` training windows from a generator seeded
     with ``settings.seed``, steps the optimizer per batch and scores the validation split with
     ``validate``. With ``checkpoint``, training continues from the epoch saved there (if any)
-    and saves after every epoch.
+    and saves after every epoch. ``on_epoch`` is then given the epoch's row of the history.
     """
     history: list[dict[str, Any]] = []
     stopping = EarlyStopping(settings.patience, settings.min_steps, net.state_dict())
@@ -164,7 +201,8 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
             if len(indices) < 2 and n_windows > 1:
                 continue  # batch norm cannot train on a single example
             inputs, batch_targets = batches.batch(indices, epoch)
-            loss = task.loss(net(inputs), batch_targets)
+            outputs, batch_targets = forward(net, task, inputs, batch_targets, settings, epoch, first)
+            loss = task.loss(outputs, batch_targets)
             if not torch.isfinite(loss):
                 raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")
             if optimizer is None:
@@ -184,6 +222,8 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
         if checkpoint is not None:
             checkpoint.save(epoch, stopped_early or epoch == settings.epochs, net, optimizer, stopping, generator,
                             steps, stopped_early, history, batches.records)
+        if on_epoch is not None:
+            on_epoch(dict(history[-1]))
         if stopped_early:
             break
     return Fitted(history, steps, stopped_early, stopping.best_epoch), stopping

@@ -5,6 +5,9 @@ A clip is decoded to mono at the representation's sample rate and cut into windo
 a longer one gives up to ``data.max_windows`` evenly spaced windows. :func:`decode_windows` is the
 one decoding path of mirplug (runs, generators, ``mirplug extract``); the entries it reuses live in
 :mod:`mirplug.cache`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -46,16 +49,18 @@ class Windows:
 class CachedWindows(Windows):
     """:class:`Windows` plus the content hash and decoded duration of each kept clip.
 
-    ``features[i]`` holds the features of kept clip ``i`` when :func:`decode_cells` was given
-    the feature store and found them there (or, given a featurizer, computed them while
-    decoding: ``fresh[i]``); such a clip's windows are then not kept and its rows of ``waves``
-    read zero (only pass the store when nothing reads the waveforms again, i.e. when no
-    waveform augmenter is active).
+    ``features[i]`` is ``True`` when :func:`decode_cells` was given the feature store and found
+    kept clip ``i``'s features there, intact (or, given a featurizer, computed and stored them
+    while decoding: ``fresh[i]``); a clip without a content hash has no entry, and its computed
+    features are held here as a tensor. Such a clip's windows are then not kept and its rows of
+    ``waves`` read zero (only pass the store when nothing reads the waveforms again, i.e. when no
+    waveform augmenter is active). Features themselves are read back a batch at a time
+    (:func:`mirplug.inference.featurize_rows`), never held for a whole split.
     """
 
     hashes: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
-    features: list[torch.Tensor | None] = field(default_factory=list)
+    features: list[torch.Tensor | bool | None] = field(default_factory=list)
     fresh: list[bool] = field(default_factory=list)
 
 
@@ -90,7 +95,7 @@ def single_clip_windows(samples: np.ndarray, sample_rate: int, clip_seconds: flo
 
 def min_samples_of(representation: Representation) -> int:
     """The shortest clip the representation can analyse (its ``frame_samples``, else one sample)."""
-    return int(getattr(representation, "frame_samples", 1) or 1)
+    return max(1, int(representation.frame_samples or 1))
 
 
 def unreadable_reason(cell: Any) -> str:
@@ -171,7 +176,8 @@ class _ClipDecoder:
             cached = None  # without the clip's length the short-clip check cannot be made
         if cached is not None:
             record("windows_not_needed")
-            return _Clip(digest, self.zeros(len(cached[0])), int(cached[1].get("samples", "0")), cached[0])
+            # checked against its checksum; its rows are read again a batch at a time (mirplug.rows)
+            return _Clip(digest, self.zeros(len(cached[0])), int(cached[1].get("samples", "0")), True)
         entry = self.store.load(digest) if self.store is not None and digest is not None else None
         if entry is not None:
             record("windows_loaded")
@@ -197,7 +203,9 @@ class _ClipDecoder:
             computed = self.featurizer(waves)
             if digest is not None:
                 self.features.save(digest, computed, metadata)
-            return _Clip(digest, self.zeros(len(waves)), len(samples), computed, fresh=True)
+            # stored: read back a batch at a time (without a content hash there is no entry: kept here)
+            return _Clip(digest, self.zeros(len(waves)), len(samples), True if digest is not None else computed,
+                         fresh=True)
         return _Clip(digest, waves, len(samples))
 
 

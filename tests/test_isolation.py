@@ -150,7 +150,7 @@ def test_hook_without_marker_is_an_error_naming_plugin_and_hook(
     host = load_plugins(builtin_entry_points() + entry_points)
     assert [(f.name, f.stage, f.error) for f in host.failures] == [
         ("unmarked", "validation", "plugin 'unmarked' defines mirplug_register_tasks without @hookimpl; "
-                                   "decorate it with 'from mirplug.hookspecs import hookimpl'")]
+                                   "decorate it with 'from mirplug import hookimpl'")]
     assert "unmarked" not in host.plugins and "genre" in Catalog.from_host(host).names("task")
 
 

@@ -1,4 +1,8 @@
-"""``mirplug extract`` and ``mirplug cache info|clear``: the feature cache from the command line."""
+"""``mirplug extract`` and ``mirplug cache info|clear``: the feature cache from the command line.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from rich.markup import escape
 WORKERS_HELP = ("worker processes (0: threads in this process for a thread-safe representation, else one "
                 "process per core, up to 2; 1: this process only)")
 EXTRACT_HELP = (
-    "key=value overrides choosing the dataset and representation, as for 'mirplug run', e.g. "
-    "data=audiofolder data.path=DIR representation=cqt representation.n_bins=72"
+    "key=value overrides choosing the dataset and representation (and a frozen pretrained backbone, whose "
+    "embeddings are cached too), as for 'mirplug run', e.g. data=audiofolder data.path=DIR representation=cqt "
+    "representation.n_bins=72; engine=ray [engine.address=auto|ray://HOST:PORT] [engine.workers=N] does it as a "
+    "Ray Data pipeline"
 )
 
 
@@ -31,18 +37,30 @@ def register(app: typer.Typer) -> None:
         overrides: Annotated[Optional[list[str]], typer.Argument(help=EXTRACT_HELP, show_default=False)] = None,
         workers: Annotated[int, typer.Option("--workers", min=0, help=WORKERS_HELP)] = 0,
     ) -> None:
-        """Compute features of every clip once and store them in the cache for later runs."""
+        """Compute features (and frozen-backbone embeddings) of every clip once and cache them for later runs."""
         from mirplug.cli.common import catalog_with_warnings, err_console
+        from mirplug.engines import split_engine
+        from mirplug.errors import ConfigError
         from mirplug.extract import extract
 
+        engine, rest = split_engine(list(overrides or []))
+        if engine.ray and workers:
+            raise ConfigError(f"--workers {workers} sets this machine's worker processes; with engine=ray give "
+                              f"engine.workers={workers} (Ray Data actors) instead")
+        if engine.ray:
+            from mirplug.engines.ray_engine import check_ray
+
+            check_ray()  # Ray missing: one line before anything is read
         catalog_with_warnings()  # one warning line per broken plugin, before the work starts
-        result = extract(list(overrides or []), err_console, workers)
+        result = extract(rest, err_console, workers, engine)
         for row in result.skipped:
             err_console.print(f"[yellow]skipped[/] {escape(row['path'])}: {escape(row['reason'])}", highlight=False)
         counts = result.counts
+        embeddings = (f"; embeddings: {counts['embeddings_computed']} computed, {counts['embeddings_loaded']} from "
+                      f"the cache" if counts["embeddings_computed"] or counts["embeddings_loaded"] else "")
         typer.echo(
             f"extracted {result.clips} clips ({counts['features_computed']} computed, "
-            f"{counts['features_loaded']} from the cache, {len(result.skipped)} skipped) "
+            f"{counts['features_loaded']} from the cache, {len(result.skipped)} skipped{embeddings}) "
             f"in {result.wall_seconds:.2f} s: {result.clips_per_second:.1f} clips/s, "
             f"realtime factor {result.realtime_factor:.0f}x"
         )

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mirplug.components import EmbeddingGenerator
-from mirplug.errors import ConfigError
+from mirplug import ConfigError, EmbeddingGenerator
 
 
 class GaussianEmbeddings(EmbeddingGenerator):
@@ -29,7 +28,7 @@ class GaussianEmbeddings(EmbeddingGenerator):
             raise ConfigError(f"augmenter embedding_gaussian: covariance={covariance!r}; choose shared or per_class")
         super().__init__(per_class, balance, covariance=covariance, scale=scale)
 
-    def _fit(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+    def fit_model(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
         from sklearn.covariance import ledoit_wolf_shrinkage
 
         self.means = {c: embeddings[labels == c].mean(axis=0) for c in np.unique(labels)}
@@ -42,7 +41,8 @@ class GaussianEmbeddings(EmbeddingGenerator):
             shrinkage = float(ledoit_wolf_shrinkage(rows, assume_centered=True)) if len(rows) > 1 else 1.0
             self.spread[int(c)] = (rows, shrinkage, mu)
 
-    def _sample(self, label: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def sample_model(self, label: int, count: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
         rows, shrinkage, mu = self.spread[label]
         scale = float(self.options["scale"])
         low_rank = rng.standard_normal((count, len(rows))) @ rows / np.sqrt(max(1, len(rows)))
@@ -63,7 +63,7 @@ class SmoteEmbeddings(EmbeddingGenerator):
     def __init__(self, per_class: int = 0, balance: bool = False, neighbours: int = 5) -> None:
         super().__init__(per_class, balance, neighbours=neighbours)
 
-    def _fit(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+    def fit_model(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
         self.members = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
         self.embeddings = embeddings
         self.nearest: dict[int, np.ndarray] = {}
@@ -74,7 +74,8 @@ class SmoteEmbeddings(EmbeddingGenerator):
             k = max(1, min(int(self.options["neighbours"]), len(index) - 1))
             self.nearest[c] = np.argsort(distances, axis=1, kind="stable")[:, :k]
 
-    def _sample(self, label: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def sample_model(self, label: int, count: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
         index = self.members[label]
         drawn, made = [], []
         for _ in range(count):

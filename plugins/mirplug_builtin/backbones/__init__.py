@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import BackboneSpec, Option
+from mirplug import BackboneSpec, Option, hookimpl
 
 
 @hookimpl
@@ -47,7 +46,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             summary="pretrained musicnn tagger (MSD or MagnaTagATune) ported to PyTorch; needs "
                     "`pip install --no-deps musicnn==0.1.0` for its weights",
             factory="mirplug_builtin.backbones.musicnn:Musicnn",
-            expects="waveform", sample_rate=16000,
+            expects="waveform", sample_rate=16000, head_options=("head",),
             options=(
                 Option(name="weights", type=str, default="MSD", choices=("MSD", "MTT"),
                        help="MSD: Million Song Dataset tags; MTT: MagnaTagATune tags"),
@@ -70,6 +69,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                     "MERT) by hub id or local folder; needs the hf extra",
             factory="mirplug_builtin.backbones.hf:HFBackbone",
             expects="waveform", sample_rate=None,  # the model's feature extractor decides
+            head_options=("head",), needs_options=("model",),
             options=(
                 Option(name="model", type=str, default=None, help="hub id (from the local cache) or local folder"),
                 Option(name="layer", type=str, default="last",

@@ -19,8 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mirplug.components import Backbone, Representation
-from mirplug.errors import ConfigError
+from mirplug import Backbone, BackboneSpec, ConfigError, Representation, UnknownComponentError, component_lookup
 
 
 class PooledRepresentation(nn.Module):
@@ -59,30 +58,29 @@ class Resampled(nn.Module):
         return self.backbone(resample(waveform, self.from_rate, self.to_rate))
 
 
-def _part(catalog: Any, name: str, sample_rate: int, window_samples: int) -> tuple[dict[str, Any], nn.Module, int]:
-    """(options, module, embedding size) of the part called ``name``."""
-    from mirplug.errors import UnknownComponentError
-
+def _part(lookup: Any, name: str, sample_rate: int, window_samples: int) -> tuple[dict[str, Any], nn.Module, int]:
+    """(options, module, embedding size) of the part called ``name`` (``lookup``: :func:`mirplug.component_lookup`)."""
     try:
-        spec = catalog.get("backbone", name)
+        spec = lookup("backbone", name)
     except UnknownComponentError:
         spec = None
     if spec is not None:
-        if getattr(spec, "expects", None) != "waveform" or name == "fused":
+        if not isinstance(spec, BackboneSpec) or spec.expects != "waveform" or name == "fused":
             raise ConfigError(f"backbone.parts: backbone '{name}' does not take raw audio; a part is a frozen "
                               f"pretrained backbone (musicnn, ...) or a representation (mfcc, chroma, ...)")
         options = spec.option_defaults()
         rate = spec.sample_rate or sample_rate
         samples = max(1, round(window_samples * rate / sample_rate))
         backbone = spec.build(options, input_shape=(samples,), frame_rate=float(rate))
-        if not getattr(backbone, "frozen", False):
+        if not backbone.frozen:
             raise ConfigError(f"backbone.parts: backbone '{name}' does not run frozen with its defaults; a fused "
                               f"part must be a frozen pretrained backbone")
         backbone.eval()
         module: nn.Module = backbone if rate == sample_rate else Resampled(backbone, sample_rate, rate)
-        return {key: value for key, value in options.items() if key != "head"}, module, int(backbone.embedding_dim)
+        return ({key: value for key, value in options.items() if key not in spec.head_options}, module,
+                int(backbone.embedding_dim))
     try:
-        spec = catalog.get("representation", name)
+        spec = lookup("representation", name)
     except UnknownComponentError:
         raise ConfigError(f"backbone.parts: '{name}' is neither a backbone nor a representation; see "
                           f"'mirplug list backbones' and 'mirplug list representations'") from None
@@ -103,16 +101,14 @@ class Fused(Backbone):
     def __init__(self, input_shape: tuple[int, ...], frame_rate: float | None = None,
                  parts: str = "musicnn+mfcc+chroma", sample_rate: int = 16000, head: str = "probe") -> None:
         super().__init__()
-        from mirplug.catalog import load_catalog
-
         names = [name.strip() for name in parts.split("+") if name.strip()]
         if not names:
             raise ConfigError("backbone.parts is empty; name the parts joined by '+', e.g. musicnn+mfcc+chroma")
         if len(set(names)) != len(names):
             raise ConfigError(f"backbone.parts={parts} names a part twice")
-        catalog = load_catalog()
+        lookup = component_lookup()
         window = int(input_shape[-1])
-        built = [_part(catalog, name, sample_rate, window) for name in names]
+        built = [_part(lookup, name, sample_rate, window) for name in names]
         self.part_names = names
         self.part_options = [options for options, _, _ in built]
         self.part_modules = nn.ModuleList([module for _, module, _ in built])

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import Option, TaskSpec
+from mirplug import Option, TaskSpec, hookimpl
 
 def _stratify(default: bool) -> Option:
     # Many classes leave some with a clip or two in small collections; those tasks split at random.
@@ -19,7 +18,7 @@ def mirplug_register_tasks() -> list[TaskSpec]:
     """Register the built-in tasks."""
     return [
         TaskSpec(
-            name="genre",
+            name="genre", run_by_default=True,  # mirplug run without task=
             summary="single-label genre classification; data: a 'label' ClassLabel column",
             factory="mirplug_builtin.tasks.classification:ClassificationTask", options=(_stratify(True),),
             label_kind="single-label", metrics=CLASSIFICATION_METRICS, main_metric="macro_f1",
