@@ -2,7 +2,8 @@
 
 On the real-audio benchmark of ``benchmarks/real_audio.py`` (test clips rendered with a SoundFont no
 training clip uses, so an augmentation that makes the model robust to timbre and recording should
-show), the default model of ``mirplug run task=genre data=audiofolder`` (log-mel + CNN from scratch),
+show), log-mel + CNN from scratch (the model of ``mirplug run task=genre``; augmenters that change the audio
+every epoch need a model trained in the loop, not the probe that recordings get by default),
 five seeds, every arm on the same splits and seeds, paired differences against real only with 95 % CIs:
 
 * real only; ``classical`` (gain, timeshift, specaugment: ablate's default classical arm);
@@ -81,6 +82,7 @@ def main() -> None:
     ir = f"augmenter.impulse_response.path={irs}"
     command = [
         "mirplug", "ablate", "task=genre", "data=audiofolder", f"data.path={args.data}", f"seed={args.seeds}",
+        "representation=mel", "backbone=cnn",  # augmenters need the model in the loop (not the recordings' probe)
         f"augmenter={TIMBRE}", ir,
         "--arm", "augmenter=pitch_shift",
         "--arm", "augmenter=lowpass,highpass,bandpass",
