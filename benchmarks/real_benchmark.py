@@ -70,6 +70,7 @@ def window_embeddings(catalog: Any, folder: Path, overrides: list[str], work: Pa
     cache, so the notebook and mirplug see the very same vectors)."""
     import tempfile
 
+    import torch
     from rich.console import Console
 
     from mirplug.config import resolve
@@ -82,7 +83,9 @@ def window_embeddings(catalog: Any, folder: Path, overrides: list[str], work: Pa
     with tempfile.TemporaryDirectory() as scratch:
         data = prepare(context, splits, Path(scratch))
         build_fold_model(context, data, Path(scratch))
-    return {split: {"x": data.features[split].double().numpy(), "clip": data.windows[split].clip.numpy(),
+    rows = {split: data.features[split] for split in ("train", "validation", "test")}
+    rows = {split: value if isinstance(value, torch.Tensor) else value[:] for split, value in rows.items()}  # Rows
+    return {split: {"x": rows[split].double().numpy(), "clip": data.windows[split].clip.numpy(),
                     "labels": np.asarray(data.targets[split])} for split in ("train", "validation", "test")}
 
 
