@@ -19,7 +19,7 @@ file's SHA-256 and the SoundFonts' hashes)::
 * train: ``--train`` pieces per style (default 20), half rendered with FluidR3_GM (MIT) and half with
   MuseScore_General_Lite (MIT), each piece with one SoundFont only (so a validation split carved from
   train never holds another rendering of a training piece);
-* test: ``--test`` other pieces per style (default 8) rendered with TimGM6mb (GPL-2.0), the held-out
+* test: ``--test`` other pieces per style (default 16) rendered with TimGM6mb (GPL-2.0), the held-out
   SoundFont;
 * each clip: ``--seconds`` (default 6) of mono audio at 22050 Hz, 16-bit, peak level drawn between -12
   and -1 dBFS, 20 ms fade-out.
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     builder = commands.add_parser("build", help="render the benchmark into a folder")
     builder.add_argument("folder", type=Path)
     builder.add_argument("--train", type=int, default=20, help="training pieces per style")
-    builder.add_argument("--test", type=int, default=8, help="test pieces per style (held-out SoundFont)")
+    builder.add_argument("--test", type=int, default=16, help="test pieces per style (held-out SoundFont)")
     builder.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
     builder.add_argument("--seed", type=int, default=0)
     builder.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))

@@ -291,6 +291,8 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     check_fad_backbone(catalog, sections["eval"]["fad_backbone"])
     augmenters = listed["augmenter"]
     check_generators(augmenters.names, augmenters.specs, augmenters.options)
+    check_probe(options["backbone"], augmenters.names, augmenters.specs, names["backbone"],
+                defaults_for(task_spec, chosen, rest))
     # Names are kept as given, so a qualified 'plugin:name' (chosen because of a name clash)
     # still picks the same plugin when the runner looks the component up again.
     return RunConfig(
@@ -410,6 +412,20 @@ def defaults_for(task_spec: TaskSpec, chosen: Mapping[str, str], rest: Sequence[
     if recorded and not user_model:
         merged.update(task_spec.recorded_defaults)
     return merged
+
+
+def check_probe(backbone: Mapping[str, Any], names: Sequence[str], specs: Sequence[Any], backbone_name: str,
+                task_defaults: Mapping[str, str]) -> None:
+    """A probe head (:mod:`mirplug.probe`) is fitted once on fixed embeddings: augmenters that change the audio or
+    the features every epoch cannot reach it, so they are refused before any work."""
+    per_epoch = [name for name, spec in zip(names, specs) if getattr(spec, "stage", None) in ("waveform", "features")]
+    if backbone.get("head") != "probe" or not per_epoch:
+        return
+    origin = (f" (the default on recordings is backbone={backbone_name} backbone.head=probe)"
+              if task_defaults.get("backbone.head") == "probe" else "")
+    raise ConfigError(f"augmenter={','.join(per_epoch)} changes the audio every epoch, but backbone.head=probe is "
+                      f"fitted once on fixed embeddings{origin}; to augment, train a model (e.g. backbone=cnn "
+                      f"representation=mel), or add embedding rows instead (augmenter=embedding_gaussian)")
 
 
 def check_run_name(name: str | None) -> None:

@@ -26,3 +26,18 @@ def test_a_model_the_user_chose_takes_none_of_the_recorded_defaults(catalog, tmp
     # other tasks keep their defaults on recordings
     key = catalog.get("task", "key").defaults.get("backbone", "cnn")
     assert resolve(catalog, ["task=key", "data=audiofolder", f"data.path={tmp_path}"]).backbone.name == key
+
+
+def test_augmenters_that_change_the_audio_are_refused_with_a_probe_before_any_work(catalog, tmp_path):
+    import pytest
+
+    from mirplug.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="default on recordings is backbone=musicnn backbone.head=probe"):
+        resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={tmp_path}", "augmenter=gain"])
+    trained = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={tmp_path}", "augmenter=gain",
+                                "backbone=cnn"])
+    assert trained.backbone.name == "cnn"
+    rows = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={tmp_path}",
+                             "augmenter=embedding_gaussian", "augmenter.per_class=5"])
+    assert rows.backbone.options["head"] == "probe"
