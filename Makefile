@@ -20,20 +20,24 @@ $(BIN)/.bootstrapped: requirements/bootstrap.txt
 		-r requirements/bootstrap.txt
 	touch $@
 
-# Exactly the lock (sync removes what it does not list), then the packages installed without their
-# declared requirements, then mirplug itself from the working tree, built offline by the locked setuptools.
+# Exactly the lock (sync removes what it does not list), compiled to bytecode at install (uv does not by
+# default; with PYTHONDONTWRITEBYTECODE set, every process would compile torch and scikit-learn again:
+# importing them took 20 s of CPU, 8 s compiled), then the packages installed without their declared requirements, then mirplug itself from the working tree, built offline by the locked setuptools.
 $(BIN)/.installed: $(BIN)/.bootstrapped requirements/lock.txt requirements/no-deps.txt pyproject.toml
-	$(UV_PIP) sync $(UV_TARGET) --require-hashes requirements/lock.txt
-	$(UV_PIP) install $(UV_TARGET) --no-deps --require-hashes -r requirements/no-deps.txt
+	$(UV_PIP) sync $(UV_TARGET) --require-hashes --compile-bytecode requirements/lock.txt
+	$(UV_PIP) install $(UV_TARGET) --no-deps --require-hashes --compile-bytecode -r requirements/no-deps.txt
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
-# The Essentia plugin (AGPL-3.0) and the pretrained backbones (MIT) are distributions of their own; the
-# tests install them to test them (their requirements are in the lock).
+# The Essentia plugin (AGPL-3.0), the pretrained backbones and the experiment trackers (MIT) are
+# distributions of their own; the tests install them to test them (their requirements are in the lock).
 $(BIN)/.installed-plugins: $(BIN)/.installed plugins/mirplug-essentia/pyproject.toml \
-		plugins/mirplug-pretrained/pyproject.toml
+		plugins/mirplug-pretrained/pyproject.toml plugins/mirplug-tensorboard/pyproject.toml \
+		plugins/mirplug-mlflow/pyproject.toml
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index ./plugins/mirplug-essentia
 	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-pretrained
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-tensorboard
+	$(UV_PIP) install $(UV_TARGET) --no-deps --no-build-isolation --no-index -e ./plugins/mirplug-mlflow
 	touch $@
 
 install: $(BIN)/.installed
@@ -49,8 +53,9 @@ check-lock: $(BIN)/.bootstrapped
 run: install
 	$(BIN)/mirplug run task=genre
 
+# pytest-xdist: the tests run one thread each (tests/conftest.py), so one worker per core, at most 4
 test: check-lock install $(BIN)/.installed-plugins
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 clean:
 	rm -rf $(VENV) runs

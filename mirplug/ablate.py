@@ -4,6 +4,9 @@ Every arm runs on the same splits and seeds (the sweep machinery), and each augm
 compared with real-only *paired by seed*: the table reports the mean difference of the main
 metric and its 95% confidence interval (t-distribution), so an interval that contains zero
 says the augmentation made no measurable difference.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from mirplug.engines import EngineSettings
 
 CLASSICAL = "gain,timeshift,specaugment"
+AUGMENTING_KEYS = ("augmenter", "train.mixup_alpha")  # what an --arm must set: an augmenter, or mixup
 
 
 def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str] = ()) -> tuple[list[str], list[str]]:
@@ -44,8 +48,9 @@ def arms_for(overrides: Sequence[str], classical: str, extra_arms: Sequence[str]
     groups = [" ".join(augmented)] if augmented else []
     for arm in extra_arms:
         keys = [key for key, _ in parse_overrides(arm.split())]
-        if not any(key == "augmenter" for key in keys):
-            raise ConfigError(f"ablation arm '{arm}' names no augmenter; e.g. --arm \"augmenter=gan augmenter.per_class=20\"")
+        if not any(key in AUGMENTING_KEYS for key in keys):
+            raise ConfigError(f"ablation arm '{arm}' names no augmenter (nor train.mixup_alpha); e.g. "
+                              f"--arm \"augmenter=gan augmenter.per_class=20\" or --arm train.mixup_alpha=0.2")
         groups.append(" ".join(arm.split()))
     if not groups or not any(part.startswith("augmenter=") for part in groups[0].split()):
         raise ConfigError("mirplug ablate needs the augmenter to evaluate, e.g. augmenter=vae augmenter.per_class=20")

@@ -9,6 +9,9 @@ Decoding is bounded by what the header says, before any sample is read: a sample
 one asked for 9.6 GB) and a clip longer than ``max_seconds`` (``data.max_seconds``) are refused.
 A file shorter than its header promises (a WAV, AIFF or AU cut off in a copy or a download;
 libsndfile reads what is there without a word) is refused as truncated, naming both lengths.
+
+Internal module: plugin authors import ``AUDIO_EXTENSIONS`` from :mod:`mirplug`, which is the stable
+API; everything else here may change in any release.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ The ``train`` split gets the real clips plus, per chosen augmenter,
 ``validation`` and ``test`` hold the real clips only. Audio bytes are embedded (WAV for new
 audio, the original file's bytes for real clips), so the folder is self-contained and can be
 pushed with ``mirplug push``. ``mirplug_provenance.json`` beside it records how it was made.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -91,12 +94,16 @@ def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Aug
     from mirplug.build import build_transforms as run_transforms
 
     built = []
+    for selection in config.augmenters:
+        if getattr(catalog.get("augmenter", selection.name), "stage", None) == "embeddings":
+            raise ConfigError(f"augmenter '{selection.name}' adds embedding rows of a frozen backbone, not audio; "
+                              f"use it with mirplug run (or sweep, ablate): mirplug augment writes audio")
     for name, transform in run_transforms(catalog, config):
         spec = catalog.get("augmenter", name)
         assert isinstance(spec, AugmenterSpec)
         if transform.stage != "waveform":
             raise ConfigError(f"augmenter '{name}' works on {transform.stage}; mirplug augment writes audio "
-                              f"and takes generators (vae, gan) and waveform transforms (gain, noise, timeshift)")
+                              f"and takes generators (vae, gan) and waveform transforms (gain, noise, pitch_shift, ...)")
         built.append((name, spec, transform))
     return built
 
@@ -281,6 +288,7 @@ def transform_copies(name: str, transform: Transform, real: list[Row], sample_ra
     from mirplug.audio import decode
 
     new = []
+    transform.prepare(sample_rate)
     for index, row in enumerate(real):
         # The same seed triple as the row's recorded params: rerunning reproduces every copy exactly.
         row_seed = [seed, position, index]

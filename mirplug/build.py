@@ -3,6 +3,9 @@ dataset, and the device they run on.
 
 Everything is built (and checked against each other) before any audio is decoded, so a bad
 setting fails at once. ``mirplug predict`` builds its components here too.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 
 from mirplug.catalog import Catalog
-from mirplug.components import Backbone, Generator, Representation, Task, Transform
+from mirplug.components import Backbone, Generator, RawWaveform, Representation, Task, Transform
 from mirplug.config import DATA_OPTIONS, RunConfig
 from mirplug.errors import ConfigError
 from mirplug.model import MirModel, Standardize, build_head
@@ -27,6 +30,24 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class isolated_random_state:
+    """Run a block with torch's, numpy's and Python's global random state saved and restored.
+
+    A generator plugin may seed or draw from the global generators while fitting (a fit that
+    happens on a cold cache but not on a warm one must not shift the run's later draws), and a
+    lifecycle hook may draw from them (a logger must not change the numbers of the run it logs).
+    """
+
+    def __enter__(self) -> None:
+        self._states = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
+
+    def __exit__(self, *exc: Any) -> None:
+        torch_state, numpy_state, python_state = self._states
+        torch.random.set_rng_state(torch_state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 def deterministic_setup(device: torch.device) -> None:
@@ -80,13 +101,19 @@ def build_transforms(catalog: Catalog, config: RunConfig) -> list[tuple[str, Tra
     for selection in config.augmenters:
         spec = catalog.get("augmenter", selection.name)
         assert isinstance(spec, AugmenterSpec)
-        if spec.stage == "generator":
+        if spec.stage in ("generator", "embeddings"):  # fitted and sampled, not applied per example
             continue
         transform = spec.build(selection.options)
         if not isinstance(transform, Transform):
             raise ConfigError(f"augmenter '{selection.name}' did not build a Transform")
         transforms.append((selection.name, transform))
     return transforms
+
+
+def build_loggers(catalog: Catalog, config: RunConfig) -> list[tuple[str, Any]]:
+    """The chosen loggers as (name, plugin object), in the order given (see :class:`~mirplug.specs.LoggerSpec`)."""
+    return [(selection.name, catalog.get("logger", selection.name).build(selection.options))
+            for selection in config.loggers]
 
 
 def load_dataset(catalog: Catalog, config: RunConfig) -> Any:
@@ -100,14 +127,9 @@ def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
     backbone_spec = catalog.get("backbone", config.backbone.name)
     assert isinstance(backbone_spec, BackboneSpec)
     if backbone_spec.expects == "waveform":
-        spec = catalog.get("representation", "waveform")
-        rate = backbone_spec.sample_rate
-        if rate is None:
-            # a backbone whose rate depends on its options (e.g. the model it loads) says it itself
-            ask = getattr(backbone_spec.load_factory(), "input_sample_rate", None)
-            rate = ask(dict(config.backbone.options)) if callable(ask) else None
-        rate = rate or config.representation.options.get("sample_rate", 16000)
-        representation = spec.build({"sample_rate": rate})
+        # the spec's rate, else the one the backbone says for its options (e.g. the model it loads)
+        rate = backbone_spec.input_sample_rate(dict(config.backbone.options))
+        representation: Representation = RawWaveform(rate or config.representation.options.get("sample_rate", 16000))
     else:
         representation = catalog.get("representation", config.representation.name).build(
             config.representation.options
@@ -115,6 +137,12 @@ def build_representation(catalog: Catalog, config: RunConfig) -> Representation:
     if not isinstance(representation, Representation):
         raise ConfigError(f"representation '{config.representation.name}' did not build a Representation module")
     return representation
+
+
+def head_options_of(catalog: Catalog, backbone: str) -> tuple[str, ...]:
+    """The options of ``backbone`` that change only its head (:attr:`mirplug.specs.BackboneSpec.head_options`)."""
+    spec = catalog.get("backbone", backbone)
+    return spec.head_options if isinstance(spec, BackboneSpec) else ()
 
 
 def feature_layout(representation: Representation) -> str:
@@ -129,7 +157,7 @@ def backbones_taking(catalog: Catalog, layout: str) -> list[tuple[str, str]]:
     """
     return [(entry.spec.name if len(entries) == 1 else f"{entry.plugin}:{entry.spec.name}", entry.plugin)
             for entries in catalog.entries["backbone"].values() for entry in entries
-            if getattr(entry.spec, "expects", None) in (None, layout)]
+            if isinstance(entry.spec, BackboneSpec) and entry.spec.expects in (None, layout)]
 
 
 def fit_backbone_to_features(catalog: Catalog, config: RunConfig, representation: Representation,
@@ -150,7 +178,8 @@ def fit_backbone_to_features(catalog: Catalog, config: RunConfig, representation
                           f"'{config.representation.name}' gives one vector per clip (no frame rate); choose a "
                           f"representation with frames (e.g. the task's default)")
     spec = catalog.get("backbone", config.backbone.name)
-    expects = getattr(spec, "expects", None)
+    assert isinstance(spec, BackboneSpec)
+    expects = spec.expects
     if expects in (None, "waveform", layout):
         return config, None
     fitting = backbones_taking(catalog, layout)

@@ -23,6 +23,9 @@ private temporary file and published with a hard link, so the first publisher wi
 never sees a torn entry and a kill leaves at most a temporary file. ``settings.json`` is
 informational (``mirplug cache info``): a damaged one is written again by the next writer and
 shown as damaged meanwhile. ``STATS`` counts what was loaded and computed (tests and ``mirplug extract`` read it).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -217,7 +220,7 @@ def representation_settings(name: str, options: Mapping[str, Any], representatio
     settings = {"representation": name, "class": f"{kind.__module__}.{kind.__qualname__}",
                 "options": dict(options), "sample_rate": representation.sample_rate, "clip_seconds": clip_seconds,
                 "max_windows": max_windows, "mirplug": __version__}
-    revision = getattr(representation, "revision", 0)
+    revision = representation.revision
     if revision:  # absent for revision 0, so the keys of unrevised representations stay as they were
         settings["revision"] = revision
     return settings
@@ -280,7 +283,10 @@ def cached_per_clip(store: EntryStore, windows: Any, compute: Any, what: str,
 def _intact(store: EntryStore, digest: str, count: int) -> bool:
     """Whether the entry of ``digest`` exists, matches its checksum and holds ``count`` rows."""
     entry = store.load(digest)
-    return entry is not None and len(entry[0]) == count
+    if entry is not None and len(entry[0]) != count:
+        store.path(digest).unlink(missing_ok=True)  # stale: recomputed (a new entry does not replace one)
+        return False
+    return entry is not None
 
 
 def _located(store: EntryStore, digest: str, count: int) -> Located:
@@ -331,16 +337,30 @@ def module_digest(module: torch.nn.Module) -> str:
 
 
 def embedding_settings(backbone_name: str, options: Mapping[str, Any], model: Any,
-                       feature_settings: Mapping[str, Any], precision: str = "fp32") -> dict[str, Any]:
+                       feature_settings: Mapping[str, Any], head_options: Sequence[str] = (),
+                       precision: str = "fp32") -> dict[str, Any]:
     """What a frozen backbone's embeddings depend on: its class, options and weights (with the input
     standardisation, fitted on the training split, when the backbone uses it), the features, and the
-    autocast precision they were computed in (only when not fp32, so fp32 keys stay as they were)."""
-    kind = type(model.backbone)
+    autocast precision they were computed in (``train.precision``).
+
+    ``head_options`` (:attr:`mirplug.specs.BackboneSpec.head_options`) change only the head, which comes
+    after the embeddings: they are left out, so every head shares the cached embeddings."""
     weights = module_digest(model.backbone)
     if model.backbone.standardize_input:
         weights += "+" + module_digest(model.standardize)
-    options = {k: v for k, v in options.items() if k != "head"}  # the head comes after the embeddings
-    settings = {"embeddings": backbone_name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
+    return module_settings(backbone_name, options, model.backbone, weights, feature_settings, head_options, precision)
+
+
+def module_settings(name: str, options: Mapping[str, Any], module: Any, weights: str,
+                    feature_settings: Mapping[str, Any], head_options: Sequence[str] = (),
+                    precision: str = "fp32") -> dict[str, Any]:
+    """The cache key of the embeddings of ``module`` called ``name`` (a backbone, or a part of one) with
+    ``options`` (less its ``head_options``) and ``weights`` (:func:`module_digest`) on the features of
+    ``feature_settings``, computed under ``precision``'s autocast (named only when not fp32, so fp32 keys
+    stay as they were)."""
+    kind = type(module)
+    options = {k: v for k, v in options.items() if k not in head_options}
+    settings = {"embeddings": name, "class": f"{kind.__module__}.{kind.__qualname__}", "options": options,
                 "weights": weights, "features": settings_key(feature_settings), "mirplug": __version__}
     if precision != "fp32":
         settings["precision"] = precision

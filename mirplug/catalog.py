@@ -1,15 +1,20 @@
-"""The catalog: every component from every plugin, found by kind and name."""
+"""The catalog: every component from every plugin, found by kind and name.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mirplug.errors import UnknownComponentError, choices_text, did_you_mean
 from mirplug.hookspecs import REGISTER_HOOKS
 from mirplug.plugins import PluginFailure, PluginHost, load_plugins, trace
-from mirplug.specs import KINDS, SPEC_CLASSES, ComponentSpec
+from mirplug.specs import DATA_OPTIONS, KINDS, SPEC_CLASSES, ComponentSpec
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,12 @@ class Catalog:
                         traceback.print_exc()
                     continue
                 for spec in specs:
+                    clash = core_key_clash(spec, plugin)
+                    if clash:  # refused alone: the plugin's other components stay
+                        info = host.plugins.get(plugin)
+                        host.failures.append(PluginFailure(plugin, info.distribution if info else "unknown",
+                                                           info.version if info else "", f"hook {hook_name}", clash))
+                        continue
                     catalog.entries[kind].setdefault(spec.name, []).append(Entry(spec, plugin))
         return catalog
 
@@ -107,6 +118,40 @@ class Catalog:
         self.get(kind, name)
         plugin, _, bare = name.rpartition(":")
         return plugin or self.entries[kind][bare][0].plugin
+
+
+# What the core passes to a factory besides the options, per kind: an option of that name would collide.
+FACTORY_ARGUMENTS: dict[str, tuple[str, ...]] = {"backbone": ("input_shape", "frame_rate"), "dataset": ("task",)}
+
+
+def core_key_clash(spec: ComponentSpec, plugin: str) -> str | None:
+    """One line when an option of ``spec`` shadows a core key of its namespace, else ``None``.
+
+    Every dataset shares the ``data.*`` core options (``data.clip_seconds``, ...): a dataset option of the
+    same name would be overwritten by the core's. Backbone and dataset factories also get arguments from the
+    core (``input_shape``, ``frame_rate``; ``task``), which an option must not repeat.
+    """
+    shared = {option.name: f"data.{option.name}" for option in DATA_OPTIONS} if spec.kind == "dataset" else {}
+    passed = FACTORY_ARGUMENTS.get(spec.kind, ())
+    for option in spec.options:
+        if option.name in shared:
+            return (f"plugin '{plugin}': {spec.kind} '{spec.name}' declares option '{option.name}', which shadows "
+                    f"the core key {shared[option.name]} (shared by every {spec.kind}); rename the option")
+        if option.name in passed:
+            return (f"plugin '{plugin}': {spec.kind} '{spec.name}' declares option '{option.name}', which shadows "
+                    f"the argument '{option.name}' the core passes to every {spec.kind} factory; rename the option")
+    return None
+
+
+def component_lookup() -> Callable[[str, str], ComponentSpec]:
+    """``lookup(kind, name)``: the spec of an installed component, found as ``kind=name`` finds it on the command line.
+
+    For a plugin that builds other components by name (a fusion of backbones, say). The plugins are
+    loaded once, when this is called; ``name`` may be ``plugin:name`` to pick one of several, and an
+    unknown name raises :class:`~mirplug.errors.UnknownComponentError` (a ``ConfigError``) listing
+    what exists.
+    """
+    return load_catalog().get
 
 
 def load_catalog() -> Catalog:

@@ -5,6 +5,9 @@ trained weights, the optimizer, early stopping, the data-order generator, the gl
 states (dropout draws from torch's), the history and the augmentation records. A run killed
 at any moment continues from its last finished epoch with ``mirplug run --resume RUN_DIR`` and
 ends with the same files as a run that was never interrupted.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Shapes follow torchaudio's docstring convention: ``(batch, time)`` for waveforms,
 ``(batch, channels, frames)`` for time-frequency features, ``(batch, dim)`` for
 clip-level vectors.
+
+Internal module: plugin authors import the base classes from :mod:`mirplug`, which is the stable
+API; everything else here may change in any release.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +35,50 @@ class Representation(nn.Module):
     Features are ``(batch, channels, frames)`` with :attr:`frame_rate` frames per second,
     or a clip-level ``(batch, dim)`` with ``frame_rate = None``. Subclasses hold no
     trainable parameters, so a representation is rebuilt from its options alone.
+
+    The contract (checked by ``mirplug validate``): float32 output, finite (also on silence),
+    deterministic, and a batch equal to its items computed one by one. The core reads these
+    attributes, so set them in ``__init__`` when they depend on the options:
+
+    * :attr:`sample_rate` (int, Hz): clips are decoded and resampled to it;
+    * :attr:`frame_rate` (float or ``None``): frames per second of the output, ``None`` for one
+      vector per clip (a backbone declaring ``expects="frames"`` then refuses it);
+    * :attr:`frame_samples` (int): the shortest input, in samples, the representation can analyse
+      (e.g. its FFT size); shorter clips are skipped with a note instead of failing;
+    * :attr:`thread_safe` (bool): ``forward`` may run in several threads at once;
+    * :attr:`revision` (int): raise it when a fix changes the values computed from the same options.
     """
 
     sample_rate: int = 16000
     frame_rate: float | None = None
+    # The shortest clip, in samples, the representation can analyse (e.g. its FFT size): shorter
+    # clips are skipped when decoding instead of crashing the representation.
+    frame_samples: int = 1
     # True when ``forward`` may run in several threads at once (pure torch, no mutable state):
     # clips are then featurized in the threads that decode them (mirplug.windows.decode_cells).
     # A representation wrapping a native library whose objects keep state leaves it False.
     thread_safe: bool = False
     # Raised when a fix changes the values computed from the same options: features cached
-    # by an earlier revision are then recomputed (mirplug.cache.representation_settings).
+    # by an earlier revision are then recomputed.
     revision: int = 0
+
+
+class RawWaveform(Representation):
+    """The core's own input for a backbone that brings its own front end (``expects="waveform"``).
+
+    ``(batch, time)`` -> ``(batch, 1, time)``; the frame rate is the sample rate. Internal: a
+    plugin does not need it (the core builds it at the backbone's rate).
+    """
+
+    thread_safe = True  # pure torch; forward changes no state
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__()
+        self.sample_rate = int(sample_rate)
+        self.frame_rate = float(sample_rate)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return waveform.unsqueeze(1)
 
 
 class Backbone(nn.Module):
@@ -50,6 +87,21 @@ class Backbone(nn.Module):
     ``forward`` returns clip embeddings ``(batch, embedding_dim)``. A backbone that can
     also give frame embeddings sets :attr:`frame_rate` and implements :meth:`frames`,
     returning ``(batch, frames, embedding_dim)``.
+
+    The factory is called with the options plus ``input_shape`` (one example's features) and
+    ``frame_rate``. The core reads these attributes:
+
+    * :attr:`embedding_dim` (int, required): the size of a clip embedding;
+    * :attr:`frame_rate`: frame embeddings per second, or ``None`` for clip embeddings only;
+    * :attr:`frozen` (bool): the weights never change; the embeddings are then computed once (and
+      cached) and only the head trains, and ``eval.fad_backbone=auto`` may use them to measure
+      the realism of generated clips;
+    * :attr:`standardize_input` (bool): whether the core standardizes the features first (a
+      pretrained network with its own input normalisation sets it False);
+    * :attr:`head_kind`: the head put on top (``"linear"``, ``"mlp"`` or ``"centroid"``).
+
+    A backbone whose spec says ``expects="waveform"`` and ``sample_rate=None`` (the rate depends
+    on its options, e.g. on the model it loads) overrides :meth:`input_sample_rate`.
     """
 
     embedding_dim: int
@@ -61,6 +113,25 @@ class Backbone(nn.Module):
     frozen: bool = False
     # The head on top: "linear" (the task's own), "mlp", or "centroid" (nearest class centroid).
     head_kind: str = "linear"
+
+    @classmethod
+    def input_sample_rate(cls, options: Mapping[str, Any]) -> int | None:
+        """The sample rate (Hz) of the waveform this backbone takes with ``options``, when its spec has none.
+
+        Called on the factory class before the backbone is built (so audio is decoded at the right
+        rate once). ``None`` (the default) leaves the spec's ``sample_rate``, else the representation's.
+        """
+        return None
+
+    def parts(self) -> list[tuple[str, dict[str, Any], nn.Module]]:
+        """``(name, options, module)`` of each part of a frozen backbone that concatenates others (a fusion).
+
+        ``forward`` must equal the parts' outputs (each ``(batch, dim)`` from the same input) concatenated in
+        this order. The frozen-embedding cache then keys and stores each part on its own, as the backbone
+        ``name`` with ``options`` would be, so a part is computed once for every run that uses it.
+        Default: no parts (the backbone is cached as one).
+        """
+        return []
 
     def frames(self, features: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``(batch, frames, embedding_dim)``; clip-only backbones raise."""
@@ -79,15 +150,27 @@ class Transform(abc.ABC):
     Subclasses implement :meth:`sample_parameters` (draw from ``rng``) and :meth:`apply`
     (deterministic given the parameters), so every application is reproducible from the
     recorded parameters. ``stage`` is ``"waveform"`` (input ``(time,)``) or
-    ``"features"`` (input ``(channels, frames)``).
+    ``"features"`` (input ``(channels, frames)``) and must equal the spec's ``stage``.
+    The contract: the same seed gives the same parameters and output, ``apply`` with the
+    recorded parameters reproduces it, the input is not modified in place, shape and dtype
+    are kept, a waveform's peak rises by at most 20 dB, the parameters are JSON.
     """
 
     stage: str = "waveform"
+    sample_rate: int | None = None  # of the waveforms it is given; set by :meth:`prepare`
 
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"augmenter {type(self).__name__}: p={p} must lie in [0, 1]")
         self.p = p
+
+    def prepare(self, sample_rate: int) -> None:
+        """Called before use with the sample rate of the waveforms (and of the features' audio).
+
+        A transform whose work depends on it (filters in Hz, pitch shifts, impulse responses
+        read from files) builds what it needs here; the default only records it.
+        """
+        self.sample_rate = int(sample_rate)
 
     @abc.abstractmethod
     def sample_parameters(self, example: torch.Tensor, rng: np.random.Generator) -> dict[str, Any]:
@@ -113,7 +196,16 @@ class Task(abc.ABC):
     """What a task predicts and how it is scored.
 
     A task turns dataset rows into targets, gives the head and the loss, turns outputs
-    into predictions and computes metrics and plots.
+    into predictions and computes metrics and plots. The core reads these attributes:
+
+    * :attr:`label_kind`: ``"single-label"``, ``"multi-label"``, ``"regression"`` or ``"frame-events"``;
+      generator augmenters and ``mirplug augment`` need a single-label task;
+    * :attr:`main_metric`: the key of :meth:`metrics` that early stopping and summaries use;
+    * :attr:`label_column`: the dataset column holding the label (single-label tasks: integer
+      class indices), used to stratify splits, to subsample per class and to fit generators;
+    * :attr:`frame_level`: ``True`` when the task predicts per frame (it then implements
+      :meth:`window_targets` and :meth:`aggregate`, and needs a backbone with frame embeddings);
+    * :attr:`stratify`: split stratified by :attr:`label_column`.
     """
 
     label_kind: str = "single-label"
@@ -150,6 +242,23 @@ class Task(abc.ABC):
         """Write plots into ``folder``; return the file names."""
         return []
 
+    def mix_targets(self, targets: torch.Tensor, partner: torch.Tensor, weight: float, n_outputs: int) -> torch.Tensor:
+        """The targets of mixed examples (mixup, ``train.mixup_alpha``): ``weight`` of ``targets`` and
+        ``1 - weight`` of ``partner``'s; :meth:`loss` receives what this returns.
+
+        Single-label: class probabilities ``(batch, n_outputs)`` (a cross-entropy with probabilities);
+        multi-label: mixed multi-hot vectors. Other label kinds refuse mixup unless a task overrides this.
+        """
+        if self.label_kind == "single-label":
+            first = nn.functional.one_hot(targets.long(), n_outputs).float()
+            second = nn.functional.one_hot(partner.long(), n_outputs).float()
+        elif self.label_kind == "multi-label":
+            first, second = targets.float(), partner.float()
+        else:
+            raise ConfigError(f"task {type(self).__name__} has {self.label_kind} targets; mixup "
+                              f"(train.mixup_alpha) takes single-label or multi-label tasks")
+        return weight * first + (1.0 - weight) * second
+
     def window_targets(self, rows: Any, windows: Any, frame_rate: float | None, n_frames: int | None) -> torch.Tensor:
         """Training targets per window (``windows`` is a :class:`mirplug.windows.Windows`).
 
@@ -180,6 +289,10 @@ class Task(abc.ABC):
 
 SAMPLING_OPTIONS = ("per_class", "balance", "filter_confidence")
 
+# the underscore names a generator overrode before plugin API 1.0 -> their public names
+_RENAMED_METHODS = {"_fit": "fit_model", "_sample": "sample_model", "_state": "model_state",
+                    "_restore": "restore_model"}
+
 
 class Generator(abc.ABC):
     """A class-conditional generative augmenter: fitted on training clips, then sampled.
@@ -189,14 +302,41 @@ class Generator(abc.ABC):
     clips); :meth:`save` writes ``generator.safetensors`` (weights) and ``generator.json``
     (config, training summary and the weights' sha256) into a folder; :meth:`load`
     rebuilds a fitted generator and refuses a checkpoint made for other labels or other
-    audio/feature settings. Subclasses implement the model in :meth:`_fit`,
-    :meth:`_sample`, :meth:`_state` / :meth:`_restore` and describe their fixed
-    representation in :meth:`representation`.
+    audio/feature settings. The base class does the checking, seeding bookkeeping, saving and
+    caching; a subclass provides the model:
+
+    * :meth:`fit_model` (train; return the training summary), :meth:`sample_model` (waveforms for
+      given labels, seeded), :meth:`model_state` and :meth:`restore_model` (every tensor needed to
+      sample, and back), :meth:`representation` (the fixed feature settings its checkpoint is
+      only valid for);
+    * optionally :meth:`log_mel`, the log-mel spectrogram quality reports, spectrogram grids and
+      the confidence filter are computed on (the default is a 64-band log-mel at the generator's
+      sample rate; a generator that works in a mel space of its own returns that).
+
+    The factory is called with the spec's options. The core reads these of them when declared:
+    ``per_class`` and ``balance`` (how many clips :meth:`plan_counts` asks for; a run refuses a
+    generator with ``per_class=0`` and ``balance=false``), ``filter_confidence`` (keep only
+    samples a classifier trained on real clips recognises), ``checkpoint`` (load instead of
+    fitting), ``cache`` (``false`` refits instead of reusing the cached fit) and
+    ``min_clips_per_class`` (fewer training clips in a class is an error). The training summary
+    may hold ``steps``, ``monitored_loss``, ``final_losses`` and ``stopped`` (copied into the run's
+    ``metrics.json``); anything else stays in ``quality.json``. Give the spec ``quick_options``
+    (e.g. a few training steps) so ``mirplug validate`` fits it in seconds.
+
+    Before plugin API 1.0 the four model methods were called ``_fit``, ``_sample``, ``_state`` and
+    ``_restore``: a subclass that still overrides those works unchanged and gets a
+    ``DeprecationWarning`` when it is defined.
     """
 
     architecture: str = ""
     WEIGHTS_FILE = "generator.safetensors"
     CONFIG_FILE = "generator.json"
+    # keys of the training summary that metrics.json keeps (the rest stays in quality.json)
+    SUMMARY_RESULTS: tuple[str, ...] = ("steps", "monitored_loss", "final_losses", "stopped")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _alias_renamed_methods(cls, _RENAMED_METHODS)
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = dict(options)
@@ -212,21 +352,58 @@ class Generator(abc.ABC):
         """The fixed feature settings the model works in (e.g. mel bins, FFT, hop)."""
 
     @abc.abstractmethod
+    def fit_model(self, waves: torch.Tensor, labels: torch.Tensor, seed: int, progress: Any,
+                  save_folder: Any) -> dict[str, Any]:
+        """Train on checked inputs and return the training summary.
+
+        ``waves`` ``(n, clip_samples)`` float32 at :attr:`sample_rate`, ``labels`` ``(n,)`` class
+        indices into :attr:`label_names` (both already checked by :meth:`fit`). Seed every random
+        draw from ``seed``. ``progress(step, steps, losses)``, when not ``None``, may be called after
+        each step. ``save_folder``, when not ``None``, is where to save the last good weights (with
+        :meth:`save`) before raising on divergence.
+        """
+
+    @abc.abstractmethod
+    def sample_model(self, labels: torch.Tensor, seed: int) -> torch.Tensor:
+        """Waveforms ``(n, clip_samples)`` float32 for the given ``labels`` ``(n,)``; the same seed gives the same."""
+
+    @abc.abstractmethod
+    def model_state(self) -> dict[str, torch.Tensor]:
+        """Every tensor needed to sample (weights and normalisation statistics), for ``generator.safetensors``."""
+
+    @abc.abstractmethod
+    def restore_model(self, state: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
+        """Rebuild the model from a saved ``config`` (:meth:`config`) and load ``state`` into it."""
+
+    def log_mel(self, waves: torch.Tensor) -> torch.Tensor:
+        """``(n, time)`` waveforms at :attr:`sample_rate` -> log-mel in dB ``(n, n_mels, frames)``.
+
+        What the quality report (Fréchet distance on pooled bands, train-on-synthetic accuracy),
+        the spectrogram grid and the confidence filter are computed on, for real and generated
+        clips alike. The default is :func:`mirplug.quality.log_mel` (64 bands); override it to
+        report in the generator's own feature space.
+        """
+        from mirplug.quality import log_mel
+
+        return log_mel(torch.as_tensor(waves, dtype=torch.float32), self.sample_rate or 16000)
+
+    # -- deprecated names (plugin API < 1.0), kept for callers ------------------------
     def _fit(self, waves: torch.Tensor, labels: torch.Tensor, seed: int, progress: Any,
              save_folder: Any) -> dict[str, Any]:
-        """Train on validated inputs; return the training summary."""
+        _deprecated_call("_fit")
+        return self.fit_model(waves, labels, seed, progress, save_folder)
 
-    @abc.abstractmethod
     def _sample(self, labels: torch.Tensor, seed: int) -> torch.Tensor:
-        """Waveforms ``(n, clip_samples)`` for the given labels, seeded."""
+        _deprecated_call("_sample")
+        return self.sample_model(labels, seed)
 
-    @abc.abstractmethod
     def _state(self) -> dict[str, torch.Tensor]:
-        """Every tensor needed to sample (weights and normalisation statistics)."""
+        _deprecated_call("_state")
+        return self.model_state()
 
-    @abc.abstractmethod
     def _restore(self, state: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
-        """Rebuild the model from a saved config and load ``state`` into it."""
+        _deprecated_call("_restore")
+        self.restore_model(state, config)
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -241,7 +418,7 @@ class Generator(abc.ABC):
             from safetensors.torch import save
 
             self._require_fitted("checkpoint_hash")
-            blob = save({k: v.contiguous() for k, v in self._state().items()})
+            blob = save({k: v.contiguous() for k, v in self.model_state().items()})
             self._checkpoint_hash = hashlib.sha256(blob).hexdigest()
         return self._checkpoint_hash
 
@@ -278,7 +455,7 @@ class Generator(abc.ABC):
         self.summary = {}
         started = time.perf_counter()
         try:
-            self.summary = self._fit(waves, labels, seed, progress, save_folder)
+            self.summary = self.fit_model(waves, labels, seed, progress, save_folder)
             self.summary["fit_seconds"] = round(time.perf_counter() - started, 2)
         except Exception:
             # A subclass that keeps usable weights on failure (e.g. divergence) records a
@@ -305,7 +482,7 @@ class Generator(abc.ABC):
         labels = torch.tensor(wanted, dtype=torch.long)
         if not wanted:
             return torch.zeros((0, self.clip_samples)), labels
-        return self._sample(labels, seed), labels
+        return self.sample_model(labels, seed), labels
 
     def plan_counts(self, labels: torch.Tensor, n_classes: int | None = None) -> dict[int, int]:
         """How many clips to sample per class given the training labels and the options.
@@ -343,7 +520,7 @@ class Generator(abc.ABC):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / self.WEIGHTS_FILE
-        save_file({k: v.detach().contiguous() for k, v in self._state().items()}, str(weights))
+        save_file({k: v.detach().contiguous() for k, v in self.model_state().items()}, str(weights))
         self._checkpoint_hash = hashlib.sha256(weights.read_bytes()).hexdigest()
         config = {**self.config(), "sha256": self._checkpoint_hash}
         (folder / self.CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
@@ -403,7 +580,7 @@ class Generator(abc.ABC):
         generator.label_names, generator.sample_rate = expected_names, int(sample_rate)
         generator.clip_samples = int(config["clip_samples"])
         generator.summary = dict(config.get("training", {}))
-        generator._restore(load_file(str(weights_path)), config)
+        generator.restore_model(load_file(str(weights_path)), config)
         generator._checkpoint_hash = digest
         return generator
 
@@ -484,3 +661,97 @@ class Generator(abc.ABC):
     def _require_fitted(self, action: str) -> None:
         if not self.fitted:
             raise ConfigError(f"generator {self.architecture}: call fit() or load() before {action}()")
+
+
+def _alias_renamed_methods(cls: type, renamed: Mapping[str, str]) -> None:
+    """Make a subclass that still overrides an old (underscore) method name work under the new one, with a warning."""
+    for old, new in renamed.items():
+        if old in cls.__dict__ and new not in cls.__dict__:
+            warnings.warn(f"{cls.__module__}.{cls.__qualname__} overrides {old}(), deprecated since mirplug plugin "
+                          f"API 1.0: rename it to {new}()", DeprecationWarning, stacklevel=3)
+            setattr(cls, new, cls.__dict__[old])
+
+
+def _deprecated_call(old: str, owner: str = "Generator") -> None:
+    warnings.warn(f"{owner}.{old}() is deprecated since mirplug plugin API 1.0; call "
+                  f"{_RENAMED_METHODS[old]}()", DeprecationWarning, stacklevel=3)
+
+
+class EmbeddingGenerator(abc.ABC):
+    """A class-conditional generator in the embedding space of a frozen backbone (augmenter stage ``"embeddings"``).
+
+    Lifecycle: :meth:`fit` on the training split's embedding rows ``(n, dim)`` (one per window) and
+    their class indices ``(n,)``, in seconds; :meth:`sample` draws new labelled rows, seeded (the same
+    seed gives the same rows), each with its provenance: a JSON-serialisable dict saying how it was made
+    (the rows it came from, the draw). The rows join the training split only, after the backbone: no audio
+    is made. The options ``per_class`` (rows added to every class) and ``balance`` (every class brought up
+    to the largest) say how many (:meth:`plan_counts`); subclasses implement :meth:`fit_model` and
+    :meth:`sample_model` (the underscore names ``_fit`` and ``_sample`` still work, with a
+    ``DeprecationWarning``).
+    """
+
+    method: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _alias_renamed_methods(cls, {"_fit": "fit_model", "_sample": "sample_model"})
+
+    def __init__(self, per_class: int = 0, balance: bool = False, **options: Any) -> None:
+        self.options: dict[str, Any] = {"per_class": per_class, "balance": balance, **options}
+        self.n_classes = 0
+        self._fitted = False
+
+    @abc.abstractmethod
+    def fit_model(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+        """Fit on ``embeddings`` ``(n, dim)`` float64 with class indices ``labels`` ``(n,)``; draw only from ``rng``."""
+
+    @abc.abstractmethod
+    def sample_model(self, label: int, count: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """``count`` rows ``(count, dim)`` of class ``label`` and one JSON-serialisable provenance dict per row."""
+
+    def _fit(self, embeddings: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> None:
+        _deprecated_call("_fit", "EmbeddingGenerator")
+        self.fit_model(embeddings, labels, rng)
+
+    def _sample(self, label: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        _deprecated_call("_sample", "EmbeddingGenerator")
+        return self.sample_model(label, count, rng)
+
+    def fit(self, embeddings: np.ndarray, labels: np.ndarray, n_classes: int, seed: int) -> EmbeddingGenerator:
+        """Fit on the training rows; every class needs at least one row."""
+        labels = np.asarray(labels, dtype=int)
+        counts = np.bincount(labels, minlength=n_classes)
+        if len(embeddings) != len(labels) or not len(labels):
+            raise DataError(f"embedding generator {self.method}: {len(embeddings)} rows and {len(labels)} labels")
+        self.n_classes = n_classes
+        self.counts = counts
+        self.fit_model(np.asarray(embeddings, dtype=np.float64), labels, np.random.default_rng([seed, 1]))
+        self._fitted = True
+        return self
+
+    def sample(self, counts: dict[int, int], seed: int) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """``counts[class index]`` rows per class -> rows ``(n, dim)``, labels ``(n,)`` and provenance per row."""
+        if not self._fitted:
+            raise ConfigError(f"embedding generator {self.method}: sample() before fit()")
+        rows, labels, provenance = [], [], []
+        for label, count in sorted(counts.items()):
+            if count <= 0:
+                continue
+            if self.counts[label] == 0:
+                raise DataError(f"embedding generator {self.method}: class {label} has no training rows to learn from")
+            drawn, made = self.sample_model(label, count, np.random.default_rng([seed, 2, label]))
+            rows.append(drawn)
+            labels += [label] * count
+            provenance += made
+        if not rows:
+            return np.zeros((0, 0)), np.zeros(0, dtype=int), []
+        return np.concatenate(rows).astype(np.float32), np.asarray(labels, dtype=int), provenance
+
+    def plan_counts(self, labels: np.ndarray) -> dict[int, int]:
+        """Rows to sample per class: ``per_class`` each, plus up to the largest class with ``balance``."""
+        counts = np.bincount(np.asarray(labels, dtype=int), minlength=self.n_classes)
+        largest = int(counts.max()) if len(counts) else 0
+        per_class = int(self.options.get("per_class", 0) or 0)
+        balance = bool(self.options.get("balance", False))
+        return {index: per_class + (largest - int(counts[index]) if balance else 0) for index in range(len(counts))}

@@ -4,11 +4,14 @@ Overrides come from the command line as ``key=value`` strings::
 
     task=genre backbone=cnn backbone.channels=32 train.epochs=5 augmenter=gain,noise seed=3
 
-``task``, ``data``, ``representation``, ``backbone`` and ``augmenter`` choose components;
+``task``, ``data``, ``representation``, ``backbone``, ``augmenter`` and ``logger`` choose components;
 a dotted key sets an option of the chosen component (``augmenter.NAME.OPTION`` chooses one
-of several augmenters) or of a core section (``train``, ``split``, ``data``). Every value is
+of several augmenters, ``logger.NAME.OPTION`` one of several loggers) or of a core section (``train``, ``split``, ``data``). Every value is
 coerced to the declared type; unknown keys and bad values raise :class:`ConfigError`
 naming the valid choices, before any work starts.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from typing import Any
 
 from mirplug.catalog import Catalog
 from mirplug.errors import ConfigError, choices_text, did_you_mean
-from mirplug.specs import Option, TaskSpec
+from mirplug.specs import DATA_OPTIONS, AugmenterSpec, Option, TaskSpec
 
-DEFAULT_TASK = "genre"
-SELECTORS = ("task", "data", "representation", "backbone", "augmenter")
+SELECTORS = ("task", "data", "representation", "backbone", "augmenter", "logger")
+LISTED = ("augmenter", "logger")  # selectors that take a comma-separated list of components
 SCALARS: dict[str, Option] = {
     "seed": Option(name="seed", type=int, default=0, minimum=0, maximum=2**32 - 1,
                    help="seed of the split, the model and the augmenters (0 to 2**32-1, as numpy and sklearn take)"),
@@ -44,6 +47,9 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="min_steps", type=int, default=0, minimum=0, maximum=10_000_000,
                help="no early stopping before this many optimizer steps; the epoch limit grows to reach them "
                     "(few-label runs: an epoch of 30 clips is one step)"),
+        Option(name="mixup_alpha", type=float, default=0.0, minimum=0.0, maximum=100.0,
+               help="mixup: train on convex mixtures of pairs of examples and of their targets, the weight drawn "
+                    "from Beta(alpha, alpha) per batch (0: off; 0.2 to 0.4 are usual); single- and multi-label tasks"),
         Option(name="device", type=str, default="auto", choices=("auto", "cpu", "cuda", "mps"), help="torch device"),
         Option(name="threads", type=int, default=0, minimum=0, maximum=1024,
                help="torch CPU threads (0: torch's default)"),
@@ -58,31 +64,15 @@ SECTIONS: dict[str, tuple[Option, ...]] = {
         Option(name="folds", type=int, default=1, minimum=1, maximum=100,
                help="k-fold cross-validation: each fold is the test set once (1: one train/validation/test split)"),
         Option(name="fad_backbone", type=str, default="auto",
-               help="embeddings for the Fréchet distance of synthetic clips: a frozen pretrained backbone (e.g. "
-                    "musicnn), 'logmel' (time-pooled log-mel statistics) or 'auto' (the run's backbone when it "
-                    "is frozen, else logmel)"),
+               help="embeddings for the Fréchet distance of synthetic clips: a frozen pretrained backbone, "
+                    "'logmel' (time-pooled log-mel statistics) or 'auto' (the run's backbone when it is frozen "
+                    "and pretrained, else logmel)"),
     ),
     "split": (
         Option(name="validation", type=float, default=0.15, minimum=0.0, maximum=0.5, help="validation fraction"),
         Option(name="test", type=float, default=0.2, minimum=0.0, maximum=0.5, help="test fraction"),
     ),
 }
-# Options every dataset shares, in the ``data`` section next to the dataset's own.
-DATA_OPTIONS: tuple[Option, ...] = (
-    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
-           help="window length: longer clips are cut into windows whose predictions are averaged"),
-    Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
-    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
-           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
-                "(skipped.csv says so), as they would take this much memory"),
-    Option(name="cache_windows", type=bool, default=True,
-           help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
-                "per hour of audio); false saves that disk"),
-    Option(name="imbalance", type=float, default=1.0, minimum=1.0, maximum=10_000.0,
-           help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
-    Option(name="per_class", type=int, default=None, minimum=1, maximum=1_000_000,
-           help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
-)
 
 
 @dataclass
@@ -101,7 +91,9 @@ class Selection:
 class RunConfig:
     """Everything a run needs, fully resolved; ``to_dict`` is enough to rerun it.
 
-    ``backbone_default`` (not saved) says the backbone is the task's default, not the user's choice.
+    ``backbone_default`` (not saved) says the backbone is the task's default, not the user's choice;
+    ``representation_default`` the same for the representation.
+    ``loggers`` are saved only when some are chosen, so the config of a run without one reads as before.
     """
 
     task: Selection
@@ -112,10 +104,12 @@ class RunConfig:
     train: dict[str, Any]
     split: dict[str, Any]
     eval: dict[str, Any] = field(default_factory=lambda: {"folds": 1})
+    loggers: list[Selection] = field(default_factory=list)
     seed: int = 0
     out: str = "runs"
     name: str | None = None
     backbone_default: bool = field(default=False, compare=False, repr=False)
+    representation_default: bool = field(default=False, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``config.yaml``."""
@@ -125,6 +119,7 @@ class RunConfig:
             "representation": self.representation.to_dict(),
             "backbone": self.backbone.to_dict(),
             "augmenter": [a.to_dict() for a in self.augmenters],
+            **({"logger": [a.to_dict() for a in self.loggers]} if self.loggers else {}),
             "train": dict(self.train),
             "split": dict(self.split),
             "eval": dict(self.eval),
@@ -138,12 +133,15 @@ class RunConfig:
         result = [f"task={self.task.name}", f"data={self.data.name}",
                   f"representation={self.representation.name}", f"backbone={self.backbone.name}",
                   f"augmenter={','.join(a.name for a in self.augmenters)}"]
+        if self.loggers:
+            result.append(f"logger={','.join(a.name for a in self.loggers)}")
         for section, selection in (("task", self.task), ("data", self.data),
                                    ("representation", self.representation), ("backbone", self.backbone)):
             result += [f"{section}.{k}={v}" for k, v in selection.options.items() if v is not None]
-        for aug in self.augmenters:
-            result += [f"augmenter.{aug.name}.{k}={v}" for k, v in aug.options.items() if v is not None]
-        for section in SECTIONS:
+        for head, listed in (("augmenter", self.augmenters), ("logger", self.loggers)):
+            for item in listed:
+                result += [f"{head}.{item.name}.{k}={v}" for k, v in item.options.items() if v is not None]
+        for section in SECTIONS:  # RunConfig has one field per section
             result += [f"{section}.{k}={v}" for k, v in getattr(self, section).items() if v is not None]
         result += [f"seed={self.seed}", f"out={self.out}"]
         if self.name:
@@ -167,11 +165,11 @@ def config_from_dict(data: Mapping[str, Any], where: str = "the config") -> list
     """Turn a saved ``config.yaml`` mapping into overrides, so it resolves like the CLI.
 
     The layout is checked first (``where`` names the file in errors): components are a name or a
-    mapping with ``name`` and options, ``augmenter`` a list of such, sections mappings, and every
-    value a single value, never a list or mapping.
+    mapping with ``name`` and options, ``augmenter`` and ``logger`` lists of such, sections mappings, and
+    every value a single value, never a list or mapping.
     """
     components = ("task", "data", "representation", "backbone")
-    known = (*components, "augmenter", *SECTIONS, *SCALARS)
+    known = (*components, *LISTED, *SECTIONS, *SCALARS)
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{key}'{did_you_mean(str(key), known)}; a config has: "
@@ -188,29 +186,36 @@ def config_from_dict(data: Mapping[str, Any], where: str = "the config") -> list
         if "name" in section:
             result.append(f"{key}={_name(section.pop('name'), key, where)}")
         result += [f"{key}.{k}={_single(v, f'{key}.{k}', where)}" for k, v in section.items() if v is not None]
-    augmenters = data.get("augmenter") or []
-    if isinstance(augmenters, str):
-        augmenters = [{"name": name.strip()} for name in augmenters.split(",") if name.strip()]
-    if not isinstance(augmenters, list):
-        raise ConfigError(f"{where}: 'augmenter' must be a list of augmenters (- name: gain), not "
-                          f"{_kind(augmenters)}")
-    entries = []
-    for position, item in enumerate(augmenters, start=1):
-        entry = dict(_mapping({"name": item} if isinstance(item, str) else item, f"augmenter entry {position}",
-                              where, "a name or a mapping with 'name' and its options"))
-        if entry.get("name") is None:
-            raise ConfigError(f"{where}: augmenter entry {position} has no 'name'; write it as - name: gain")
-        entries.append((_name(entry.pop("name"), f"augmenter entry {position}", where), entry))
-    result.append(f"augmenter={','.join(name for name, _ in entries)}")
-    for name, entry in entries:
-        result += [f"augmenter.{name}.{k}={_single(v, f'augmenter.{name}.{k}', where)}"
-                   for k, v in entry.items() if v is not None]
+    result += _listed_from_dict(data, "augmenter", "gain", where)
+    if data.get("logger"):
+        result += _listed_from_dict(data, "logger", "tensorboard", where)
     for section in SECTIONS:
         values = _mapping(data.get(section) or {}, section, where, "a mapping of option: value")
         result += [f"{section}.{k}={_single(v, f'{section}.{k}', where)}" for k, v in values.items() if v is not None]
     for key in SCALARS:
         if data.get(key) is not None:
             result.append(f"{key}={_single(data[key], key, where)}")
+    return result
+
+
+def _listed_from_dict(data: Mapping[str, Any], head: str, example: str, where: str) -> list[str]:
+    """Overrides for a list of components (``augmenter``, ``logger``): names, then their options."""
+    items = data.get(head) or []
+    if isinstance(items, str):
+        items = [{"name": name.strip()} for name in items.split(",") if name.strip()]
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: '{head}' must be a list of {head}s (- name: {example}), not {_kind(items)}")
+    entries = []
+    for position, item in enumerate(items, start=1):
+        entry = dict(_mapping({"name": item} if isinstance(item, str) else item, f"{head} entry {position}",
+                              where, "a name or a mapping with 'name' and its options"))
+        if entry.get("name") is None:
+            raise ConfigError(f"{where}: {head} entry {position} has no 'name'; write it as - name: {example}")
+        entries.append((_name(entry.pop("name"), f"{head} entry {position}", where), entry))
+    result = [f"{head}={','.join(name for name, _ in entries)}"]
+    for name, entry in entries:
+        result += [f"{head}.{name}.{k}={_single(v, f'{head}.{name}.{k}', where)}"
+                   for k, v in entry.items() if v is not None]
     return result
 
 
@@ -262,69 +267,39 @@ def _apply(options: dict[str, Any], declared: Sequence[Option], key: str, option
 def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
     """Build the typed :class:`RunConfig` from the task's defaults plus ``overrides``."""
     pairs = parse_overrides(overrides)
-    chosen: dict[str, str] = {}
-    rest: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if key in SELECTORS:
-            chosen[key] = value
-        else:
-            rest.append((key, value))
-
-    task_name = chosen.get("task", DEFAULT_TASK)
-    task_spec = catalog.get("task", task_name)
-    assert isinstance(task_spec, TaskSpec)
-    defaults = {"data": task_spec.default_dataset, "representation": "mel", "backbone": "cnn", "augmenter": ""}
-    defaults.update({k: v for k, v in task_spec.defaults.items() if "." not in k})
-    names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
-    names["task"] = task_name
-
+    chosen = {key: value for key, value in pairs if key in SELECTORS}  # the last of a repeated key wins
+    rest = [(key, value) for key, value in pairs if key not in SELECTORS]
+    task_spec, names = _chosen_names(catalog, chosen, rest)
     specs = {key: catalog.get("dataset" if key == "data" else key, names[key])
              for key in ("task", "data", "representation", "backbone")}
-    augmenter_names = [n.strip() for n in names["augmenter"].split(",") if n.strip() and n.strip() != "none"]
-    if len(set(augmenter_names)) != len(augmenter_names):
-        raise ConfigError(f"augmenter={names['augmenter']} names an augmenter twice")
-    augmenter_specs = [catalog.get("augmenter", n) for n in augmenter_names]
-
+    listed = {head: _choose_listed(catalog, head, names[head]) for head in LISTED}
     options = {key: spec.option_defaults() for key, spec in specs.items()}
     declared: dict[str, tuple[Option, ...]] = {key: spec.options for key, spec in specs.items()}
     declared["data"] = tuple(declared["data"]) + DATA_OPTIONS
     options["data"].update({o.name: o.default for o in DATA_OPTIONS})
-    aug_options = [spec.option_defaults() for spec in augmenter_specs]
     sections = {name: {o.name: o.default for o in opts} for name, opts in SECTIONS.items()}
     scalars = {name: o.default for name, o in SCALARS.items()}
 
     # A task may default options too (e.g. representation.n_fft=2048 for key); they apply only
     # where the chosen component has that option, and the user's overrides come after them.
     task_options = []
-    for key, value in task_spec.defaults.items():
+    for key, value in defaults_for(task_spec, chosen, rest).items():
         head, _, option = key.partition(".")
         if option and (head in SECTIONS or any(o.name == option for o in declared.get(head, ()))):
             task_options.append((key, value))
-    valid_top = list(SELECTORS) + list(SECTIONS) + list(SCALARS)
     for key, value in task_options + rest:
-        head, _, tail = key.partition(".")
-        if head in SCALARS and not tail:
-            scalars[head] = SCALARS[head].coerce(value, key)
-        elif head in SECTIONS and tail:
-            _apply(sections[head], SECTIONS[head], key, tail, value, f"section '{head}'")
-        elif head in declared and tail:
-            owner = f"{head} '{names[head]}'"
-            _apply(options[head], declared[head], key, tail, value, owner)
-        elif head == "augmenter" and tail:
-            _apply_augmenter(key, tail, value, augmenter_names, augmenter_specs, aug_options)
-        else:
-            if head in valid_top and not tail:
-                raise ConfigError(f"key '{key}' needs an option name, e.g. {head}.<option>=...")
-            raise ConfigError(
-                f"unknown key '{key}'{did_you_mean(head, valid_top)}; "
-                f"valid keys start with: {choices_text(valid_top)}"
-            )
+        _apply_key(key, value, names, options, declared, listed, sections, scalars)
 
     scalars["name"] = scalars["name"] or None  # name= (empty): the default <timestamp>-<task>
     check_run_name(scalars["name"])
     check_training(sections["train"])
+    check_mixup(sections["train"], task_spec)
     check_fad_backbone(catalog, sections["eval"]["fad_backbone"])
-    check_generators(augmenter_names, augmenter_specs, aug_options)
+    augmenters = listed["augmenter"]
+    check_generators(augmenters.names, augmenters.specs, augmenters.options)
+    check_probe(options["backbone"], augmenters.names, augmenters.specs, names["backbone"],
+                defaults_for(task_spec, chosen, rest))
+    check_processes(sections["train"]["processes"], options["backbone"], augmenters.names, augmenters.specs)
     # Names are kept as given, so a qualified 'plugin:name' (chosen because of a name clash)
     # still picks the same plugin when the runner looks the component up again.
     return RunConfig(
@@ -332,7 +307,8 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         data=Selection(names["data"], options["data"]),
         representation=Selection(names["representation"], options["representation"]),
         backbone=Selection(names["backbone"], options["backbone"]),
-        augmenters=[Selection(n, o) for n, o in zip(augmenter_names, aug_options)],
+        augmenters=augmenters.selections(),
+        loggers=listed["logger"].selections(),
         train=sections["train"],
         split=sections["split"],
         eval=sections["eval"],
@@ -342,7 +318,138 @@ def resolve(catalog: Catalog, overrides: Sequence[str]) -> RunConfig:
         # neither backbone= nor a backbone.* key given: the run may swap the task's default backbone
         # for one that takes the representation's features (mirplug.build.fit_backbone_to_features)
         backbone_default="backbone" not in chosen and not any(key.startswith("backbone.") for key, _ in rest),
+        representation_default="representation" not in chosen
+        and not any(key.startswith("representation.") for key, _ in rest),
     )
+
+
+def _chosen_names(catalog: Catalog, chosen: Mapping[str, str],
+                  rest: Sequence[tuple[str, str]] = ()) -> tuple[TaskSpec, dict[str, str]]:
+    """The task's spec and the name chosen for every selector: given, else the task's default
+    (:func:`defaults_for`: its recorded defaults on another dataset than its own)."""
+    task_name = chosen.get("task") or default_task(catalog)
+    task_spec = catalog.get("task", task_name)
+    assert isinstance(task_spec, TaskSpec)
+    defaults = {"data": task_spec.default_dataset or "", "augmenter": "", "logger": ""}
+    defaults.update({k: v for k, v in defaults_for(task_spec, chosen, rest).items() if "." not in k})
+    names = {key: chosen.get(key, defaults.get(key, "")) for key in SELECTORS}
+    names["task"] = task_name
+    for key in ("data", "representation", "backbone"):
+        if not names[key]:
+            kind = "dataset" if key == "data" else key
+            raise ConfigError(f"task '{task_name}' names no default {kind}; choose one with {key}=NAME "
+                              f"(installed: {choices_text(catalog.names(kind))})")
+    return task_spec, names
+
+
+@dataclass
+class _Listed:
+    """The components of a list selector (``augmenter``, ``logger``) in the order given, and their options."""
+
+    head: str
+    names: list[str]
+    specs: list[Any]
+    options: list[dict[str, Any]]
+
+    def selections(self) -> list[Selection]:
+        return [Selection(n, o) for n, o in zip(self.names, self.options)]
+
+
+def _choose_listed(catalog: Catalog, head: str, text: str) -> _Listed:
+    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{head}={text} names {_article(head)} {head} twice")
+    specs = [catalog.get(head, n) for n in names]
+    return _Listed(head, names, specs, [spec.option_defaults() for spec in specs])
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _apply_key(key: str, value: str, names: Mapping[str, str], options: dict[str, dict[str, Any]],
+               declared: Mapping[str, Sequence[Option]], listed: Mapping[str, _Listed],
+               sections: dict[str, dict[str, Any]], scalars: dict[str, Any]) -> None:
+    """Set the option ``key`` names (a scalar, a section's, a component's) to ``value``, coerced."""
+    head, _, tail = key.partition(".")
+    valid_top = list(SELECTORS) + list(SECTIONS) + list(SCALARS)
+    if head in SCALARS and not tail:
+        scalars[head] = SCALARS[head].coerce(value, key)
+    elif head in SECTIONS and tail:
+        _apply(sections[head], SECTIONS[head], key, tail, value, f"section '{head}'")
+    elif head in declared and tail:
+        _apply(options[head], declared[head], key, tail, value, f"{head} '{names[head]}'")
+    elif head in listed and tail:
+        _apply_listed(key, tail, value, listed[head])
+    else:
+        if head in valid_top and not tail:
+            raise ConfigError(f"key '{key}' needs an option name, e.g. {head}.<option>=...")
+        raise ConfigError(
+            f"unknown key '{key}'{did_you_mean(head, valid_top)}; "
+            f"valid keys start with: {choices_text(valid_top)}"
+        )
+
+
+def default_task(catalog: Catalog) -> str:
+    """The task ``mirplug run`` uses without ``task=``: the one whose spec says ``run_by_default``.
+
+    When several installed tasks say so, the one shipped with mirplug itself wins; when none
+    (or several third-party ones) do, ``task=`` must be given.
+    """
+    marked = [entry for entry in catalog.all("task") if isinstance(entry.spec, TaskSpec) and entry.spec.run_by_default]
+    if len(marked) > 1:
+        marked = [entry for entry in marked if entry.plugin in catalog.host.plugins
+                  and catalog.host.plugins[entry.plugin].builtin] or marked
+    if len(marked) != 1:
+        claim = f" ({', '.join(sorted(e.spec.name for e in marked))} all claim to be the default)" if marked else ""
+        raise ConfigError(f"no default task{claim}; choose one with task=NAME "
+                          f"(installed: {choices_text(catalog.names('task'))})")
+    entry = marked[0]
+    return entry.spec.name if len(catalog.entries["task"][entry.spec.name]) == 1 else f"{entry.plugin}:{entry.spec.name}"
+
+
+def defaults_for(task_spec: TaskSpec, chosen: Mapping[str, str], rest: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The task's ``defaults``, with its ``recorded_defaults`` over them when the run reads another dataset than
+    the task's built-in one (recordings) and the user chose no backbone, ``backbone.*`` option or representation
+    (the recorded defaults are one choice of model and windows, taken whole or not at all)."""
+    merged = dict(task_spec.defaults)
+    recorded = chosen.get("data", task_spec.default_dataset) != task_spec.default_dataset
+    user_model = ("backbone" in chosen or "representation" in chosen
+                  or any(key.startswith(("backbone.", "representation.")) for key, _ in rest))
+    if recorded and not user_model:
+        merged.update(task_spec.recorded_defaults)
+    return merged
+
+
+def check_probe(backbone: Mapping[str, Any], names: Sequence[str], specs: Sequence[Any], backbone_name: str,
+                task_defaults: Mapping[str, str]) -> None:
+    """A probe head (:mod:`mirplug.probe`) is fitted once on fixed embeddings: augmenters that change the audio or
+    the features every epoch cannot reach it, so they are refused before any work."""
+    per_epoch = [name for name, spec in zip(names, specs) if getattr(spec, "stage", None) in ("waveform", "features")]
+    if backbone.get("head") != "probe" or not per_epoch:
+        return
+    origin = (f" (the default on recordings is backbone={backbone_name} backbone.head=probe)"
+              if task_defaults.get("backbone.head") == "probe" else "")
+    raise ConfigError(f"augmenter={','.join(per_epoch)} changes the audio every epoch, but backbone.head=probe is "
+                      f"fitted once on fixed embeddings{origin}; to augment, train a model (e.g. backbone=cnn "
+                      f"representation=mel), or add embedding rows instead (augmenter=embedding_gaussian)")
+
+
+def check_processes(processes: int, backbone: Mapping[str, Any], names: Sequence[str], specs: Sequence[Any]) -> None:
+    """With ``train.processes`` > 1 (data-parallel training, :mod:`mirplug.distributed`), what runs in one process
+    only is refused before any work: a probe head, fitted once by scikit-learn with no gradient step to share, and
+    generator augmenters, fitted in one process and writing their files into the run folder."""
+    if processes <= 1:
+        return
+    if backbone.get("head") == "probe":
+        raise ConfigError(f"train.processes={processes} shares gradient steps between processes, but backbone.head="
+                          f"probe is fitted once by scikit-learn in one process with no gradient step: use "
+                          f"train.processes=1 with it (or train a head: backbone.head=linear)")
+    alone = [name for name, spec in zip(names, specs)
+             if isinstance(spec, AugmenterSpec) and spec.stage in ("generator", "embeddings")]
+    if alone:
+        raise ConfigError(f"augmenter={','.join(alone)} fits a generator, which runs in one process: use "
+                          f"train.processes=1 with it")
 
 
 def check_run_name(name: str | None) -> None:
@@ -365,6 +472,14 @@ def check_training(train: Mapping[str, Any]) -> None:
         )
 
 
+def check_mixup(train: Mapping[str, Any], task_spec: TaskSpec) -> None:
+    """Mixup mixes targets: single-label (class probabilities) and multi-label (multi-hot) tasks only."""
+    kind = task_spec.label_kind
+    if train.get("mixup_alpha") and kind not in ("single-label", "multi-label"):
+        raise ConfigError(f"train.mixup_alpha={train['mixup_alpha']:g}: task '{task_spec.name}' has {kind} targets; "
+                          f"mixup takes single-label or multi-label tasks (set train.mixup_alpha=0)")
+
+
 def check_fad_backbone(catalog: Catalog, choice: str | None) -> None:
     """``eval.fad_backbone`` is ``auto``, ``logmel`` or the name of a backbone in the catalog."""
     if choice in (None, "auto", "logmel"):
@@ -379,7 +494,7 @@ def check_generators(names: Sequence[str], specs: Sequence[Any], options: Sequen
     """A generator augmenter must be asked for clips: ``per_class`` or ``balance`` (the Generator contract's
     sampling options), else it is fitted for minutes and adds nothing."""
     for name, spec, values in zip(names, specs, options):
-        if getattr(spec, "stage", None) != "generator":
+        if not (isinstance(spec, AugmenterSpec) and spec.stage in ("generator", "embeddings")):
             continue
         if spec.option("per_class") is None or spec.option("balance") is None:
             continue  # a generator that samples otherwise decides itself
@@ -392,24 +507,25 @@ def check_generators(names: Sequence[str], specs: Sequence[Any], options: Sequen
             )
 
 
-def _apply_augmenter(key: str, tail: str, value: str, names: list[str], specs: list[Any],
-                     options: list[dict[str, Any]]) -> None:
+def _apply_listed(key: str, tail: str, value: str, listed: _Listed) -> None:
+    """``augmenter.OPTION`` (every chosen augmenter with that option) or ``augmenter.NAME.OPTION``; same for loggers."""
+    head, names, specs, options = listed.head, listed.names, listed.specs, listed.options
     if not names:
-        raise ConfigError(f"'{key}' sets an augmenter option but no augmenter is chosen; add augmenter=NAME")
+        raise ConfigError(f"'{key}' sets {_article(head)} {head} option but no {head} is chosen; add {head}=NAME")
     first, _, second = tail.partition(".")
     if second:
         if first not in names:
             raise ConfigError(
-                f"'{key}' names augmenter '{first}', which is not chosen; chosen: {choices_text(names)}"
+                f"'{key}' names {head} '{first}', which is not chosen; chosen: {choices_text(names)}"
             )
         index = names.index(first)
-        _apply(options[index], specs[index].options, key, second, value, f"augmenter '{first}'")
+        _apply(options[index], specs[index].options, key, second, value, f"{head} '{first}'")
         return
     hits = [i for i, spec in enumerate(specs) if spec.option(first) is not None]
     if not hits:
         every = sorted({o.name for spec in specs for o in spec.options})
         raise ConfigError(
-            f"unknown key '{key}'{did_you_mean(first, every)}; augmenter "
+            f"unknown key '{key}'{did_you_mean(first, every)}; {head} "
             f"{'/'.join(names)} accepts: {choices_text(every)}"
         )
     for index in hits:

@@ -1,6 +1,9 @@
 """Dataset stage: splits (seeded, stratified; k-fold) and the training subsets of the low-resource protocols.
 
 Decoding into windows is :mod:`mirplug.windows`; loading through the dataset plugin is :mod:`mirplug.build`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

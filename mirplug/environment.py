@@ -7,6 +7,9 @@ compiled dependency in turn and names the first that fails, with its installed v
 distribution metadata, which works even when the import fails) and the fix. The pair mirplug needs is read
 from mirplug's own requirements (``torch==X``, ``torchaudio==Y`` in ``pyproject.toml``), never written
 here. Only the standard library is imported at module level: this module must work when nothing else does.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Every error a user can cause derives from :class:`MirplugError`. The CLI prints such an
 error as one line (``error: <message>``) and exits non-zero; ``MIRPLUG_DEBUG=1`` shows the
 traceback instead.
+
+Internal module: plugin authors import the error classes from :mod:`mirplug`, which is the stable
+API; everything else here may change in any release.
 """
 
 from __future__ import annotations

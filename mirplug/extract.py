@@ -12,6 +12,9 @@ next ``mirplug run`` with the same settings loads everything. With a frozen pret
 One :class:`ClipExtractor` per process (or Ray actor) holds the representation and the backbone;
 ``engine=ray`` sends the shards to a pool of such actors through Ray Data
 (:mod:`mirplug.engines.ray_engine`) instead of this process's threads or worker processes.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def frozen_embedder(catalog: Any, config: Any, representation: Any, feature_sett
     import torch
     from torch import nn
 
-    from mirplug.build import build_task, seed_everything
+    from mirplug.build import build_task, head_options_of, seed_everything
     from mirplug.cache import embedding_settings
     from mirplug.inference import feature_shape
     from mirplug.model import MirModel, Standardize
@@ -95,11 +98,12 @@ def frozen_embedder(catalog: Any, config: Any, representation: Any, feature_sett
     seed_everything(config.seed)  # as the runner does before building the model (weights made at random)
     backbone = catalog.get("backbone", config.backbone.name).build(
         config.backbone.options, input_shape=tuple(input_shape), frame_rate=representation.frame_rate)
-    if not getattr(backbone, "frozen", False) or getattr(backbone, "standardize_input", True):
+    if not backbone.frozen or backbone.standardize_input:
         return None
     model = MirModel(Standardize(input_shape), backbone, nn.Identity()).to(torch.device(device))
     return FrozenEmbedder(model, embedding_settings(config.backbone.name, config.backbone.options, model,
-                                                    feature_settings, config.train["precision"]),
+                                                    feature_settings, head_options_of(catalog, config.backbone.name),
+                                                    config.train["precision"]),
                           config.train["precision"])
 
 
@@ -156,7 +160,7 @@ class ClipExtractor:
             features = featurize_rows(self.representation, self.settings, windows, self.device)
             if self.embedder is not None:
                 embed_rows(self.embedder.model, self.embedder.settings, features, windows, self.device,
-                           self.embedder.precision).close()
+                           precision=self.embedder.precision).close()
             features.close()
         counts = Counter(STATS)
         counts.subtract(before)

@@ -8,6 +8,9 @@ clips per class (FAD-style, on the embeddings of a frozen pretrained backbone ch
 ``eval.fad_backbone``, or on time-pooled log-mel statistics), train-on-synthetic-test-on-real
 accuracy, a grid of real and synthetic spectrograms, and how many samples the optional
 confidence filter kept.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ import torch
 from rich.markup import escape
 
 from mirplug.audio import DEFAULT_MAX_SECONDS, resample
+from mirplug.build import isolated_random_state
 from mirplug.components import Generator
 from mirplug.errors import ConfigError, DataError
 from mirplug.rundir import write_json
 from mirplug.windows import decode_windows, window_length
-
 
 
 def pooled(mels: torch.Tensor) -> np.ndarray:
@@ -37,8 +40,6 @@ def pooled(mels: torch.Tensor) -> np.ndarray:
 # How a generator became ready (not what it is): kept out of metrics.json and quality.json, so the
 # same command and seed write the same files whether the generator was fitted or read from the cache.
 RUN_FACTS = ("fit_seconds", "reused_from_cache")
-# what metrics.json keeps of a generator's training summary (the loss history stays in quality.json)
-TRAINING_RESULTS = ("steps", "monitored_loss", "final_losses", "stopped")
 
 GENERATOR_RATE = 16000  # the sample rate generators are fitted and sampled at
 LOGMEL_FEATURES = "mean and std over time of the generator's log-mel bands"
@@ -50,9 +51,10 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
 
     ``logmel`` gives ``(None, ...)``: :func:`quality_report` then uses time-pooled log-mel
     statistics. A backbone name builds that backbone (with the run's options when it is the
-    run's backbone, else its defaults) and refuses one that is not frozen, since the
-    embeddings of an untrained network say little about realism. ``auto`` picks the run's
-    backbone when it runs with ``mode=frozen``, else ``logmel``.
+    run's backbone, else its defaults) and refuses one that is not a frozen pretrained network
+    (:attr:`~mirplug.components.Backbone.frozen` and its own input normalisation), since the
+    embeddings of an untrained network say little about realism. ``auto`` uses the run's
+    backbone when it is such a network, else ``logmel``.
     """
     import copy
 
@@ -61,8 +63,9 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     from mirplug.inference import feature_shape
 
     choice = str(config.eval.get("fad_backbone", "auto") or "auto")
-    if choice == "auto":
-        choice = config.backbone.name if config.backbone.options.get("mode") == "frozen" else "logmel"
+    automatic = choice == "auto"
+    if automatic:
+        choice = config.backbone.name
     if choice == "logmel":
         return None, LOGMEL_FEATURES
     try:
@@ -72,13 +75,17 @@ def fad_embedder(catalog: Any, config: Any) -> tuple[Embedder | None, str]:
     options = dict(config.backbone.options) if choice == config.backbone.name else spec.option_defaults()
     chosen = copy.copy(config)
     chosen.backbone = Selection(choice, options)
-    representation = build_representation(catalog, chosen)
-    window = window_length(config.data.options["clip_seconds"], representation.sample_rate)
-    backbone = spec.build(options, input_shape=feature_shape(representation, window),
-                          frame_rate=representation.frame_rate)
-    if not getattr(backbone, "frozen", False) or getattr(backbone, "standardize_input", True):
+    with isolated_random_state():  # building a network draws its initial weights: the run's draws stay as they were
+        representation = build_representation(catalog, chosen)
+        window = window_length(config.data.options["clip_seconds"], representation.sample_rate)
+        backbone = spec.build(options, input_shape=feature_shape(representation, window),
+                              frame_rate=representation.frame_rate)
+    if not backbone.frozen or backbone.standardize_input:
+        if automatic:
+            return None, LOGMEL_FEATURES
         raise ConfigError(f"eval.fad_backbone={choice}: not a frozen pretrained backbone, so its embeddings do not "
-                          f"measure realism; choose one such as musicnn, or eval.fad_backbone=logmel")
+                          f"measure realism; choose one whose embeddings are frozen (see mirplug list backbones), or "
+                          f"eval.fad_backbone=logmel")
     backbone.eval()
 
     @torch.no_grad()
@@ -106,28 +113,7 @@ def report_results(report: dict[str, Any]) -> dict[str, Any]:
     """What metrics.json keeps of a generator's report: its results, without the loss history or how it ran."""
     training = report.get("training", {})
     kept = {key: value for key, value in report.items() if key not in ("training", "run")}
-    return {**kept, "training": {key: training[key] for key in TRAINING_RESULTS if key in training}}
-
-
-class isolated_random_state:
-    """Run a block with torch's, numpy's and Python's global random state saved and restored.
-
-    A generator plugin may seed or draw from the global generators while fitting; a fit
-    that happens on a cold cache but not on a warm one must not shift the run's later draws.
-    """
-
-    def __enter__(self) -> None:
-        import random
-
-        self._states = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
-
-    def __exit__(self, *exc: Any) -> None:
-        import random
-
-        torch_state, numpy_state, python_state = self._states
-        torch.random.set_rng_state(torch_state)
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
+    return {**kept, "training": {key: training[key] for key in Generator.SUMMARY_RESULTS if key in training}}
 
 
 def with_provenance(dataset: Any) -> Any:
@@ -204,74 +190,101 @@ def synthesize(generators: list[tuple[str, Generator]], train: Any, test: Any, n
     report per generator. ``test`` is used only to score train-on-synthetic-test-on-real.
     """
     import datasets
-    import soundfile
 
     if not label_column:
         raise ConfigError("generator augmenters (vae, gan) need a single-label task: they sample clips per class")
     train = with_provenance(train)
     reports, parts = [], [train]
     # every generator is fitted at GENERATOR_RATE on the same clips: decode them once
-    sample_rate = GENERATOR_RATE
     max_seconds = DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds
-    windows = decode_windows(train, sample_rate, clip_seconds, 1, "train (generator)", max_seconds=max_seconds)
-    labels = torch.as_tensor(np.asarray(train[label_column])[windows.rows], dtype=torch.long)
-    test_windows = (decode_windows(test, sample_rate, clip_seconds, 1, "test (quality)", max_seconds=max_seconds)
-                    if test is not None else None)
-    test_labels = (torch.as_tensor(np.asarray(test[label_column])[test_windows.rows], dtype=torch.long)
-                   if test_windows is not None else None)
+    windows, labels = decoded(train, label_column, clip_seconds, "train (generator)", max_seconds)
+    held = decoded(test, label_column, clip_seconds, "test (quality)", max_seconds) if test is not None else None
     for name, generator in generators:
-        # before minutes of fitting: balancing classes that are already balanced plans no clip at all
-        planned = (generator.plan_counts(labels, len(names))
-                   if type(generator).plan_counts is Generator.plan_counts else None)  # a plugin's own plan: its call
-        if planned is not None and not sum(planned.values()):
-            raise DataError(f"augmenter '{name}' would add no clips: with augmenter.balance=true every class of "
-                            f"the training split already has as many clips as the largest "
-                            f"({int(torch.bincount(labels).max()) if len(labels) else 0}); set "
-                            f"augmenter.per_class=N to add N clips to every class")
-        steps = int(generator.options.get("steps", 0) or 0)
+        check_plan(name, generator, labels, len(names))
         if console is not None:
-            console.print(escape(f"fitting generator '{name}' on {len(labels)} training clips ({steps} steps)"),
-                          highlight=False)
+            console.print(escape(f"fitting generator '{name}' on {len(labels)} training clips"), highlight=False)
         with isolated_random_state():
-            ready = generator.fit_or_load(windows.waves, labels, names, sample_rate, seed,
+            ready = generator.fit_or_load(windows.waves, labels, names, GENERATOR_RATE, seed,
                                           folder / "generators" / name)
             waves, synthetic_labels = ready.sample(ready.plan_counts(labels), seed)
-        mels = ready.log_mel(windows.waves), ready.log_mel(waves)
-        classifier = real_classifier(pooled(mels[0]), labels)
-        threshold = float(ready.options.get("filter_confidence", 0.0) or 0.0)
-        kept = np.ones(len(waves), dtype=bool)
-        if threshold > 0 and len(waves):
-            kept = confidence_filter(classifier, pooled(mels[1]), synthetic_labels, threshold)
-        report = quality_report(ready, name, windows.waves, labels, waves, synthetic_labels,
-                                test_windows.waves if test_windows is not None else None, test_labels, names, folder,
-                                embedder, mels, classifier)
-        training = {key: value for key, value in ready.summary.items() if key not in RUN_FACTS}
-        report.update({"filter_confidence": threshold, "sampled": int(len(waves)), "kept": int(kept.sum()),
-                       "training": canonical(training),
-                       "run": {"augmenter": name, **{key: ready.summary[key] for key in RUN_FACTS
-                                                     if key in ready.summary}}})
+        report, kept = judged(ready, name, (windows.waves, labels), (waves, synthetic_labels), held, names, folder,
+                              embedder)
         reports.append(report)
-        rows: dict[str, list[Any]] = {column: [] for column in train.column_names}
-        for index in np.flatnonzero(kept):
-            label = names[int(synthetic_labels[index])]
-            path = folder / "synthetic" / name / label / f"{name}-{index:05d}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            soundfile.write(str(path), waves[index].numpy(), sample_rate, subtype="PCM_16")
-            row = {column: None for column in train.column_names}
-            row.update({
-                "audio": {"path": str(path), "bytes": None}, label_column: int(synthetic_labels[index]),
-                "id": f"synthetic/{name}/{label}/{path.name}", "synthetic": True, "source_id": "", "augmenter": name,
-                "augmenter_params": json.dumps({"seed": seed, "index": int(index), "label": label,
-                                                "architecture": ready.architecture}, sort_keys=True),
-                "generator_hash": ready.checkpoint_hash,
-            })
-            for column in train.column_names:
-                rows[column].append(row[column])
-        if rows["id"]:
-            # datasets' Audio encoder needs torchcodec: build the audio column as a plain struct, then cast.
-            plain = train.features.copy()
-            plain["audio"] = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
-            part = datasets.Dataset.from_dict(rows, features=plain)
-            parts.append(part.cast_column("audio", train.features["audio"]))
+        mask = torch.from_numpy(kept)
+        part = synthetic_rows(train, label_column, name, ready, waves[mask], synthetic_labels[mask],
+                              np.flatnonzero(kept), names, folder, seed)
+        if part is not None:
+            parts.append(part)
     write_json(folder / "quality.json", [{k: v for k, v in report.items() if k != "run"} for report in reports])
     return datasets.concatenate_datasets(parts), reports
+
+
+def decoded(split: Any, label_column: str, clip_seconds: float, what: str,
+            max_seconds: float | None) -> tuple[Any, torch.Tensor]:
+    """One window per clip of ``split`` at ``GENERATOR_RATE``, and the labels of the clips that decoded."""
+    windows = decode_windows(split, GENERATOR_RATE, clip_seconds, 1, what, max_seconds=max_seconds)
+    return windows, torch.as_tensor(np.asarray(split[label_column])[windows.rows], dtype=torch.long)
+
+
+def check_plan(name: str, generator: Generator, labels: torch.Tensor, n_classes: int) -> None:
+    """Before minutes of fitting: balancing classes that are already balanced plans no clip at all."""
+    if type(generator).plan_counts is not Generator.plan_counts:
+        return  # a plugin's own plan: its call
+    if not sum(generator.plan_counts(labels, n_classes).values()):
+        raise DataError(f"augmenter '{name}' would add no clips: with augmenter.balance=true every class of "
+                        f"the training split already has as many clips as the largest "
+                        f"({int(torch.bincount(labels).max()) if len(labels) else 0}); set "
+                        f"augmenter.per_class=N to add N clips to every class")
+
+
+def judged(ready: Generator, name: str, real: tuple[torch.Tensor, torch.Tensor],
+           sampled: tuple[torch.Tensor, torch.Tensor], held: tuple[Any, torch.Tensor] | None, names: list[str],
+           folder: Path, embedder: tuple[Embedder | None, str]) -> tuple[dict[str, Any], np.ndarray]:
+    """The quality report of a generator's samples and which samples the confidence filter keeps."""
+    (real_waves, labels), (waves, synthetic_labels) = real, sampled
+    mels = ready.log_mel(real_waves), ready.log_mel(waves)
+    classifier = real_classifier(pooled(mels[0]), labels)
+    threshold = float(ready.options.get("filter_confidence", 0.0) or 0.0)
+    kept = np.ones(len(waves), dtype=bool)
+    if threshold > 0 and len(waves):
+        kept = confidence_filter(classifier, pooled(mels[1]), synthetic_labels, threshold)
+    report = quality_report(ready, name, real_waves, labels, waves, synthetic_labels,
+                            held[0].waves if held is not None else None, held[1] if held is not None else None,
+                            names, folder, embedder, mels, classifier)
+    training = {key: value for key, value in ready.summary.items() if key not in RUN_FACTS}
+    report.update({"filter_confidence": threshold, "sampled": int(len(waves)), "kept": int(kept.sum()),
+                   "training": canonical(training),
+                   "run": {"augmenter": name, **{key: ready.summary[key] for key in RUN_FACTS
+                                                 if key in ready.summary}}})
+    return report, kept
+
+
+def synthetic_rows(train: Any, label_column: str, name: str, ready: Generator, waves: torch.Tensor,
+                   labels: torch.Tensor, indices: np.ndarray, names: list[str], folder: Path, seed: int) -> Any:
+    """The kept samples as WAV files under ``folder/synthetic`` and as dataset rows with their provenance
+    (``indices``: their positions among the generator's samples); ``None`` when none is kept."""
+    import datasets
+    import soundfile
+
+    rows: dict[str, list[Any]] = {column: [] for column in train.column_names}
+    for wave, label_index, index in zip(waves, labels, indices):
+        label = names[int(label_index)]
+        path = folder / "synthetic" / name / label / f"{name}-{index:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), wave.numpy(), GENERATOR_RATE, subtype="PCM_16")
+        row = {column: None for column in train.column_names}
+        row.update({
+            "audio": {"path": str(path), "bytes": None}, label_column: int(label_index),
+            "id": f"synthetic/{name}/{label}/{path.name}", "synthetic": True, "source_id": "", "augmenter": name,
+            "augmenter_params": json.dumps({"seed": seed, "index": int(index), "label": label,
+                                            "architecture": ready.architecture}, sort_keys=True),
+            "generator_hash": ready.checkpoint_hash,
+        })
+        for column in train.column_names:
+            rows[column].append(row[column])
+    if not rows["id"]:
+        return None
+    # datasets' Audio encoder needs torchcodec: build the audio column as a plain struct, then cast.
+    plain = train.features.copy()
+    plain["audio"] = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
+    return datasets.Dataset.from_dict(rows, features=plain).cast_column("audio", train.features["audio"])

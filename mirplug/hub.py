@@ -7,6 +7,9 @@ folder is uploaded in one commit with ``HfApi.upload_folder``. So ``--dry-run`` 
 would be uploaded (it stops after staging), and pushing the same data again is a no-op: the files
 are byte-identical (deterministic Parquet, no timestamps in the card) and huggingface_hub skips an
 unchanged commit. Stale shards of an earlier push are deleted in the same commit.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

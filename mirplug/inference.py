@@ -3,6 +3,9 @@
 ``mirplug predict`` needs this module and :mod:`mirplug.build`, never :mod:`mirplug.training`.
 Features and frozen-backbone embeddings are computed once per clip content and kept in the
 feature cache (:mod:`mirplug.cache`).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def featurizer_while_decoding(representation: Representation, device: Any) -> An
     Only on the CPU (a GPU featurizes whole batches better) and only for a representation
     declared :attr:`~mirplug.components.Representation.thread_safe`.
     """
-    if torch.device(device).type != "cpu" or not getattr(representation, "thread_safe", False):
+    if torch.device(device).type != "cpu" or not representation.thread_safe:
         return None
     return lambda waves: featurize(representation, waves, "cpu")
 
@@ -119,20 +122,50 @@ def featurize_cached(representation: Representation, settings: Mapping[str, Any]
 
 
 def embed_rows(model: Any, settings: Mapping[str, Any], features: Rows | torch.Tensor, windows: CachedWindows,
-               device: Any, precision: str = "fp32") -> EntryRows:
+               device: Any, feature_settings: Mapping[str, Any] | None = None, precision: str = "fp32") -> Rows:
     """Frozen-backbone embeddings of every window, read from the cache a batch at a time: cached clips are
     located, the others computed from ``features`` and stored.
 
     Like features, entries are per clip content, so a second run with the same frozen backbone
-    (another head, seed or split of the same audio) skips the backbone's forward pass.
+    (another head, seed or split of the same audio) skips the backbone's forward pass. A backbone
+    made of parts (:meth:`mirplug.components.Backbone.parts`, given ``feature_settings``) is cached
+    part by part, each keyed as that part alone would be, and the parts are concatenated.
     """
+    from mirplug.cache import module_digest, module_settings
+
     rows = as_rows(features)
-    store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
-    return cached_per_clip(store, windows, lambda mask: embed(model, rows[mask], device, precision=precision),
-                           "embeddings")
+    parts = model.backbone.parts() if feature_settings is not None else []
+    if not parts:
+        store = EntryStore(f"embeddings-{settings['embeddings']}", settings)
+        return cached_per_clip(store, windows, lambda mask: embed(model, rows[mask], device, precision=precision),
+                               "embeddings")
+    outputs = []
+    for name, options, module in parts:
+        store = EntryStore(f"embeddings-{name}", module_settings(name, options, module, module_digest(module),
+                                                                feature_settings or {}, precision=precision))
+        part_rows = cached_per_clip(
+            store, windows, lambda mask, part=module: embed_module(part, rows[mask], device, precision=precision),
+            "embeddings")
+        outputs.append(part_rows[:])
+    return as_rows(torch.cat(outputs, dim=1))  # clip-level vectors of a few parts: small enough to hold
 
 
 def embed_cached(model: Any, settings: Mapping[str, Any], features: Rows | torch.Tensor, windows: CachedWindows,
-                 device: Any) -> torch.Tensor:
+                 device: Any, feature_settings: Mapping[str, Any] | None = None,
+                 precision: str = "fp32") -> torch.Tensor:
     """Frozen-backbone embeddings of every window as one tensor (:func:`embed_rows`, all read at once)."""
-    return embed_rows(model, settings, features, windows, device)[:]
+    return embed_rows(model, settings, features, windows, device, feature_settings, precision)[:]
+
+
+@torch.no_grad()
+def embed_module(module: torch.nn.Module, features: torch.Tensor, device: Any, batch_size: int = 32,
+                 precision: str = "fp32") -> torch.Tensor:
+    """``module``'s outputs for ``features``, computed in batches without gradients (under ``precision``'s
+    autocast), returned on the CPU as float32."""
+    device = torch.device(device)
+    module = module.to(device).eval()
+    parts = []
+    for i in range(0, len(features), batch_size):
+        with autocast(device, precision):
+            parts.append(module(to_device(features[i:i + batch_size], device)).float().cpu())
+    return torch.cat(parts) if parts else torch.zeros(0)

@@ -6,6 +6,9 @@ to another environment). ``registry.yaml`` lists known plugins; anything else is
 only after a warning. Every plugin installed through mirplug is recorded in
 ``<config dir>/plugins.json`` so that ``mirplug plugins restore`` can reinstall them after
 mirplug itself was reinstalled or upgraded.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

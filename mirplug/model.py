@@ -1,4 +1,8 @@
-"""The trainable model of a run: standardize -> backbone -> head (built by :func:`mirplug.build.build_model`)."""
+"""The trainable model of a run: standardize -> backbone -> head (built by :func:`mirplug.build.build_model`).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -107,15 +111,28 @@ class CentroidHead(nn.Module):
 
 
 def build_head(task: Task, backbone: Backbone, n_outputs: int) -> nn.Module:
-    """The task's head, or the head the backbone asks for with its ``head`` option.
+    """The task's head, or the head the backbone asks for (:attr:`~mirplug.components.Backbone.head_kind`).
 
     ``linear`` (default) is the task's own head, ``mlp`` puts one hidden layer of 256 units
-    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only).
+    before it, ``centroid`` is a :class:`CentroidHead` (single-label tasks only), ``probe`` a
+    :class:`mirplug.probe.ProbeHead` (frozen backbones only: a linear probe whose regularisation is
+    chosen on held-out data, fitted by scikit-learn).
     """
-    kind = getattr(backbone, "head_kind", "linear")
+    kind = backbone.head_kind
+    if kind == "probe":
+        from mirplug.probe import ProbeHead, grid_for
+
+        if not backbone.frozen:
+            raise ConfigError(f"the probe head fits on fixed embeddings: it needs a frozen backbone "
+                              f"({type(backbone).__name__} is trained); run the backbone frozen or choose another head")
+        if task.frame_level:
+            raise ConfigError("the probe head fits clip-level tasks; this task predicts per frame; choose another head")
+        grid_for(task.label_kind)
+        return ProbeHead(backbone.embedding_dim, n_outputs)
     if kind == "centroid":
         if task.label_kind != "single-label":
-            raise ConfigError(f"backbone.head=centroid needs a single-label task, not a {task.label_kind} one")
+            raise ConfigError(f"the centroid head needs a single-label task, not a {task.label_kind} one; choose "
+                              f"another head")
         return CentroidHead(backbone.embedding_dim, n_outputs)
     if kind == "mlp":
         return nn.Sequential(nn.Linear(backbone.embedding_dim, 256), nn.ReLU(), nn.Dropout(0.2),

@@ -1,4 +1,8 @@
-"""Where mirplug keeps its cache and its user configuration."""
+"""Where mirplug keeps its cache and its user configuration.
+
+Internal module: plugin authors import ``cache_dir`` from :mod:`mirplug`, which is the stable API;
+everything else here may change in any release.
+"""
 
 from __future__ import annotations
 

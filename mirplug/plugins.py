@@ -4,6 +4,9 @@ Built-in plugins (shipped in the ``mirplug`` distribution) load through the same
 points as third-party ones. A plugin that fails to import, misnames a hook or whose hook
 raises is recorded as a :class:`PluginFailure` and left out; every other plugin keeps
 working. There is no global manager: call :func:`load_plugins` for a fresh one.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class PluginHost:
             self.failures.append(PluginFailure(
                 name, distribution, version, "validation",
                 f"plugin '{name}' defines {', '.join(unmarked)} without @hookimpl; decorate it with "
-                f"'from mirplug.hookspecs import hookimpl'"))
+                f"'from mirplug import hookimpl'"))
             return False
         hooks = sorted(impl.name for impl in _hooks_of(self.manager, obj))
         self.plugins[name] = PluginInfo(

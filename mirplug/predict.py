@@ -1,4 +1,8 @@
-"""Loading a finished run and predicting on new audio files."""
+"""Loading a finished run and predicting on new audio files.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ def load_run(folder: str | Path, catalog: Catalog) -> LoadedRun:
     # Settings that play no part in predicting (how it was evaluated, augmented, where it was written) are
     # left out: a run made before a check on them became stricter still predicts.
     saved_config = {key: value for key, value in read_yaml(folder / "config.yaml").items()
-                    if key not in ("eval", "augmenter", "out", "name")}
+                    if key not in ("eval", "augmenter", "logger", "out", "name")}
     config = resolve(catalog, config_from_dict(saved_config, str(folder / "config.yaml")))
     task = build_task(catalog, config)
     representation = build_representation(catalog, config)

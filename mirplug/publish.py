@@ -16,6 +16,10 @@ file system) may share one cache. What they compute there follows one protocol:
    two processes computed the same result anyway (a file system without working locks, or
    entries too small to lock), the first rename wins and the loser drops its copy and reuses
    the winner's: results are keyed by their inputs, so both copies are equal.
+
+Part of the plugin API: a plugin that writes into mirplug's cache (a dataset it generates, say) uses
+``from mirplug import build_once`` or, for more, ``from mirplug import publish``; the names in
+``__all__`` keep the compatibility rule of :data:`mirplug.PLUGIN_API_VERSION`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+# Public (``from mirplug import publish``, and ``mirplug.build_once``): plugins that write into the cache
+# follow the same protocol; these names keep the compatibility rule of mirplug.PLUGIN_API_VERSION.
+__all__ = ["build_once", "building", "lock", "publish_file", "publish_folder", "remove_stale_temporaries",
+           "replace_folder", "temporary_file", "temporary_folder"]
 
 TEMPORARY_MARK = ".tmp-"
 

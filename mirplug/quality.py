@@ -3,6 +3,9 @@
 Pure functions over arrays: the Fréchet distance between two sets of embeddings (the
 measure behind FID and FAD, Kilgour et al. 2019), per class, and a picture of real
 and synthetic mel spectrograms side by side. numpy/scipy/matplotlib are imported lazily.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -16,6 +19,47 @@ from mirplug.errors import DataError
 # Added to both covariances' diagonals: with fewer examples than dimensions a sample
 # covariance is singular and its matrix square root unstable.
 COVARIANCE_EPSILON = 1e-6
+
+
+# The log-mel every generator's quality report uses unless it brings its own (Generator.log_mel).
+LOG_MEL_BANDS, LOG_MEL_FFT, LOG_MEL_HOP, LOG_MEL_FLOOR_DB = 64, 1024, 256, -100.0
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> Any:
+    """Triangular filters on the HTK mel scale, 0 Hz to Nyquist: ``(n_mels, n_fft // 2 + 1)`` float32 tensor."""
+    import torch
+
+    def mel(hz: Any) -> Any:
+        return 2595.0 * torch.log10(1.0 + hz / 700.0)
+
+    bins = torch.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1, dtype=torch.float64)
+    edges = 700.0 * (10.0 ** (torch.linspace(0.0, float(mel(torch.tensor(sample_rate / 2.0))), n_mels + 2,
+                                             dtype=torch.float64) / 2595.0) - 1.0)
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None] - low) / (centre - low)
+    falling = (high - bins[None]) / (high - centre)
+    return torch.clamp(torch.minimum(rising, falling), min=0.0).to(torch.float32)
+
+
+def log_mel(waves: Any, sample_rate: int, n_mels: int = LOG_MEL_BANDS) -> Any:
+    """``(n, time)`` waveforms -> power log-mel in dB ``(n, n_mels, frames)`` (floor -100 dB), in plain torch.
+
+    The default of :meth:`mirplug.Generator.log_mel`: 1024-sample FFT, 256-sample hop, centred
+    frames, HTK mel bands from 0 Hz to Nyquist.
+    """
+    import torch
+
+    waves = torch.as_tensor(waves, dtype=torch.float32)
+    if waves.dim() != 2:
+        raise DataError(f"log_mel: expected waveforms (n, time), got shape {tuple(waves.shape)}")
+    n_fft = LOG_MEL_FFT
+    if waves.shape[1] <= n_fft // 2:  # reflect padding needs more samples than half the FFT
+        waves = torch.nn.functional.pad(waves, (0, n_fft // 2 + 1 - waves.shape[1]))
+    with torch.no_grad():
+        spectrum = torch.stft(waves, n_fft, LOG_MEL_HOP, window=torch.hann_window(n_fft), center=True,
+                              return_complex=True).abs().pow(2)
+        power = torch.einsum("mf,nft->nmt", mel_filterbank(sample_rate, n_fft, n_mels), spectrum)
+        return (10.0 * torch.log10(power.clamp_min(1e-10))).clamp_min(LOG_MEL_FLOOR_DB)
 
 
 def frechet_distance(real: Any, synthetic: Any, epsilon: float = COVARIANCE_EPSILON) -> float:

@@ -8,6 +8,9 @@ entry (audio given as arrays, without a content hash) keep their rows in memory.
 :class:`TensorRows` wraps a tensor (small things, and the reference the tests compare with).
 
 Both give the same tensor for the same indices: ``rows[indices]`` is ``torch.cat(all)[indices]``.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The run folder: what a run leaves behind, and how ``mirplug predict`` loads it again."""
+"""The run folder: what a run leaves behind, and how ``mirplug predict`` loads it again.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@
 (:mod:`mirplug.data`), then for each fold decodes and featurizes the splits (:mod:`mirplug.windows`,
 :mod:`mirplug.inference`), trains (:mod:`mirplug.training`), scores validation and test once and
 writes the fold's files (:mod:`mirplug.rundir`). What the folds share is one :class:`RunContext`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mirplug import __version__
-from mirplug.build import (build_generators, build_model, build_transforms, deterministic_setup, load_dataset,
-                           pick_device, preflight, seed_everything)
+from mirplug.build import (build_generators, build_loggers, build_model, build_transforms, deterministic_setup,
+                           head_options_of,
+                           load_dataset, pick_device, preflight, seed_everything)
 from mirplug.cache import embedding_settings, feature_store, representation_settings
 from mirplug.catalog import Catalog
 from mirplug.checkpoint import CHECKPOINT_FOLDER, Checkpoint, saved_threads
@@ -37,9 +41,11 @@ from mirplug.data import SPLITS, class_column, kfold_splits, restrict_training, 
 from mirplug.errors import ConfigError, DataError, RunError, RunInterrupted
 from mirplug.inference import (embed, embed_rows, feature_shape, featurize_rows, featurizer_while_decoding,
                                predict_clips)
+from mirplug.lifecycle import Lifecycle
 from mirplug.model import CentroidHead, MirModel
+from mirplug.probe import ProbeHead, fit_probe_in_run
 from mirplug.paths import cache_dir
-from mirplug.rows import MappedRows, Rows
+from mirplug.rows import MappedRows, Rows, as_rows
 from mirplug.rundir import (CONFIG_FILE, RUN_FACTS_FILE, SavedModel, atomic_write_json, check_out_folder, is_finished,
                             learning_curves, new_run_folder, read_yaml, run_lock, save_model, write_csv, write_json,
                             write_yaml)
@@ -70,7 +76,10 @@ class RunContext:
     generators: list[tuple[str, Generator]]
     embedder: Any  # the Fréchet-distance embedder of generator quality reports (None without generators)
     input_shape: tuple[int, ...]
+    loggers: list[tuple[str, Any]]  # the chosen loggers: (name, plugin object)
     names: list[str] = field(default_factory=list)  # the label names, once the dataset is loaded
+    hooks: Lifecycle | None = None  # the lifecycle hooks, while the run is on (rank 0's only)
+    folder: Path | None = None  # the run folder, once it exists
     ranks: Ranks = field(default_factory=Ranks)  # data-parallel processes (torchrun); rank 0 writes
 
 
@@ -86,6 +95,9 @@ class FoldData:
     skipped: list[dict[str, str]]
     feature_settings: dict[str, Any]
     window_targets: dict[str, torch.Tensor] = field(default_factory=dict)  # training targets, set with the model
+    # rows of embedding-space generators (embeddings, window targets), kept apart for a probe head
+    synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
+    embedding_reports: list[dict[str, Any]] = field(default_factory=list)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -106,33 +118,64 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     ranks = ranks_from_environment()  # several processes when torchrun started this one
     console = console or Console(stderr=True)
     if not ranks.main:
-        console = Console(file=io.StringIO())  # rank 0 alone speaks and writes
+        console = Console(file=io.StringIO())  # rank 0 alone speaks, writes and calls the lifecycle hooks
     started = time.time()
     try:
         context = setup(config, catalog, console, ranks)
-        split_sets, predefined = load_splits(context)
-        folder = Path(from_main(str(open_run_folder(context.config, resume)) if ranks.main else None, ranks))
-        try:
-            with run_lock(folder) if ranks.main else nullcontext():
-                if resume is not None and is_finished(folder):  # another process finished it while we waited
-                    raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
-                metrics, generator_facts = run_folds(context, split_sets, folder)
-                metrics.update(run_summary(context, predefined, len(split_sets)))
-                if ranks.main:
-                    # metrics.json holds results only, so the same command and seed give the same file; how the
-                    # run went (time taken, what came from the cache) is in run.json, written last: a run folder
-                    # with run.json is finished, and its checkpoints are no longer needed.
-                    write_json(folder / "metrics.json", metrics)
-                    write_json(folder / RUN_FACTS_FILE, run_facts(started, context.device, generator_facts,
-                                                                  resumed=resume is not None))
-                    shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
-        except KeyboardInterrupt as exc:
-            raise RunInterrupted(folder) from exc
+        # a bad logger fails before any data
+        with Lifecycle(catalog.host.manager, console, context.loggers) if ranks.main else nullcontext() as hooks:
+            context.hooks = hooks
+            split_sets, predefined = load_splits(context)
+            folder = context.folder = Path(from_main(
+                str(open_run_folder(context.config, resume)) if ranks.main else None, ranks))
+            metrics = run_in_folder(context, split_sets, predefined, started, resume)
     finally:
         stop(ranks)
     if ranks.main:
         print_results(Console(), folder, metrics)
     return RunResult(folder, metrics)
+
+
+def run_in_folder(context: RunContext, split_sets: list[dict[str, Any]], predefined: bool, started: float,
+                  resume: str | Path | None) -> dict[str, Any]:
+    """Every fold, then ``metrics.json`` and ``run.json``, holding the run folder's lock; the run's metrics.
+
+    The lifecycle hooks hear of the start and the end (finished, failed or interrupted) of the run. With
+    several processes, the others train alongside rank 0 and write nothing.
+    """
+    folder, hooks = context.folder, context.hooks
+    assert folder is not None
+    if not context.ranks.main:
+        return run_folds(context, split_sets, folder)[0]
+    assert hooks is not None
+    metrics: dict[str, Any] = {}
+    status = ""
+    try:
+        with run_lock(folder):
+            if resume is not None and is_finished(folder):  # another process finished it while we waited
+                raise RunError(f"{folder} is finished already ({RUN_FACTS_FILE} is there); nothing to resume")
+            hooks.run_start(context.config.to_dict(), folder)
+            status = "failed"
+            metrics, generator_facts = run_folds(context, split_sets, folder)
+            metrics.update(run_summary(context, predefined, len(split_sets)))
+            extra = hooks.run_metrics(folder, metrics)
+            if extra:  # each plugin's own metrics under its name; none: metrics.json as without plugins
+                metrics["plugins"] = extra
+            # metrics.json holds results only, so the same command and seed give the same file; how the
+            # run went (time taken, what came from the cache) is in run.json, written last: a run folder
+            # with run.json is finished, and its checkpoints are no longer needed.
+            write_json(folder / "metrics.json", metrics)
+            write_json(folder / RUN_FACTS_FILE, run_facts(started, context.device, generator_facts,
+                                                          resumed=resume is not None))
+            shutil.rmtree(folder / CHECKPOINT_FOLDER, ignore_errors=True)
+            status = "finished"
+    except KeyboardInterrupt as exc:
+        status = "interrupted" if status else status
+        raise RunInterrupted(folder) from exc
+    finally:
+        if status:  # the run started
+            hooks.run_end(folder, metrics if status == "finished" else {}, status)
+    return metrics
 
 
 def setup(config: RunConfig, catalog: Catalog, console: Console, ranks: Ranks | None = None) -> RunContext:
@@ -144,7 +187,7 @@ def setup(config: RunConfig, catalog: Catalog, console: Console, ranks: Ranks | 
     seed_everything(config.seed)
     if config.train["threads"]:
         torch.set_num_threads(config.train["threads"])
-    check_processes(config, ranks)
+    check_processes(config, catalog, ranks)
     device = start(ranks, pick_device(config.train["device"]))
     deterministic_setup(device)
     check_out_folder(config.out)
@@ -154,9 +197,6 @@ def setup(config: RunConfig, catalog: Catalog, console: Console, ranks: Ranks | 
         console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
     transforms = build_transforms(catalog, config)
     generators = build_generators(catalog, config)
-    if generators and ranks.active:
-        raise ConfigError(f"augmenter={','.join(name for name, _ in generators)} fits a generator, which runs in one "
-                          f"process: use train.processes=1 with it")
     embedder = None
     if generators:
         from mirplug.generation import fad_embedder
@@ -164,17 +204,22 @@ def setup(config: RunConfig, catalog: Catalog, console: Console, ranks: Ranks | 
         embedder = fad_embedder(catalog, config)  # a bad eval.fad_backbone fails here, before any data
     input_shape = feature_shape(representation,
                                 window_length(config.data.options["clip_seconds"], representation.sample_rate))
-    if config.representation.name != "waveform" and catalog.get("backbone", config.backbone.name).expects == "waveform":
+    # said only when the user chose the representation that the backbone's own front end leaves unused
+    if (not config.representation_default
+            and catalog.get("backbone", config.backbone.name).expects == "waveform"):  # type: ignore[attr-defined]
         console.print(escape(f"backbone '{config.backbone.name}' brings its own front end: audio is decoded and "
                              f"resampled to {representation.sample_rate} Hz; representation "
                              f"'{config.representation.name}' is not used"))
+    loggers = build_loggers(catalog, config)  # a logger that rejects its options fails here, before any data
     return RunContext(config, catalog, console, device, task, representation, transforms, generators, embedder,
-                      input_shape, ranks=ranks)
+                      input_shape, loggers, ranks=ranks)
 
 
-def check_processes(config: RunConfig, ranks: Ranks) -> None:
-    """Under torchrun, ``train.processes`` is the number of processes it started (``config.yaml`` records it), and
-    the global ``train.batch_size`` must split evenly between them."""
+def check_processes(config: RunConfig, catalog: Catalog, ranks: Ranks) -> None:
+    """Under torchrun, ``train.processes`` is the number of processes it started (``config.yaml`` records it), the
+    global ``train.batch_size`` must split evenly between them, and what runs in one process only is refused."""
+    from mirplug.config import check_processes as check_for_one_process
+
     if not ranks.active:
         if config.train["processes"] > 1:
             raise ConfigError(f"train.processes={config.train['processes']} but this process was not started by "
@@ -186,6 +231,8 @@ def check_processes(config: RunConfig, ranks: Ranks) -> None:
                           f"give the same number (or leave train.processes out)")
     config.train["processes"] = ranks.world
     local_batch(config.train["batch_size"], ranks)
+    check_for_one_process(ranks.world, config.backbone.options, [selection.name for selection in config.augmenters],
+                          [catalog.get("augmenter", selection.name) for selection in config.augmenters])
 
 
 def load_splits(context: RunContext) -> tuple[list[dict[str, Any]], bool]:
@@ -315,7 +362,7 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
                                               target, config.seed, context.console, context.embedder,
                                               max_seconds=config.data.options["max_seconds"])
     training = Checkpoint(checkpoints, f"training-{fold}")
-    metrics = train_evaluate(context, splits, target, training)
+    metrics = train_evaluate(context, fold, splits, target, training)
     facts: list[dict[str, Any]] = []
     if context.generators:
         from mirplug.generation import report_results
@@ -331,17 +378,18 @@ def run_fold(context: RunContext, fold: int, splits: dict[str, Any], target: Pat
     return metrics, facts
 
 
-def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
+def train_evaluate(context: RunContext, fold: int, splits: dict[str, Any], folder: Path,
                    checkpoint: Checkpoint | None = None) -> dict[str, Any]:
-    """Prepare, fit, evaluate, write: decode and featurize, train with early stopping, score once on test.
+    """Prepare, fit, evaluate, write: decode and featurize, train with early stopping, score once on test,
+    write the fold's files into ``folder``.
 
     With ``checkpoint``, training saves its state there after every epoch and continues from it
     when it holds one (a resumed run).
     """
     with main_first(context.ranks):  # rank 0 fills the cache, the others read it
         data = prepare(context, splits, folder)
-    model, net = build_fold_model(context, data)
-    fitted, stopping, records = fit_fold(context, data, model, net, checkpoint)
+    model, net = build_fold_model(context, data, folder)
+    fitted, stopping, records = fit_fold(context, fold, data, model, net, checkpoint)
     net.load_state_dict(stopping.best_state)
     probabilities, results = evaluate(context, data, net, model.backbone.frame_rate)
     metrics = {
@@ -355,8 +403,15 @@ def train_evaluate(context: RunContext, splits: dict[str, Any], folder: Path,
         "optimizer_steps": fitted.steps,
         "best_epoch": fitted.best_epoch,
     }
-    if context.ranks.main:
-        write_fold(context, folder, data, model, metrics, probabilities["test"], fitted.history, records)
+    if data.embedding_reports:
+        metrics["n_synthetic_embeddings"] = sum(report["n_synthetic"] for report in data.embedding_reports)
+        metrics["embedding_generators"] = data.embedding_reports
+    if not context.ranks.main:
+        return metrics
+    predictions = prediction_rows(context, data, probabilities["test"])
+    write_fold(context, folder, data, model, metrics, probabilities["test"], predictions, fitted.history, records)
+    if context.hooks is not None:
+        context.hooks.evaluation_end(context.folder or folder, fold, metrics, predictions)
     return metrics
 
 
@@ -433,9 +488,10 @@ def check_nothing_lost(splits: dict[str, Any], windows: dict[str, CachedWindows]
                     f"files (the split is drawn again without them), or remove the label, and run again")
 
 
-def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, torch.nn.Module]:
+def build_fold_model(context: RunContext, data: FoldData, folder: Path) -> tuple[MirModel, torch.nn.Module]:
     """The model, and the network to train: the model, or only its head when a frozen backbone's embeddings
-    (computed once, through the cache) replace the features. Sets ``data.window_targets``."""
+    (computed once, through the cache) replace the features. Sets ``data.window_targets``; heads that are
+    fitted once (centroid, probe) are fitted here, after any embedding-space generator added its rows."""
     config, task, device = context.config, context.task, context.device
     # Seeded here, not only at the start: whatever ran before (generating the dataset or fitting a
     # generator on a cold cache, nothing on a warm one) must not change the initial weights and dropout.
@@ -457,32 +513,64 @@ def build_fold_model(context: RunContext, data: FoldData) -> tuple[MirModel, tor
             bar = progress.add_task(f"embeddings ({config.backbone.name}, frozen)", total=len(SPLITS))
             # cached per clip like features: another head, seed or split of the same audio skips the backbone
             settings = embedding_settings(config.backbone.name, config.backbone.options, model, data.feature_settings,
+                                          head_options_of(context.catalog, config.backbone.name),
                                           config.train["precision"])
             for split in SPLITS:
                 data.features[split] = embed_rows(model, settings, data.features[split], data.windows[split], device,
-                                                  config.train["precision"])
+                                                  data.feature_settings, config.train["precision"])
                 progress.advance(bar)
         net = model.head
+    add_embedding_rows(context, data, model, net is model.head, folder)
     if isinstance(model.head, CentroidHead):
         train_embeddings = data.features["train"] if net is model.head else MappedRows(
-            data.features["train"], lambda batch: embed(model, batch, device))
+            data.features["train"], lambda batch: embed(model, batch, device, precision=config.train["precision"]))
         model.head.fit(train_embeddings, data.window_targets["train"])
+    if isinstance(model.head, ProbeHead):
+        # scikit-learn fits the whole split at once: the probe's embeddings (clip-level vectors) are read in full
+        fit_probe_in_run(model.head, net is model.head, context.task, as_tensors(data.features), data.window_targets,
+                         data.windows, data.targets, context.names, config.seed, folder, data.synthetic)
     return model, net
 
 
-def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn.Module,
+def as_tensors(features: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every split's rows read in full (for scikit-learn fits on clip-level embeddings, which are small)."""
+    return {split: as_rows(rows)[:] for split, rows in features.items()}
+
+
+def add_embedding_rows(context: RunContext, data: FoldData, model: MirModel, on_embeddings: bool,
+                       folder: Path) -> None:
+    """Rows of the embedding-space generators chosen (:mod:`mirplug.embedding_generation`), fitted on the
+    training embeddings: kept in ``data.synthetic`` for a probe head, appended to the training split otherwise."""
+    from mirplug.embedding_generation import build_embedding_generators, synthesize_embeddings
+
+    generators = build_embedding_generators(context.catalog, context.config)
+    if not generators:
+        return
+    rows, targets, data.embedding_reports = synthesize_embeddings(
+        generators, on_embeddings, context.task, as_tensors(data.features), data.window_targets, data.windows, data.ids,
+        context.names, context.config.seed, folder)
+    data.synthetic = (rows, targets)
+    if not isinstance(model.head, ProbeHead):  # the probe keeps them out of validation and cross-validation
+        data.features["train"] = torch.cat([as_rows(data.features["train"])[:], rows])
+        data.window_targets["train"] = torch.cat([data.window_targets["train"], targets])
+
+
+def fit_fold(context: RunContext, fold: int, data: FoldData, model: MirModel, net: torch.nn.Module,
              checkpoint: Checkpoint | None) -> tuple[Fitted, EarlyStopping, list[dict[str, Any]]]:
     """Train ``net`` with ``train.*`` (:func:`mirplug.training.fit`); how it went, early stopping (which holds
-    the best weights) and the augmentations applied."""
+    the best weights) and the augmentations applied. The lifecycle hooks hear of every epoch."""
     config, task, names = context.config, context.task, context.names
     trainable = [p for p in net.parameters() if p.requires_grad]
-    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"])
-                 if trainable else None)
+    # foreach: one kernel call per state tensor kind instead of a loop over parameters; the same weights
+    # bit for bit as the default for-loop on the CPU (benchmarks/speed.py checks), a little faster.
+    optimizer = (torch.optim.AdamW(trainable, lr=config.train["lr"], weight_decay=config.train["weight_decay"],
+                                   foreach=True) if trainable else None)
     batches = Batches(context.representation, data.windows["train"], data.features["train"],
                       data.window_targets["train"], context.transforms, config.seed, context.device, data.ids["train"])
-    n_windows = len(data.windows["train"].clip)
+    n_windows = len(data.window_targets["train"])  # with any synthetic embedding rows
     batch_size = config.train["batch_size"]
-    epochs = 0 if isinstance(model.head, CentroidHead) else config.train["epochs"]  # a centroid head has no epochs
+    # a centroid head and a probe are fitted once (build_fold_model): no epochs
+    epochs = 0 if isinstance(model.head, (CentroidHead, ProbeHead)) else config.train["epochs"]
     min_steps = int(config.train.get("min_steps", 0) or 0)
     epochs = epochs_for(epochs, min_steps, n_windows, batch_size)
 
@@ -499,8 +587,9 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
     with progress_bar(context.console) as progress:
         fitted, stopping = fit(net, optimizer, task, batches, n_windows, validate,
                                LoopSettings(epochs, batch_size, config.train["patience"], min_steps, config.seed,
-                                            context.ranks, config.train["precision"], context.device),
-                               progress, checkpoint, config.backbone.name)
+                                            config.train.get("mixup_alpha", 0.0), context.ranks,
+                                            config.train["precision"], context.device),
+                               progress, checkpoint, config.backbone.name, epoch_hook(context, fold))
     if fitted.stopped_early and fitted.steps < FEW_STEPS:
         # With few clips an epoch is one or two optimizer steps, so patience (in epochs) stops
         # training before it has started; the few-label ablations measured this.
@@ -510,6 +599,14 @@ def fit_fold(context: RunContext, data: FoldData, model: MirModel, net: torch.nn
             f"under-trained: try train.min_steps=300 (or train.epochs=200 train.patience=40)",
             soft_wrap=True, highlight=False)
     return fitted, stopping, batches.records
+
+
+def epoch_hook(context: RunContext, fold: int) -> Any:
+    """What the training loop calls after each epoch: ``mirplug_epoch_end`` (None without lifecycle hooks)."""
+    hooks, folder = context.hooks, context.folder
+    if hooks is None or folder is None:
+        return None
+    return lambda record: hooks.epoch_end(folder, fold, record, context.task.main_metric)
 
 
 def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
@@ -524,18 +621,23 @@ def evaluate(context: RunContext, data: FoldData, net: torch.nn.Module,
     return probabilities, results
 
 
+def prediction_rows(context: RunContext, data: FoldData, probabilities: Any) -> list[dict[str, Any]]:
+    """One row per test clip, as ``predictions.csv`` holds them: ``id``, ``label`` and the task's columns."""
+    task, names, true = context.task, context.names, data.targets["test"]
+    rows = task.prediction_rows(probabilities, names)
+    return [{"id": data.ids["test"][i], "label": task.format_target(true[i], names), **row}
+            for i, row in enumerate(rows)]
+
+
 def write_fold(context: RunContext, folder: Path, data: FoldData, model: MirModel, metrics: dict[str, Any],
-               probabilities: Any, history: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+               probabilities: Any, predictions: list[dict[str, Any]], history: list[dict[str, Any]],
+               records: list[dict[str, Any]]) -> None:
     """The fold's files: metrics, history, test predictions, skipped clips, augmentations, model and plots."""
     task, names = context.task, context.names
+    true = data.targets["test"]
     write_json(folder / "metrics.json", metrics)
     write_csv(folder / "history.csv", history)
-    rows = task.prediction_rows(probabilities, names)
-    true = data.targets["test"]
-    write_csv(folder / "predictions.csv", [
-        {"id": data.ids["test"][i], "label": task.format_target(true[i], names), **row}
-        for i, row in enumerate(rows)
-    ])
+    write_csv(folder / "predictions.csv", predictions)
     write_csv(folder / "skipped.csv", data.skipped, ["split", "id", "path", "reason"])
     if records:
         write_csv(folder / "augmentations.csv", records)

@@ -3,6 +3,9 @@
 A spec names a component, says what it does in one line, lists its typed options with
 defaults, and points at a *lazy* factory (``"package.module:attribute"``) that is only
 imported when the component is built. Listing plugins therefore never imports torch.
+
+Internal module: plugin authors import the specs and ``Option`` from :mod:`mirplug`, which is the
+stable API; everything else here may change in any release.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Literal
 from mirplug.errors import ConfigError, EnvironmentBrokenError, MirplugError, PluginError, choices_text
 
 OptionType = type[int] | type[float] | type[bool] | type[str]
-KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset")
+KINDS: tuple[str, ...] = ("representation", "backbone", "augmenter", "task", "dataset", "logger")
 # What a backbone spec may declare in ``expects`` (see :class:`BackboneSpec`).
 BACKBONE_INPUTS: tuple[str | None, ...] = (None, "frames", "vector", "waveform")
 
@@ -123,6 +126,25 @@ def _nonzero_text(value: Any) -> bool:
     return exact.is_finite() and exact != 0
 
 
+# Options every dataset shares, in the ``data`` section next to the dataset's own (mirplug.config resolves
+# them; mirplug.catalog refuses a dataset option of the same name).
+DATA_OPTIONS: tuple[Option, ...] = (
+    Option(name="clip_seconds", type=float, default=3.0, minimum=0.05, maximum=600.0,
+           help="window length: longer clips are cut into windows whose predictions are averaged"),
+    Option(name="max_windows", type=int, default=10, minimum=1, maximum=10_000, help="at most this many windows per clip"),
+    Option(name="max_seconds", type=float, default=600.0, minimum=1.0, maximum=86_400.0,  # audio.DEFAULT_MAX_SECONDS
+           help="longest clip decoded, judged from its header before decoding; longer clips are skipped "
+                "(skipped.csv says so), as they would take this much memory"),
+    Option(name="cache_windows", type=bool, default=True,
+           help="keep decoded windows in the cache so another representation skips decoding (16 kHz: ~230 MB "
+                "per hour of audio); false saves that disk"),
+    Option(name="imbalance", type=float, default=1.0, minimum=1.0, maximum=10_000.0,
+           help="long-tailed training split: the last label keeps 1/R of its clips, the others in between"),
+    Option(name="per_class", type=int, default=None, minimum=1, maximum=1_000_000,
+           help="low-resource protocol: keep at most this many training clips per label (drawn with the seed)"),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ComponentSpec:
     """What every component shares: name, summary, lazy factory, options, license, citation.
@@ -130,6 +152,13 @@ class ComponentSpec:
     ``factory`` is either ``"module:attribute"`` (imported on first use) or a callable.
     The factory is called with the resolved options as keyword arguments plus the
     kind-specific context documented on each subclass.
+
+    ``quick_options`` are option values that make the component cheap enough for the contract
+    checks of ``mirplug validate`` (e.g. ``{"steps": 3}`` for a generator that trains for
+    ``steps``, ``{"clips_per_class": 6}`` for a generated dataset); options given to a check
+    override them. ``needs_options`` names options the component cannot be built without, one
+    of which must be given (a model id, a folder): ``mirplug validate`` skips the checks that
+    build it unless one is given, and says which.
     """
 
     kind: str = field(init=False, default="")
@@ -139,6 +168,8 @@ class ComponentSpec:
     options: tuple[Option, ...] = ()
     license: str = "unknown"
     citation: str = ""
+    quick_options: Mapping[str, Any] = field(default_factory=dict)
+    needs_options: tuple[str, ...] = ()
 
     def option(self, name: str) -> Option | None:
         """The option called ``name``, or ``None``."""
@@ -225,11 +256,32 @@ class BackboneSpec(ComponentSpec):
     is called with the options plus ``input_shape`` (the shape of one example's features)
     and ``frame_rate`` (features per second, or ``None`` for clip-level features) and
     returns a :class:`mirplug.components.Backbone`.
+
+    ``head_options`` names the options that change only the head put on top (e.g. one that
+    sets :attr:`~mirplug.components.Backbone.head_kind`), not the embeddings: a frozen
+    backbone's cached embeddings are shared across their values.
     """
 
     kind: str = field(init=False, default="backbone")
     expects: str | None = None
     sample_rate: int | None = None
+    head_options: tuple[str, ...] = ()
+
+    def input_sample_rate(self, options: Mapping[str, Any]) -> int | None:
+        """The sample rate (Hz) of the waveform a backbone with ``expects="waveform"`` takes with ``options``.
+
+        The spec's ``sample_rate``, else what the factory's
+        :meth:`~mirplug.components.Backbone.input_sample_rate` says (a rate that depends on the
+        options, e.g. on the model loaded), else ``None``.
+        """
+        if self.sample_rate:
+            return self.sample_rate
+        from mirplug.components import Backbone
+
+        factory = self.load_factory()
+        if isinstance(factory, type) and issubclass(factory, Backbone):
+            return factory.input_sample_rate(options)
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,28 +290,41 @@ class AugmenterSpec(ComponentSpec):
 
     ``"waveform"`` and ``"features"`` augmenters are seeded transforms applied per example
     during training (the factory returns a :class:`mirplug.components.Transform`);
-    ``"generator"`` augmenters are fitted on the training split and then sampled.
+    ``"generator"`` augmenters are fitted on the training split and then sampled;
+    ``"embeddings"`` augmenters are generators in a frozen backbone's embedding space, fitted on
+    the training split's embeddings and sampled as new embedding rows (the factory returns a
+    :class:`mirplug.components.EmbeddingGenerator`).
     """
 
     kind: str = field(init=False, default="augmenter")
-    stage: Literal["waveform", "features", "generator"] = "waveform"
+    stage: Literal["waveform", "features", "generator", "embeddings"] = "waveform"
 
 
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec(ComponentSpec):
     """A task: label kind, default dataset and components, head, loss and metrics.
 
-    ``defaults`` holds the overrides a run starts from (e.g. ``{"backbone": "cnn"}``); dotted keys
-    (``"representation.n_fft": "2048"``) apply only when the chosen component has that option.
-    The factory returns a :class:`mirplug.components.Task`.
+    ``defaults`` holds the overrides a run starts from: the components (``{"representation": "mel",
+    "backbone": "cnn"}``; a run of a task without them must be given ``representation=`` and
+    ``backbone=``) and dotted keys (``"representation.n_fft": "2048"``) that apply only when the
+    chosen component has that option. ``default_dataset`` is the dataset a run uses without
+    ``data=`` (``None``: ``data=`` must be given). ``run_by_default`` marks the task ``mirplug run``
+    uses without ``task=`` (when several installed tasks say so, mirplug's own wins, else
+    ``task=`` must be given). ``recorded_defaults`` go over ``defaults`` when the run reads a dataset
+    other than ``default_dataset`` (the user's recordings rather than a built-in synthetic set) and the
+    user chose no backbone, ``backbone.*`` option or representation: a model suited to real audio, e.g.
+    ``{"backbone": "musicnn", "backbone.head": "probe"}``. The factory returns a
+    :class:`mirplug.components.Task`.
     """
 
     kind: str = field(init=False, default="task")
     label_kind: Literal["single-label", "multi-label", "regression", "frame-events"] = "single-label"
     metrics: tuple[str, ...] = ()
     main_metric: str = "macro_f1"
-    default_dataset: str = "synthetic"
+    default_dataset: str | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
+    run_by_default: bool = False
+    recorded_defaults: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,10 +340,25 @@ class DatasetSpec(ComponentSpec):
     kind: str = field(init=False, default="dataset")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoggerSpec(ComponentSpec):
+    """A logger: an experiment tracker a run reports to when chosen with ``logger=NAME``.
+
+    The factory is called with the resolved options and returns a plugin object whose methods
+    implement lifecycle hooks of :mod:`mirplug.hookspecs` with ``@hookimpl`` (``mirplug_run_start``,
+    ``mirplug_epoch_end``, ``mirplug_evaluation_end``, ``mirplug_run_metrics``, ``mirplug_run_end``).
+    A run builds each chosen logger before it touches data, registers the object for the run's
+    duration (so pluggy's ordering and wrappers apply as to any plugin) and unregisters it at the end.
+    """
+
+    kind: str = field(init=False, default="logger")
+
+
 SPEC_CLASSES: dict[str, type[ComponentSpec]] = {
     "representation": RepresentationSpec,
     "backbone": BackboneSpec,
     "augmenter": AugmenterSpec,
     "task": TaskSpec,
     "dataset": DatasetSpec,
+    "logger": LoggerSpec,
 }

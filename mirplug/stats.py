@@ -1,4 +1,8 @@
-"""Statistics of results: the confidence interval (computed here and nowhere else) and fold summaries."""
+"""Statistics of results: the confidence interval (computed here and nowhere else) and fold summaries.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

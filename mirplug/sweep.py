@@ -7,6 +7,9 @@ the test metric over the seeds with a 95 % confidence interval from the t-distri
 Several *arms* (e.g. ``backbone=musicnn`` vs ``representation=mfcc backbone=mlp``) share
 one grid and one table. The sweep folder holds ``runs.csv`` (one row per run),
 ``learning_curve.csv``, ``learning_curve.md``, ``learning_curve.png`` and the run folders.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mirplug.catalog import Catalog
-from mirplug.config import RunConfig, parse_overrides, resolve
+from mirplug.config import LISTED, RunConfig, parse_overrides, resolve
 from mirplug.errors import ConfigError
 from mirplug.rundir import CONFIG_FILE, RUN_FACTS_FILE, new_run_folder, write_csv
 from mirplug.stats import t_interval
@@ -48,7 +51,7 @@ class GridPoint:
 
 
 def _expands(key: str, value: str) -> bool:
-    return "," in value and key != "augmenter"
+    return "," in value and key not in LISTED  # augmenter=gain,noise and logger=a,b are lists, not sweeps
 
 
 def expand(overrides: Sequence[str], arms: Sequence[str] = ()) -> tuple[list[GridPoint], list[str]]:

@@ -21,6 +21,9 @@ Use them from pytest::
 or with the fixtures (``pytest_plugins = ["mirplug.testing"]`` in ``conftest.py``):
 ``mirplug_catalog`` (a freshly loaded catalog) and ``mirplug_check`` (a function
 ``check(kind, name, options=None)`` that fails the test with every broken check listed).
+
+This module is part of the plugin API (with :mod:`mirplug`): the names in ``__all__`` follow the
+compatibility rule of :data:`mirplug.PLUGIN_API_VERSION`; the rest is internal.
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ import numpy as np
 from mirplug.catalog import Catalog, load_catalog
 from mirplug.errors import MirplugError
 from mirplug.specs import BACKBONE_INPUTS, KINDS, AugmenterSpec, BackboneSpec, ComponentSpec, TaskSpec
+
+__all__ = [
+    "CheckResult",
+    "assert_component_passes",
+    "assert_plugin_passes",
+    "check_component",
+    "check_plugin",
+    "failures_text",
+    "sample_waveforms",
+]  # plus the fixtures mirplug_catalog and mirplug_check where pytest is installed
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -139,8 +152,9 @@ def _close(a: Any, b: Any, what: str) -> None:
 
 
 def _options(spec: ComponentSpec, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The defaults, then the spec's ``quick_options``, then ``overrides``, each checked against its option."""
     options = spec.option_defaults()
-    for key, value in (overrides or {}).items():
+    for key, value in {**spec.quick_options, **(overrides or {})}.items():
         option = spec.option(key)
         _require(option is not None, f"{spec.kind} '{spec.name}' has no option '{key}'")
         assert option is not None
@@ -188,10 +202,11 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
     if isinstance(spec, TaskSpec):
         def task_fields() -> None:
             _require(bool(spec.main_metric), "main_metric is empty")
-            _require(bool(NAME_PATTERN.match(spec.default_dataset)), "default_dataset is not a dataset name")
+            _require(spec.default_dataset is None or bool(NAME_PATTERN.match(spec.default_dataset)),
+                     "default_dataset is not a dataset name")
             # Plain keys choose components; dotted keys default an option of one (or of a core section).
             heads = {"data", "representation", "backbone", "augmenter", "train", "split"}
-            unknown = {k for k in spec.defaults if k.partition(".")[0] not in heads
+            unknown = {k for k in (*spec.defaults, *spec.recorded_defaults) if k.partition(".")[0] not in heads
                        or (k.partition(".")[0] in ("train", "split") and "." not in k)}
             _require(not unknown, f"defaults has unknown keys {sorted(unknown)}")
 
@@ -201,12 +216,49 @@ def check_spec(spec: ComponentSpec) -> list[CheckResult]:
             _require(spec.expects in BACKBONE_INPUTS,
                      f"expects={spec.expects!r} must be one of {', '.join(map(repr, BACKBONE_INPUTS))}")
             # sample_rate=None: the factory's input_sample_rate(options) says it (e.g. the model it loads).
-            _require(spec.expects != "waveform" or bool(spec.sample_rate)
-                     or callable(getattr(spec.load_factory(), "input_sample_rate", None)),
-                     "a backbone that expects waveforms must set sample_rate (or its factory input_sample_rate)")
+            _require(spec.expects != "waveform" or bool(spec.sample_rate) or _says_its_rate(spec.load_factory()),
+                     "a backbone that expects waveforms must set sample_rate (or its factory override "
+                     "Backbone.input_sample_rate)")
 
         checks.run("backbone fields", backbone_fields)
+    if spec.quick_options:
+        def quick_options() -> str:
+            _options(spec, None)
+            return ", ".join(f"{key}={value}" for key, value in spec.quick_options.items())
+
+        checks.run("quick options", quick_options)
+    if spec.needs_options:
+        def needs_options() -> str:
+            unknown = [name for name in spec.needs_options if spec.option(name) is None]
+            _require(not unknown, f"needs_options names {unknown}, which are not options")
+            return ", ".join(spec.needs_options)
+
+        checks.run("needs options", needs_options)
     return checks.results
+
+
+def _says_its_rate(factory: Any) -> bool:
+    """Whether ``factory`` is a backbone class that overrides :meth:`Backbone.input_sample_rate`."""
+    from mirplug.components import Backbone
+
+    return (isinstance(factory, type) and issubclass(factory, Backbone)
+            and any("input_sample_rate" in vars(cls) for cls in factory.__mro__ if cls is not Backbone))
+
+
+def _missing_needs(spec: ComponentSpec, options: Mapping[str, Any] | None) -> str | None:
+    """The first of ``spec.needs_options`` when none of them is given (the component cannot be built), else None."""
+    given = {**spec.quick_options, **(options or {})}
+    if spec.needs_options and not any(given.get(name) not in (None, "") for name in spec.needs_options):
+        return spec.needs_options[0]
+    return None
+
+
+def probe_features(waves: Any, sample_rate: int) -> tuple[Any, float]:
+    """The core's own time-frequency features for checking backbones and feature augmenters:
+    32-band log-mel ``(batch, 32, frames)`` and its frame rate (``sample_rate / 256``)."""
+    from mirplug.quality import LOG_MEL_HOP, log_mel
+
+    return log_mel(waves, sample_rate, n_mels=32), sample_rate / LOG_MEL_HOP
 
 
 # --------------------------------------------------------------------------------------
@@ -224,7 +276,7 @@ def check_representation(spec: ComponentSpec, options: Mapping[str, Any] | None 
     def build() -> str:
         module = spec.build(_options(spec, options))
         _require(isinstance(module, Representation), f"the factory returned {type(module).__name__}, "
-                 f"not a mirplug.components.Representation")
+                 f"not a mirplug.Representation")
         _require(isinstance(module.sample_rate, int) and module.sample_rate > 0,
                  f"sample_rate={module.sample_rate!r} must be a positive int")
         built["module"] = module.eval()
@@ -285,22 +337,18 @@ def check_representation(spec: ComponentSpec, options: Mapping[str, Any] | None 
 # --------------------------------------------------------------------------------------
 def _backbone_input(spec: BackboneSpec, catalog: Catalog,
                     options: Mapping[str, Any] | None = None) -> tuple[Any, tuple[int, ...], float | None]:
-    """Features to feed the backbone: raw waveform if it expects one, else the built-in ``mel`` (averaged over
-    time into one vector per clip for a backbone that expects vectors)."""
-    import torch
+    """Features to feed the backbone: raw waveform ``(batch, 1, time)`` if it expects one, else
+    :func:`probe_features` (averaged over time into one vector per clip for a backbone that expects vectors)."""
+    from mirplug.components import RawWaveform
 
     if spec.expects == "waveform":
-        rate = spec.sample_rate
-        if rate is None:
-            rate = spec.load_factory().input_sample_rate(_options(spec, options))
-        representation = catalog.get("representation", "waveform").build({"sample_rate": rate})
-    else:
-        representation = catalog.get("representation", "mel").build({"n_mels": 32})
-    with torch.no_grad():
+        representation = RawWaveform(spec.input_sample_rate(_options(spec, options)) or 16000)
         features = representation(sample_waveforms(representation.sample_rate, seconds=2 * SECONDS))
+        return features, tuple(features.shape[1:]), representation.frame_rate
+    features, frame_rate = probe_features(sample_waveforms(16000, seconds=2 * SECONDS), 16000)
     if spec.expects == "vector":
         return features.mean(dim=-1), tuple(features.shape[1:2]), None
-    return features, tuple(features.shape[1:]), representation.frame_rate
+    return features, tuple(features.shape[1:]), frame_rate
 
 
 def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
@@ -312,11 +360,10 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
     assert isinstance(spec, BackboneSpec)
     checks = _Checks(f"backbone:{spec.name}")
     built: dict[str, Any] = {}
-    # A backbone that loads a model it is given (e.g. hf) can only be checked with one.
-    missing = [o.name for o in spec.options if o.default is None and o.name not in (options or {})
-               and o.name in ("model", "path", "checkpoint")]
+    # A backbone that loads a model it is given can only be checked with one (BackboneSpec.needs_options).
+    missing = _missing_needs(spec, options)
     if missing:
-        checks.skip("builds", f"needs backbone.{missing[0]}=... (pass options to check it)")
+        checks.skip("builds", f"needs backbone.{missing}=... (pass options to check it)")
         return checks.results
 
     def build() -> str:
@@ -324,9 +371,10 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
         torch.manual_seed(0)
         module = spec.build(_options(spec, options), input_shape=input_shape, frame_rate=frame_rate)
         _require(isinstance(module, Backbone), f"the factory returned {type(module).__name__}, "
-                 f"not a mirplug.components.Backbone")
+                 f"not a mirplug.Backbone")
+        _require(hasattr(module, "embedding_dim"), "the backbone does not set embedding_dim (Backbone contract)")
         _require(isinstance(module.embedding_dim, int) and module.embedding_dim > 0,
-                 f"embedding_dim={getattr(module, 'embedding_dim', None)!r} must be a positive int")
+                 f"embedding_dim={module.embedding_dim!r} must be a positive int")
         built.update(module=module.eval(), features=features)
         return f"input {input_shape}, embedding_dim={module.embedding_dim}"
 
@@ -362,7 +410,7 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
     checks.run("batch equals items", batch_equals_items)
 
     def trainable() -> str:
-        if getattr(module, "frozen", False):
+        if module.frozen:
             return "frozen by design: only the head trains"
         # The head trains through the backbone: gradients must reach its parameters, or, for a
         # parameter-free backbone (e.g. linear), at least its input.
@@ -398,7 +446,8 @@ def check_backbone(spec: ComponentSpec, catalog: Catalog, options: Mapping[str, 
 # Augmenters
 # --------------------------------------------------------------------------------------
 def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
-    """Fit a generator a few steps on two tiny classes; check sampling, seeding and a save/load round trip."""
+    """Fit a generator (with its spec's ``quick_options``) on two tiny classes; check sampling, seeding,
+    the log-mel its quality report uses and a save/load round trip."""
     import tempfile
 
     import torch
@@ -415,13 +464,13 @@ def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = Non
     built: dict[str, Any] = {}
 
     def fit() -> str:
-        chosen = {"steps": 3, **dict(options or {})}
-        generator = spec.build(_options(spec, chosen))
+        generator = spec.build(_options(spec, options))
         _require(isinstance(generator, Generator), f"the factory returned {type(generator).__name__}, "
-                 f"not a mirplug.components.Generator")
+                 f"not a mirplug.Generator")
         summary = generator.fit(waves, labels, names, sample_rate, seed=0)
+        _require(isinstance(summary, dict), f"fit_model() returned {type(summary).__name__}, not a dict summary")
         built["generator"] = generator
-        return f"{summary.get('steps', '?')} step(s)"
+        return f"{summary['steps']} step(s)" if "steps" in summary else "fitted"
 
     if not checks.run("fits", fit):
         return checks.results
@@ -445,6 +494,16 @@ def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = Non
 
     checks.run("seeded reproducibility", seeded)
 
+    def log_mel() -> str:
+        mels = generator.log_mel(waves[:2])
+        _float32(mels, "log_mel()")
+        _require(mels.dim() == 3 and mels.shape[0] == 2, f"log_mel() gave shape {tuple(mels.shape)}, "
+                 f"want (2, bands, frames)")
+        _finite(mels, "log_mel()")
+        return f"{tuple(mels.shape)}"
+
+    checks.run("log-mel for quality reports", log_mel)
+
     def round_trip() -> None:
         with tempfile.TemporaryDirectory() as folder:
             generator.save(folder)
@@ -453,6 +512,50 @@ def check_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = Non
         _require(torch.equal(again, built["samples"]), "a saved and loaded generator samples differently")
 
     checks.run("save/load round trip", round_trip)
+    return checks.results
+
+
+def check_embedding_generator(spec: AugmenterSpec, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Fit an embedding-space generator on rows of two classes; check rows, labels, provenance and seeding."""
+    import numpy as np
+
+    from mirplug.components import EmbeddingGenerator
+
+    checks = _Checks(f"augmenter:{spec.name}")
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.normal(0.0, 1.0, (5, 16)), rng.normal(4.0, 1.0, (4, 16))])
+    labels = np.array([0] * 5 + [1] * 4)
+    built: dict[str, Any] = {}
+
+    def fit() -> str:
+        generator = spec.build(_options(spec, dict(options or {})))
+        _require(isinstance(generator, EmbeddingGenerator), f"the factory returned {type(generator).__name__}, "
+                 f"not a mirplug.EmbeddingGenerator")
+        built["generator"] = generator.fit(rows, labels, 2, seed=0)
+        return generator.method or type(generator).__name__
+
+    if not checks.run("fits", fit):
+        return checks.results
+    generator = built["generator"]
+    counts = {0: 2, 1: 3}
+
+    def sampling() -> str:
+        out, out_labels, provenance = generator.sample(counts, seed=3)
+        _require(out.shape == (5, 16), f"sample gave shape {out.shape}, want (5, 16)")
+        _require(out.dtype == np.float32 and bool(np.isfinite(out).all()), "rows are not finite float32")
+        _require(sorted(out_labels.tolist()) == [0, 0, 1, 1, 1], f"labels {out_labels.tolist()} are not the counts")
+        _require(len(provenance) == 5 and all(isinstance(p, dict) for p in provenance), "one provenance dict per row")
+        json.dumps(provenance)  # recorded in embedding_samples.csv
+        built["rows"] = out
+        return f"{out.shape}"
+
+    checks.run("samples labelled rows with provenance", sampling)
+
+    def seeded() -> None:
+        again, _, _ = generator.sample(counts, seed=3)
+        _require(np.array_equal(again, built["rows"]), "the same seed gave different rows")
+
+    checks.run("seeded reproducibility", seeded)
     return checks.results
 
 
@@ -466,6 +569,13 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
     checks = _Checks(f"augmenter:{spec.name}")
     if spec.stage == "generator":
         return check_generator(spec, options)
+    if spec.stage == "embeddings":
+        return check_embedding_generator(spec, options)
+    # A transform that reads files it is given (e.g. impulse responses) can only be checked with them.
+    missing = _missing_needs(spec, options)
+    if missing:
+        checks.skip("builds", f"needs augmenter.{missing}=... (pass options to check it)")
+        return checks.results
     built: dict[str, Any] = {}
 
     def build() -> str:
@@ -474,9 +584,10 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
             chosen.setdefault("p", 1.0)  # apply every time, so every check sees the transform act
         transform = spec.build(_options(spec, chosen))
         _require(isinstance(transform, Transform), f"the factory returned {type(transform).__name__}, "
-                 f"not a mirplug.components.Transform")
+                 f"not a mirplug.Transform")
         _require(transform.stage == spec.stage, f"transform stage {transform.stage!r} but spec stage {spec.stage!r}")
         transform.p = 1.0  # even without a 'p' option: the checks must see the transform act
+        transform.prepare(16000)  # the rate of the example below
         built["transform"] = transform
         return f"stage={spec.stage}, p={transform.p}"
 
@@ -486,9 +597,7 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
     if spec.stage == "waveform":
         example = sample_waveforms(16000, batch=1)[0] * 0.5
     else:
-        representation = catalog.get("representation", "mel").build({"n_mels": 32})
-        with torch.no_grad():
-            example = representation(sample_waveforms(16000, batch=1))[0]
+        example = probe_features(sample_waveforms(16000, batch=1), 16000)[0][0]
     original = example.clone()
 
     def reproducible() -> str:
@@ -536,10 +645,13 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
 
     checks.run("parameters are JSON", parameters)
 
-    def varies() -> None:
-        outputs = [transform(example.clone(), np.random.default_rng(seed))[0] for seed in range(8)]
-        _require(any(not torch.equal(outputs[0], o) for o in outputs[1:]),
+    def varies() -> str:
+        drawn = [transform(example.clone(), np.random.default_rng(seed)) for seed in range(8)]
+        if all(p == drawn[0][1] for _, p in drawn[1:]) and all(torch.equal(drawn[0][0], o) for o, _ in drawn[1:]):
+            return "nothing to draw: the same parameters for every seed (p is its only randomness)"
+        _require(any(not torch.equal(drawn[0][0], o) for o, _ in drawn[1:]),
                  "eight different seeds gave the same output; the transform ignores its rng")
+        return "different seeds, different outputs"
 
     checks.run("varies with the seed", varies)
     return checks.results
@@ -550,18 +662,17 @@ def check_augmenter(spec: ComponentSpec, catalog: Catalog, options: Mapping[str,
 # --------------------------------------------------------------------------------------
 def tiny_run_overrides(catalog: Catalog, task: str, data: str | None, out: Path,
                        data_options: Mapping[str, Any] | None = None) -> list[str]:
-    """Overrides for a run of one epoch on as few clips as the dataset allows."""
+    """Overrides for a run of one epoch on as few clips as the dataset allows (its spec's ``quick_options``,
+    and the task's)."""
     from mirplug.config import resolve
 
     overrides = [f"task={task}", "train.epochs=1", "data.max_windows=2", f"out={out}", "name=contract"]
     if data:
         overrides.append(f"data={data}")
     dataset = catalog.get("dataset", resolve(catalog, overrides).data.name)
-    for key, value in (data_options or {}).items():
+    overrides += [f"task.{key}={value}" for key, value in catalog.get("task", task).quick_options.items()]
+    for key, value in {**dataset.quick_options, **(data_options or {})}.items():
         overrides.append(f"data.{key}={value}")
-    clips = dataset.option("clips_per_class")
-    if clips is not None and "clips_per_class" not in (data_options or {}):
-        overrides.append(f"data.clips_per_class={max(6, int(clips.minimum or 0))}")
     return overrides
 
 
@@ -599,17 +710,12 @@ def check_dataset(spec: ComponentSpec, catalog: Catalog, workdir: Path,
                   options: Mapping[str, Any] | None = None) -> list[CheckResult]:
     """Load the dataset (columns ``audio`` and ``id``), then one epoch of a task that uses it."""
     checks = _Checks(f"dataset:{spec.name}")
-    missing = [o.name for o in spec.options if o.default is None and o.name not in (options or {})
-               and o.name in ("path", "root", "folder")]
+    missing = _missing_needs(spec, options)  # a folder or a hub id validate cannot invent (DatasetSpec.needs_options)
     if missing:
-        checks.skip("tiny end-to-end run", f"needs data.{missing[0]}=... (pass options to check it)")
+        checks.skip("tiny end-to-end run", f"needs data.{missing}=... (pass options to check it)")
         return checks.results
-    tasks = [s for s in (e.spec for e in catalog.all("task")) if isinstance(s, TaskSpec) and s.default_dataset == spec.name]
-    task = tasks[0].name if tasks else "genre"
+    task = _task_for(spec.name, catalog)
     small = dict(options or {})
-    clips = spec.option("clips_per_class")
-    if clips is not None:  # a generated dataset: as few clips as a three-way split allows
-        small.setdefault("clips_per_class", max(6, int(clips.minimum or 0)))
 
     def columns() -> str:
         import datasets as hf_datasets
@@ -625,6 +731,63 @@ def check_dataset(spec: ComponentSpec, catalog: Catalog, workdir: Path,
     if checks.run("loads with audio and id columns", columns):
         overrides = tiny_run_overrides(catalog, task, spec.name, workdir / f"dataset-{spec.name}", small)
         _end_to_end(checks, catalog, overrides, workdir)
+    return checks.results
+
+
+def _task_for(dataset: str, catalog: Catalog) -> str:
+    """A task to run a dataset with: one whose default dataset it is, else the default task, else the first one."""
+    from mirplug.config import default_task
+
+    tasks = [s for s in (e.spec for e in catalog.all("task")) if isinstance(s, TaskSpec) and s.default_dataset == dataset]
+    if tasks:
+        return tasks[0].name
+    try:
+        return default_task(catalog)
+    except MirplugError:
+        return catalog.names("task")[0]
+
+
+def check_logger(spec: ComponentSpec, workdir: Path, options: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Build the logger, register it as a run does, and take it through a two-epoch run of fake values.
+
+    It must implement lifecycle hooks (and only known ones) and none may raise; what it writes goes
+    into a folder under ``workdir``.
+    """
+    import io
+
+    from rich.console import Console
+
+    from mirplug.lifecycle import Lifecycle
+    from mirplug.plugins import new_manager
+
+    checks = _Checks(f"logger:{spec.name}")
+    built: dict[str, Any] = {}
+
+    def build() -> str:
+        built["logger"] = spec.build(_options(spec, options))
+        return type(built["logger"]).__name__
+
+    def lifecycle() -> str:
+        folder = workdir / f"logger-{spec.name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        output = io.StringIO()
+        manager = new_manager()
+        with Lifecycle(manager, Console(file=output, width=300), [(spec.name, built["logger"])]) as hooks:
+            hooks.run_start({"task": {"name": "contract-check"}, "seed": 0}, folder)  # a stand-in config
+            for epoch in (1, 2):
+                record = {"epoch": epoch, "train_loss": 1.0 / epoch, "validation_loss": 1.2 / epoch,
+                          "validation_macro_f1": 0.3 * epoch}
+                hooks.epoch_end(folder, 1, record, "macro_f1")
+            metrics = {"macro_f1": 0.6, "accuracy": 0.7, "validation": {"macro_f1": 0.6}, "n_test": 2}
+            hooks.evaluation_end(folder, 1, metrics, [{"id": "a", "label": "x"}, {"id": "b", "label": "y"}])
+            extra = hooks.run_metrics(folder, metrics)
+            hooks.run_end(folder, {**metrics, **({"plugins": extra} if extra else {})}, "finished")
+            implemented = sorted(caller.name for caller in manager.get_hookcallers(built["logger"]) or [])
+        _require(not hooks.reported, output.getvalue().strip())
+        return f"implements {', '.join(implemented)}" if implemented else ""
+
+    if checks.run("builds with its default options", build):
+        checks.run("registers and takes a run's lifecycle without an error", lifecycle)
     return checks.results
 
 
@@ -650,6 +813,8 @@ def check_component(kind: str, name: str, catalog: Catalog | None = None, option
             results += check_augmenter(spec, catalog, options)
         elif kind == "task":
             results += check_task(spec, catalog, folder, options)
+        elif kind == "logger":
+            results += check_logger(spec, folder, options)
         else:
             results += check_dataset(spec, catalog, folder, options)
     return results
@@ -743,6 +908,7 @@ except ImportError:  # pytest is only needed by test suites, not by ``mirplug va
     pytest = None  # type: ignore[assignment]
 
 if pytest is not None:
+    __all__ += ["mirplug_catalog", "mirplug_check"]
 
     @pytest.fixture
     def mirplug_catalog() -> Catalog:

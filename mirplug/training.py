@@ -3,6 +3,9 @@
 :func:`fit` trains a network epoch by epoch and keeps the best weights (:class:`EarlyStopping`);
 after every epoch it saves its state to a :class:`~mirplug.checkpoint.Checkpoint` when given one,
 so a killed run continues exactly (``mirplug run --resume``).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class Batches:
                  ids: list[str]) -> None:
         self.representation = representation.to(device)
         self.windows, self.features, self.targets = windows, features, targets
+        for _, transform in transforms:
+            transform.prepare(representation.sample_rate)
         self.waveform = [(n, t) for n, t in transforms if t.stage == "waveform"]
         self.feature = [(n, t) for n, t in transforms if t.stage == "features"]
         self.seed, self.device, self.ids = seed, device, ids
@@ -135,24 +140,53 @@ class LoopSettings:
     patience: int
     min_steps: int
     seed: int
+    mixup_alpha: float = 0.0
     ranks: Ranks = field(default_factory=Ranks)  # data-parallel processes (torchrun); one by default
     precision: str = "fp32"  # train.precision: autocast dtype of forward passes
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 
+MIXUP_STREAM = 2**32 - 1  # the last entry of mixup's seed, apart from the augmenters' (small positions)
+
+
+def mixup(task: Task, inputs: torch.Tensor, targets: torch.Tensor, net: torch.nn.Module, alpha: float, seed: int,
+          epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The outputs on a mixed batch and its mixed targets (Zhang et al., mixup, ICLR 2018).
+
+    One weight per batch from Beta(alpha, alpha) and a permutation of the batch pair every example
+    with a partner; both are drawn from a generator seeded with the seed, the epoch and the batch's
+    first position, so a resumed run draws the same. The inputs (features, or a frozen backbone's
+    embeddings) are mixed linearly, the targets by :meth:`Task.mix_targets`.
+    """
+    rng = np.random.default_rng([seed, epoch, first, MIXUP_STREAM])
+    weight = float(rng.beta(alpha, alpha))
+    partner = torch.as_tensor(rng.permutation(len(inputs)), device=inputs.device)
+    outputs = net(weight * inputs + (1.0 - weight) * inputs[partner])
+    return outputs, task.mix_targets(targets, targets[partner], weight, int(outputs.shape[-1]))
+
+
 Validate = Callable[[], tuple[float, float]]  # -> (validation loss, validation main metric)
+
+
+def forward(net: torch.nn.Module, task: Task, inputs: torch.Tensor, targets: torch.Tensor, settings: LoopSettings,
+            epoch: int, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's outputs and the targets to score them against (both mixed when ``mixup_alpha`` > 0)."""
+    if settings.mixup_alpha > 0:
+        return mixup(task, inputs, targets, net, settings.mixup_alpha, settings.seed, epoch, first)
+    return net(inputs), targets
 
 
 def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Task, batches: Batches,
         n_windows: int, validate: Validate, settings: LoopSettings, progress: Any,
-        checkpoint: Checkpoint | None = None, model_name: str = "the model") -> tuple[Fitted, EarlyStopping]:
+        checkpoint: Checkpoint | None = None, model_name: str = "the model",
+        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> tuple[Fitted, EarlyStopping]:
     """Train ``net`` with early stopping; ``net`` ends with its last epoch's weights (the best are returned).
 
     Each epoch draws a fresh order of the ``n_windows`` training windows from a generator seeded
     with ``settings.seed`` (with several processes: :class:`~torch.utils.data.DistributedSampler`, seeded
     alike, gives each its part), steps the optimizer per batch and scores the validation split with
     ``validate``. With ``checkpoint``, training continues from the epoch saved there (if any)
-    and rank 0 saves after every epoch.
+    and rank 0 saves after every epoch. ``on_epoch`` is then given the epoch's row of the history.
     """
     history: list[dict[str, Any]] = []
     stopping = EarlyStopping(settings.patience, settings.min_steps, net.state_dict())
@@ -180,6 +214,8 @@ def fit(net: torch.nn.Module, optimizer: torch.optim.Optimizer | None, task: Tas
         if checkpoint is not None and settings.ranks.main:
             checkpoint.save(epoch, stopped_early or epoch == settings.epochs, net, optimizer, stopping, generator,
                             steps, stopped_early, history, batches.records)
+        if on_epoch is not None:
+            on_epoch(dict(history[-1]))
         if stopped_early:
             break
     return Fitted(history, steps, stopped_early, stopping.best_epoch), stopping
@@ -216,12 +252,14 @@ class Stepper:
         """Train on every batch of ``order``; the summed training loss (over all processes) and the steps taken."""
         total_loss = 0.0
         several = self.settings.ranks.active
-        for indices in order:
+        for position, indices in enumerate(order):
             if len(indices) < 2 and (len(order) > 1 or several):
                 continue  # batch norm cannot train on a single example
             inputs, batch_targets = batches.batch(indices, epoch)
             with autocast(self.settings.device, self.settings.precision):
-                outputs = self.model(inputs)
+                # mixup's draws are keyed by the global batch's first position, as in one process
+                outputs, batch_targets = forward(self.model, self.task, inputs, batch_targets, self.settings, epoch,
+                                                 position * self.settings.batch_size)
             loss = self.task.loss(outputs.float(), batch_targets)
             if not torch.isfinite(loss):
                 raise DataError(f"the training loss became {loss.item()} at epoch {epoch}; lower train.lr")

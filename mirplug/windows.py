@@ -5,6 +5,9 @@ A clip is decoded to mono at the representation's sample rate and cut into windo
 a longer one gives up to ``data.max_windows`` evenly spaced windows. :func:`decode_windows` is the
 one decoding path of mirplug (runs, generators, ``mirplug extract``); the entries it reuses live in
 :mod:`mirplug.cache`.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def single_clip_windows(samples: np.ndarray, sample_rate: int, clip_seconds: flo
 
 def min_samples_of(representation: Representation) -> int:
     """The shortest clip the representation can analyse (its ``frame_samples``, else one sample)."""
-    return int(getattr(representation, "frame_samples", 1) or 1)
+    return max(1, int(representation.frame_samples or 1))
 
 
 def unreadable_reason(cell: Any) -> str:

@@ -6,6 +6,9 @@ mirplug starts comes from :func:`worker_pool`: its processes are started with ``
 inherit no lock or open file of the parent) and first call :func:`die_with_parent`, which asks
 Linux to send them SIGKILL when the parent ends (``prctl(PR_SET_PDEATHSIG)``); elsewhere a
 daemon thread checks the parent every half second and ends the worker when it is gone.
+
+Internal module: plugin authors import ``worker_pool`` from :mod:`mirplug`, which is the stable API;
+everything else here may change in any release.
 """
 
 from __future__ import annotations

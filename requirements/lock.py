@@ -38,11 +38,13 @@ except ModuleNotFoundError:  # Python 3.10: bootstrap.txt installs tomli
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYPROJECTS = (ROOT / "pyproject.toml", ROOT / "plugins" / "mirplug-essentia" / "pyproject.toml",
-              ROOT / "plugins" / "mirplug-pretrained" / "pyproject.toml")
+              ROOT / "plugins" / "mirplug-pretrained" / "pyproject.toml",
+              ROOT / "plugins" / "mirplug-tensorboard" / "pyproject.toml",
+              ROOT / "plugins" / "mirplug-mlflow" / "pyproject.toml")
 # the oldest Python mirplug supports; --universal then covers every newer one
 PYTHON_VERSION = "3.10"
 EXCLUDE_NEWER = "2026-12-01T00:00:00Z"
-LOCAL_PACKAGES = ("mirplug", "mirplug-essentia", "mirplug-pretrained")
+LOCAL_PACKAGES = ("mirplug", "mirplug-essentia", "mirplug-pretrained", "mirplug-tensorboard", "mirplug-mlflow")
 DIGEST_PREFIX = "# inputs-sha256: "
 
 

@@ -229,7 +229,7 @@ def test_balancing_classes_that_are_already_balanced_is_refused_before_fitting(c
     ("task: genre\naugmenter:\n- p: 0.5\n", "{path}: augmenter entry 1 has no 'name'; write it as - name: gain"),
     ("- task\n", "{path} is not a YAML mapping (key: value lines); start from a run's config.yaml"),
     ("trian:\n  lr: 0.1\n", "{path}: unknown key 'trian' (did you mean 'train'?); a config has: task, data, "
-                            "representation, backbone, augmenter, train, eval, split, seed, out, name"),
+                            "representation, backbone, augmenter, logger, train, eval, split, seed, out, name"),
     ("train:\n  lr: 1.0e-400\n", "{path} is not valid YAML at line 2, column 7: 1.0e-400 is too small to be "
                                  "represented (it would become 0); fix it or start from a run's config.yaml"),
     ("train: [1, 2]\n", "{path}: 'train' must be a mapping of option: value, not a list"),

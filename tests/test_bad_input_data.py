@@ -21,7 +21,7 @@ import soundfile
 from conftest import SMALL_CNN, tone, write_audio
 
 from mirplug.audio import DEFAULT_MAX_SECONDS, BadClip, decode, declared_frames
-from mirplug.cache import decode_cells
+from mirplug.windows import decode_cells
 from mirplug.config import DATA_OPTIONS
 from mirplug.errors import DataError
 from mirplug_builtin.datasets.audiofolder import load

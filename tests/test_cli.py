@@ -106,7 +106,7 @@ def test_help_does_not_import_torch():
 def test_list_and_plugins_as_json():
     listed = json.loads(mirplug("list", "backbones", "--json").stdout)
     # other installed distributions (mirplug-pretrained) add theirs; the built-ins are these
-    assert [b["name"] for b in listed if b["plugin"] == "backbones"] == ["cnn", "hf", "linear", "mlp", "musicnn"]
+    assert [b["name"] for b in listed if b["plugin"] == "backbones"] == ["cnn", "fused", "hf", "linear", "mlp", "musicnn"]
     assert {"name": "channels", "type": "int", "default": 16} .items() <= listed[0]["options"][0].items()
     tasks = json.loads(mirplug("list", "tasks", "--json").stdout)
     kinds = {t["name"]: (t["label_kind"], t["main_metric"], t["default_dataset"]) for t in tasks}
@@ -120,7 +120,7 @@ def test_list_and_plugins_as_json():
     }
     plugins = json.loads(mirplug("plugins", "--json").stdout)
     backbones = next(p for p in plugins["plugins"] if p["name"] == "backbones")
-    assert backbones["distribution"] == "mirplug" and backbones["components"] == ["backbone:cnn", "backbone:hf", "backbone:linear", "backbone:mlp", "backbone:musicnn"]
+    assert backbones["distribution"] == "mirplug" and backbones["components"] == ["backbone:cnn", "backbone:fused", "backbone:hf", "backbone:linear", "backbone:mlp", "backbone:musicnn"]
     assert plugins["failed"] == []
     bad = mirplug("list", "backbone5")
     assert bad.returncode == 2 and "did you mean 'backbones'" in bad.stderr

@@ -41,12 +41,12 @@ def test_several_augmenters_and_per_augmenter_options(catalog):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["backbone=nope"], "unknown backbone 'nope'; available backbones: cnn, hf, linear, mlp, musicnn"),
-        (["backbone=cn"], "unknown backbone 'cn' (did you mean 'cnn'?); available backbones: cnn, hf, linear, mlp, musicnn"),
+        (["backbone=nope"], "unknown backbone 'nope'; available backbones: {backbones}"),
+        (["backbone=cn"], "unknown backbone 'cn' (did you mean 'cnn'?); available backbones: {backbones}"),
         (["task=genr"], "unknown task 'genr' (did you mean 'genre'?)"),
         (["train.epoch=3"], "unknown key 'train.epoch' (did you mean 'epochs'?); section 'train' accepts: "
-                            "batch_size, device, epochs, lr, min_steps, patience, precision, processes, threads, "
-                            "weight_decay"),
+                            "batch_size, device, epochs, lr, min_steps, mixup_alpha, patience, precision, processes, "
+                            "threads, weight_decay"),
         (["backbone.channel=3"], "unknown key 'backbone.channel' (did you mean 'channels'?); backbone 'cnn' "
                                  "accepts: blocks, channels, dropout"),
         (["sed=1"], "unknown key 'sed' (did you mean 'seed'?)"),
@@ -68,7 +68,8 @@ def test_several_augmenters_and_per_augmenter_options(catalog):
 def test_bad_overrides_fail_with_a_clear_message(catalog, overrides, message):
     with pytest.raises(ConfigError) as error:
         resolve(catalog, overrides)
-    assert message in str(error.value)
+    # every installed backbone is listed (distributions such as mirplug-pretrained add theirs)
+    assert message.replace("{backbones}", ", ".join(sorted(catalog.names("backbone")))) in str(error.value)
     assert "\n" not in str(error.value)
 
 

@@ -57,6 +57,14 @@ def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: P
     options: dict[str, Any] | None = None
     if (kind, name) == ("dataset", "audiofolder"):
         options = {"path": str(audio_folder(tmp_path / "audio"))}
+    if (kind, name) == ("augmenter", "impulse_response"):
+        import soundfile
+
+        (tmp_path / "irs").mkdir()
+        for index, decay in enumerate((200.0, 800.0)):  # two short exponentially decaying noise bursts
+            burst = np.random.default_rng(index).standard_normal(1600) * np.exp(-np.arange(1600) / decay)
+            soundfile.write(tmp_path / "irs" / f"room{index}.wav", burst.astype(np.float32), 16000)
+        options = {"path": str(tmp_path / "irs")}
     if (kind, name) == ("backbone", "hf"):
         pytest.importorskip("transformers")
         from hf_tiny import save_tiny
@@ -85,6 +93,8 @@ def test_builtin_component_passes_its_contract(kind: str, name: str, tmp_path: P
         "backbone": {"shape and dtype", "no NaN", "deterministic", "batch equals items", "gradients flow"},
         "augmenter": ({"fits", "samples labelled waveforms", "seeded reproducibility", "save/load round trip"}
                       if kind == "augmenter" and CATALOG.get("augmenter", name).stage == "generator"
+                      else {"fits", "samples labelled rows with provenance", "seeded reproducibility"}
+                      if kind == "augmenter" and CATALOG.get("augmenter", name).stage == "embeddings"
                       else {"seeded reproducibility", "output length and dtype", "output range"}),
         "task": {"tiny end-to-end run"},
         "dataset": {"loads with audio and id columns", "tiny end-to-end run"},
@@ -168,6 +178,22 @@ def test_checks_catch_a_floor_taken_over_the_batch() -> None:
 def test_checks_catch_an_unseeded_augmenter() -> None:
     spec = AugmenterSpec(name="unseeded", summary="broken", factory=UnseededNoise, license="MIT", stage="waveform")
     assert failed(check_augmenter(spec, CATALOG)) == {"seeded reproducibility": "the same seed gave different outputs"}
+
+
+class IgnoresItsDraw(Transform):
+    """Broken on purpose: draws a gain from ``rng`` and never uses it."""
+
+    def sample_parameters(self, example: torch.Tensor, rng: np.random.Generator) -> dict[str, Any]:
+        return {"gain": float(rng.uniform(0.5, 1.0))}
+
+    def apply(self, example: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        return example * 0.5
+
+
+def test_checks_catch_drawn_parameters_that_change_nothing() -> None:
+    spec = AugmenterSpec(name="ignores", summary="broken", factory=IgnoresItsDraw, license="MIT", stage="waveform")
+    assert failed(check_augmenter(spec, CATALOG)) == {
+        "varies with the seed": "eight different seeds gave the same output; the transform ignores its rng"}
 
 
 def test_spec_metadata_checks() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mirplug.config import resolve
 from mirplug.distributed import Ranks, launch_command, local_batch
 from mirplug.errors import ConfigError
 
@@ -45,3 +46,15 @@ def test_the_global_batch_is_shared_evenly_and_torchrun_is_what_starts_the_proce
     command = launch_command(2, ["run", "task=genre"])
     assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "mirplug",
                            "run", "task=genre"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["backbone=musicnn", "backbone.head=probe"], "train.processes=2 shares gradient steps between processes, but "
+                                                  "backbone.head=probe is fitted once by scikit-learn in one process"),
+    (["augmenter=vae", "augmenter.per_class=2"], "augmenter=vae fits a generator, which runs in one process"),
+])
+def test_what_fits_in_one_process_is_refused_at_resolve_with_several(catalog, overrides: list[str],
+                                                                     message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        resolve(catalog, [*overrides, "train.processes=2"])
+    assert resolve(catalog, [*overrides, "train.processes=1"]).train["processes"] == 1

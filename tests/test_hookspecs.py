@@ -15,8 +15,10 @@ SPECS = hook_names()
 
 
 def test_the_hook_list_is_what_mirplug_documents() -> None:
-    assert SPECS == ["mirplug_register_augmenters", "mirplug_register_backbones", "mirplug_register_commands",
-                     "mirplug_register_datasets", "mirplug_register_representations", "mirplug_register_tasks"]
+    assert SPECS == sorted(["mirplug_register_augmenters", "mirplug_register_backbones", "mirplug_register_commands",
+                            "mirplug_register_datasets", "mirplug_register_loggers", "mirplug_register_representations",
+                            "mirplug_register_tasks", "mirplug_run_start", "mirplug_epoch_end",
+                            "mirplug_evaluation_end", "mirplug_run_metrics", "mirplug_run_end"])
     for name in SPECS:
         assert getattr(hookspecs, name).mirplug_spec is not None  # pluggy's hookspec marker
 

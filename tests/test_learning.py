@@ -57,6 +57,14 @@ def test_genre_learns(catalog, tmp_path):
     assert metrics["macro_f1"] >= baseline + 0.6, (metrics["macro_f1"], baseline)
 
 
+def test_genre_learns_with_mixup(catalog, tmp_path):
+    # mixup (train.mixup_alpha) trains on mixed inputs and soft targets: still far above the baseline
+    metrics, rows, task = run_task(catalog, tmp_path, ["task=genre", "backbone.channels=8", "train.mixup_alpha=0.2"])
+    baseline = best_constant_class(task, rows, metrics["labels"], "macro_f1")
+    report(metrics["macro_f1"], baseline, 0.6)
+    assert metrics["macro_f1"] >= baseline + 0.6, (metrics["macro_f1"], baseline)
+
+
 def test_instrument_learns(catalog, tmp_path):
     metrics, rows, task = run_task(catalog, tmp_path, ["task=instrument", "backbone.channels=8",
                                                        "train.min_steps=200"])

@@ -26,9 +26,12 @@ HOOK_OF_KIND = {
     "representation": "mirplug_register_representations",
     "backbone": "mirplug_register_backbones",
     "augmenter": "mirplug_register_augmenters",
+    "generator": "mirplug_register_augmenters",
     "task": "mirplug_register_tasks",
     "dataset": "mirplug_register_datasets",
+    "logger": "mirplug_register_loggers",
 }
+COMPONENT_KIND = {"generator": "augmenter"}  # a generator is an augmenter with stage="generator"
 
 
 def as_if_installed(root: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> list[metadata.EntryPoint]:
@@ -63,7 +66,7 @@ def test_scaffolded_plugin_passes_validation(kind: str, tmp_path: Path, monkeypa
     assert host.plugins[name].hooks == [HOOK_OF_KIND[kind]]
     results = check_plugin(name, Catalog.from_host(host), tmp_path / "work")
     assert [r for r in results if r.status == FAIL] == []
-    assert {r.component for r in results} == {f"{kind}:{name}"}
+    assert {r.component for r in results} == {f"{COMPONENT_KIND.get(kind, kind)}:{name}"}
     assert len(results) >= 7
     if kind in ("task", "dataset"):
         (run,) = [r for r in results if r.check == "tiny end-to-end run"]
@@ -73,7 +76,8 @@ def test_scaffolded_plugin_passes_validation(kind: str, tmp_path: Path, monkeypa
 def test_new_plugin_rejects_bad_names_and_existing_folders(tmp_path: Path) -> None:
     with pytest.raises(MirplugError, match=re.escape("plugin name 'My-Feat' must start with a lowercase letter")):
         new_plugin("My-Feat", "representation", tmp_path)
-    with pytest.raises(MirplugError, match=re.escape("--kind feature is not a component kind; choose one of: augmenter")):
+    with pytest.raises(MirplugError, match=re.escape("--kind feature is not a kind new-plugin can write; choose one "
+                                                     "of: augmenter, backbone, dataset, generator, logger, representation")):
         new_plugin("myfeat", "feature", tmp_path)
     new_plugin("myfeat", "representation", tmp_path)
     with pytest.raises(MirplugError, match="already exists; choose another name or --path"):

@@ -1,6 +1,9 @@
 """The ``mirplug`` command line (Typer), one module per command group.
 
 Nothing heavy is imported here: ``mirplug --help`` must answer without importing torch.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""``mirplug ablate``: real only vs real + augmenters vs real + classical augmentation, paired by seed."""
+"""``mirplug ablate``: real only vs real + augmenters vs real + classical augmentation, paired by seed.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

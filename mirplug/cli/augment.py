@@ -1,4 +1,8 @@
-"""``mirplug augment``: write an augmented dataset with per-row provenance (see :mod:`mirplug.augment`)."""
+"""``mirplug augment``: write an augmented dataset with per-row provenance (see :mod:`mirplug.augment`).
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

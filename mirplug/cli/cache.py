@@ -1,4 +1,8 @@
-"""``mirplug extract`` and ``mirplug cache info|clear``: the feature cache from the command line."""
+"""``mirplug extract`` and ``mirplug cache info|clear``: the feature cache from the command line.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

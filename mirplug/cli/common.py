@@ -1,4 +1,8 @@
-"""Helpers shared by the command modules."""
+"""Helpers shared by the command modules.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

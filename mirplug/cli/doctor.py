@@ -4,6 +4,9 @@ Like ``transformers env``: versions (Python, mirplug, the libraries it runs on, 
 and torchaudio load (torchaudio's compiled extension included) and are the pair mirplug declares, the cache
 folder, threads and accelerators. Exit code 0 when everything works, 1 with one line per problem and its
 fix otherwise. Every probe catches its own failure: this command exists for environments where imports fail.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""``mirplug install``, ``mirplug uninstall`` and ``mirplug plugins restore``: pip, made safe for plugins."""
+"""``mirplug install``, ``mirplug uninstall`` and ``mirplug plugins restore``: pip, made safe for plugins.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``mirplug list`` and ``mirplug plugins``: what is installed and what failed to load."""
+"""``mirplug list`` and ``mirplug plugins``: what is installed and what failed to load.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import typer
 from rich.markup import escape
 
 KIND_WORDS = {"representations": "representation", "backbones": "backbone", "augmenters": "augmenter",
-              "tasks": "task", "datasets": "dataset"}
+              "tasks": "task", "datasets": "dataset", "loggers": "logger"}
 
 
 def _describe(entry: Any) -> dict[str, Any]:
@@ -36,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("list")
     def list_command(
-        kind: Annotated[Optional[str], typer.Argument(help="representations|backbones|augmenters|tasks|datasets")] = None,
+        kind: Annotated[Optional[str], typer.Argument(help="representations|backbones|augmenters|tasks|datasets|loggers")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """List the available components and their options."""

@@ -4,6 +4,9 @@ Each plugin gets a Typer app of its own; its commands are then copied into ``mir
 unless the name is taken (a built-in command or an earlier plugin's), which is skipped with
 a warning naming the plugin. A plugin whose hook raises is reported in one warning line and
 the command line keeps working.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

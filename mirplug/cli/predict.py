@@ -1,4 +1,8 @@
-"""``mirplug predict``: load a run's model and predict on audio files."""
+"""``mirplug predict``: load a run's model and predict on audio files.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

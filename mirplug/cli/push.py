@@ -1,4 +1,8 @@
-"""``mirplug push``: upload a saved (augmented) dataset to the Hugging Face Hub with a dataset card."""
+"""``mirplug push``: upload a saved (augmented) dataset to the Hugging Face Hub with a dataset card.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``mirplug run``: train and evaluate a model from ``key=value`` overrides, or continue an interrupted run."""
+"""``mirplug run``: train and evaluate a model from ``key=value`` overrides, or continue an interrupted run.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

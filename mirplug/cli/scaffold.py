@@ -1,4 +1,8 @@
-"""``mirplug new-plugin``: scaffold a plugin package."""
+"""``mirplug new-plugin``: scaffold a plugin package.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ def register(app: typer.Typer) -> None:
     @app.command("new-plugin")
     def new_plugin_command(
         name: Annotated[str, typer.Argument(help="plugin and component name, e.g. myfeat")],
-        kind: Annotated[str, typer.Option("--kind", help="representation|backbone|augmenter|task|dataset")],
+        kind: Annotated[str, typer.Option("--kind", help="representation|backbone|augmenter|generator|task|dataset|logger")],
         path: Annotated[Path, typer.Option("--path", help="folder in which mirplug-NAME/ is created")] = Path("."),
     ) -> None:
         """Write a ready-to-install plugin package mirplug-NAME/ with one working component."""

@@ -1,4 +1,8 @@
-"""``mirplug sweep``: run a grid of ``key=value`` overrides and write a learning-curve table."""
+"""``mirplug sweep``: run a grid of ``key=value`` overrides and write a learning-curve table.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

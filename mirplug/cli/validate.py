@@ -1,4 +1,8 @@
-"""``mirplug validate``: run the contract checks of :mod:`mirplug.testing` on a plugin."""
+"""``mirplug validate``: run the contract checks of :mod:`mirplug.testing` on a plugin.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
+"""
 
 from __future__ import annotations
 

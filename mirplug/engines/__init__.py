@@ -4,6 +4,9 @@
 part of a run's config: the same run gives the same ``config.yaml`` and numbers wherever it ran.
 :func:`split_engine` takes them out and checks them; :mod:`mirplug.engines.ray_engine` (imported
 only when ``engine=ray`` is chosen, so Ray is never imported otherwise) does the work.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ and what the killed worker had finished is then read back from the cache.
 Grids (:func:`run_tasks`): each run of a sweep or ablation is a Ray task (``engine.cpus_per_run``,
 ``engine.gpus_per_run``) running :func:`mirplug.sweep.run_overrides` on its node, which writes its
 run folder where the in-process sweep would; the results are gathered into the same tables.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations

@@ -53,3 +53,8 @@ def griffin_lim(n_fft: int, hop_length: int, power: float, n_iter: int) -> nn.Mo
     reconstruction, ``torchaudio.transforms.GriffinLim``; its random phase start uses torch's global
     generator)."""
     return torchaudio.transforms.GriffinLim(n_fft=n_fft, hop_length=hop_length, power=power, n_iter=n_iter)
+
+
+def resample(waveform: torch.Tensor, from_rate: int, to_rate: int) -> torch.Tensor:
+    """Band-limited resampling ``(..., time)`` (``torchaudio.functional.resample``, windowed sinc)."""
+    return torchaudio.functional.resample(waveform, from_rate, to_rate)

@@ -7,8 +7,7 @@ representation is built, so listing plugins stays fast.
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import Option, RepresentationSpec
+from mirplug import Option, RepresentationSpec, hookimpl
 
 __version__ = "0.1.0"
 

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mirplug.components import Representation
-from mirplug.errors import ConfigError
+from mirplug import ConfigError, Representation
 from mirplug_essentia.descriptors import DescriptorExtractor, clip_names, frame_names
 
 
@@ -32,7 +31,7 @@ class _EssentiaBase(Representation):
         super().__init__()
         _check(sample_rate, frame_samples, hop_samples)
         self.sample_rate = sample_rate
-        self.frame_samples = frame_samples  # shorter clips are skipped (mirplug.windows.min_samples_of)
+        self.frame_samples = frame_samples  # shorter clips are skipped (Representation.frame_samples)
         self.hop_samples = hop_samples
         self._extractor: DescriptorExtractor | None = None
 

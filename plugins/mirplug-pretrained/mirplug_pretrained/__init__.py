@@ -10,8 +10,7 @@ breaks nothing here).
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import BackboneSpec, Option
+from mirplug import BackboneSpec, Option, hookimpl
 
 __version__ = "0.1.0"
 
@@ -25,8 +24,9 @@ def _common(layers: tuple[str, ...] | None = None, layer_help: str = "") -> tupl
     options += [
         Option(name="mode", type=str, default="frozen", choices=("frozen", "finetune"),
                help="frozen: embeddings computed once (cached), only the head trains; finetune: train all"),
-        Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
-               help="head on the embedding; centroid: nearest class centroid, no training"),
+        Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid", "probe"),
+               help="head on the embedding; centroid: nearest class centroid, no training; probe: linear probe "
+                    "with its regularisation chosen on held-out data (frozen only)"),
         Option(name="weights_path", type=str, default=None,
                help="the weight file; default: the published file name in the torch hub cache (torch.hub.get_dir()/checkpoints)"),
         Option(name="download", type=bool, default=False,
@@ -48,6 +48,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             summary="VGGish (AudioSet, Google): 128-d embeddings of 0.96 s log-mel patches at 16 kHz; weights "
                     "vggish_orig.pth (torch-vggish-yamnet) from the torch hub cache",
             factory="mirplug_pretrained.audioset:VGGish", expects="waveform", sample_rate=16000,
+            head_options=("head",),
             options=(*_common(("embedding", "fc1"), "embedding: 128-d (TF fc2, before the AudioSet PCA); fc1: 4096-d"),
                      _hop(0.96, "seconds between patches (frame embeddings); 0.96 as VGGish")),
             license="Apache-2.0 (VGGish weights and reference code, tensorflow/models); MIT (torch-vggish-yamnet "
@@ -59,6 +60,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             summary="YAMNet (AudioSet, Google; MobileNet v1): 1024-d embeddings of 0.96 s patches every 0.48 s "
                     "at 16 kHz; weights yamnet.pth (torch-vggish-yamnet) from the torch hub cache",
             factory="mirplug_pretrained.audioset:YAMNet", expects="waveform", sample_rate=16000,
+            head_options=("head",),
             options=(*_common(("embedding", "scores"), "embedding: 1024-d; scores: 521 AudioSet class probabilities"),
                      _hop(0.48, "seconds between patches; 0.48 as yamnet/features.py")),
             license="Apache-2.0 (YAMNet weights and reference code, tensorflow/models); MIT (torch-vggish-yamnet "
@@ -71,6 +73,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             summary="OpenL3 (L3-Net, self-supervised audio-visual correspondence): 512- or 6144-d embeddings of "
                     "1 s frames at 48 kHz; weights torchopenl3_<repr>_<content>_<dim>.pth.tar from the torch hub cache",
             factory="mirplug_pretrained.openl3:OpenL3", expects="waveform", sample_rate=48000,
+            head_options=("head",),
             options=(Option(name="content_type", type=str, default="music", choices=("music", "env"),
                             help="weights trained on music videos or on environmental (AudioSet) videos"),
                      Option(name="input_repr", type=str, default="mel256", choices=("mel256", "mel128", "linear"),
@@ -91,6 +94,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             summary="PANNs CNN14 (AudioSet tagging, mAP 0.431): 2048-d embedding of each window at 32 kHz; weights "
                     "Cnn14_mAP=0.431.pth from the torch hub cache or ~/panns_data",
             factory="mirplug_pretrained.panns:PANNs", expects="waveform", sample_rate=32000,
+            head_options=("head",),
             options=_common(("embedding", "pooled", "clipwise"),
                             "embedding: fc1 (2048-d); pooled: before fc1 (2048-d); clipwise: 527 AudioSet probabilities"),
             license="MIT (audioset_tagging_cnn code, Qiuqiang Kong); CC-BY-4.0 (Zenodo record 3987831 weights); "

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mirplug.errors import ConfigError
+from mirplug import ConfigError
 from mirplug_pretrained.base import PatchBackbone, sliding_patches
 from mirplug_pretrained.weights import WeightsFile, load_into, load_state_dict, locate
 

@@ -13,8 +13,7 @@ import warnings
 import torch
 from torch import nn
 
-from mirplug.components import Backbone
-from mirplug.errors import ConfigError
+from mirplug import Backbone, ConfigError
 
 
 class PatchBackbone(Backbone):

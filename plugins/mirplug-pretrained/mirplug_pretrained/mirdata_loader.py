@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mirplug.errors import DataError
+from mirplug import DataError
 from mirplug_pretrained.mirdata_tasks import DATASETS, mapping_text
 
 SHARPS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

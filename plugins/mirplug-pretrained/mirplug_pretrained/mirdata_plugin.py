@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import DatasetSpec, Option
+from mirplug import DatasetSpec, Option, hookimpl
 from mirplug_pretrained.mirdata_tasks import DATASETS, mapping_text
 
 if importlib.util.find_spec("mirdata") is None:
@@ -37,6 +36,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="split_number", type=int, default=0, minimum=0, maximum=4,
                        help="which official split, for datasets with several (MTG-Jamendo)"),
             ),
+            needs_options=("name",),
             license="BSD-3-Clause (mirdata); each dataset keeps its own license",
             citation="Bittner et al., mirdata: software for reproducible usage of datasets, ISMIR 2019",
         ),

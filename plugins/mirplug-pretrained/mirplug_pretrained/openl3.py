@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mirplug.errors import ConfigError
+from mirplug import ConfigError
 from mirplug_pretrained.base import PatchBackbone
 from mirplug_pretrained.weights import WeightsFile, load_into, load_state_dict, locate
 

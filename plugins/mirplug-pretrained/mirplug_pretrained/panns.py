@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mirplug.components import Backbone
-from mirplug.errors import ConfigError
+from mirplug import Backbone, ConfigError
 from mirplug_pretrained.weights import WeightsFile, load_into, load_state_dict, locate
 
 SAMPLE_RATE = 32000

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mirplug.errors import ConfigError
+from mirplug import ConfigError
 
 
 class WeightsMissing(ConfigError):

@@ -21,8 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mirplug.components import Generator
-from mirplug.errors import ConfigError, DataError
+from mirplug import ConfigError, DataError, Generator
 
 # Fixed feature settings: part of a checkpoint's identity, compared on load.
 MEL_SETTINGS: dict[str, Any] = {
@@ -104,7 +103,7 @@ class MelFrontEnd:
         """Images -> waveforms ``(n, clip_samples)`` via InverseMelScale and Griffin-Lim.
 
         Griffin-Lim's random phase start draws from torch's global generator, so callers
-        seed it (see :meth:`MelGenerator._sample`).
+        seed it (see :meth:`MelGenerator.sample_model`).
         """
         from mirplug_builtin.torchaudio_ops import griffin_lim, inverse_mel_scale
 
@@ -234,8 +233,8 @@ class MelGenerator(Generator):
         assert self.front is not None
         return self.front.log_mel(torch.as_tensor(waves, dtype=torch.float32))
 
-    def _fit(self, waves: torch.Tensor, labels: torch.Tensor, seed: int, progress: Any,
-             save_folder: Any) -> dict[str, Any]:
+    def fit_model(self, waves: torch.Tensor, labels: torch.Tensor, seed: int, progress: Any,
+                  save_folder: Any) -> dict[str, Any]:
         with single_thread():
             return self._fit_guarded(waves, labels, seed, progress, save_folder)
 
@@ -307,7 +306,7 @@ class MelGenerator(Generator):
         for name, net in self.networks.items():
             net.load_state_dict(snapshot[name])
 
-    def _sample(self, labels: torch.Tensor, seed: int) -> torch.Tensor:
+    def sample_model(self, labels: torch.Tensor, seed: int) -> torch.Tensor:
         assert self.front is not None
         rng = torch.Generator().manual_seed(seed)
         for net in self.networks.values():
@@ -319,14 +318,14 @@ class MelGenerator(Generator):
             images = torch.cat([self._generate(chunk, rng) for chunk in labels.split(GENERATION_BATCH)])
             return self.front.decode(images)
 
-    def _state(self) -> dict[str, torch.Tensor]:
+    def model_state(self) -> dict[str, torch.Tensor]:
         assert self.front is not None
         state = {f"{name}.{key}": value for name, net in self.networks.items()
                  for key, value in net.state_dict().items()}
         state["front.db_range"] = torch.tensor([self.front.low_db, self.front.high_db], dtype=torch.float64)
         return state
 
-    def _restore(self, state: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
+    def restore_model(self, state: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
         self.front = MelFrontEnd(self.sample_rate, self.clip_samples)
         self.front.low_db, self.front.high_db = (float(v) for v in state["front.db_range"])
         self._build(len(self.label_names), MEL_SETTINGS["n_mels"], self.front.padded_frames)

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mirplug.components import Transform
-from mirplug.errors import ConfigError
+from mirplug import ConfigError, Transform
 
 
 class Noise(Transform):

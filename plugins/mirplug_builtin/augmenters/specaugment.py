@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mirplug.components import Transform
+from mirplug import Transform
 
 
 class SpecAugment(Transform):

@@ -1,11 +1,10 @@
 """Built-in backbones: ``cnn`` (small CNN trained from scratch), ``mlp`` (time-pooled features),
 ``linear`` (linear baseline), ``musicnn`` (pretrained musicnn tagger, weights from the musicnn package),
-``hf`` (transformers models)."""
+``hf`` (transformers models), ``fused`` (frozen backbones and pooled representations, concatenated)."""
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import BackboneSpec, Option
+from mirplug import BackboneSpec, Option, hookimpl
 
 
 @hookimpl
@@ -47,7 +46,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
             summary="pretrained musicnn tagger (MSD or MagnaTagATune) ported to PyTorch; needs "
                     "`pip install --no-deps musicnn==0.1.0` for its weights",
             factory="mirplug_builtin.backbones.musicnn:Musicnn",
-            expects="waveform", sample_rate=16000,
+            expects="waveform", sample_rate=16000, head_options=("head",),
             options=(
                 Option(name="weights", type=str, default="MSD", choices=("MSD", "MTT"),
                        help="MSD: Million Song Dataset tags; MTT: MagnaTagATune tags"),
@@ -56,8 +55,9 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                             "pool: mean + max pooled mid-end features (1506-d)"),
                 Option(name="mode", type=str, default="frozen", choices=("frozen", "finetune"),
                        help="frozen: embeddings computed once, only the head trains; finetune: train all"),
-                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
-                       help="head on the embedding; centroid: nearest class centroid, no training"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid", "probe"),
+                       help="head on the embedding; centroid: nearest class centroid, no training; probe: linear probe "
+                            "with its regularisation chosen on held-out data (frozen only)"),
             ),
             license="ISC (musicnn weights and architecture, Jordi Pons and Xavier Serra); port Apache-2.0",
             citation="Pons and Serra, musicnn: pre-trained convolutional neural networks for music audio "
@@ -69,6 +69,7 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                     "MERT) by hub id or local folder; needs the hf extra",
             factory="mirplug_builtin.backbones.hf:HFBackbone",
             expects="waveform", sample_rate=None,  # the model's feature extractor decides
+            head_options=("head",), needs_options=("model",),
             options=(
                 Option(name="model", type=str, default=None, help="hub id (from the local cache) or local folder"),
                 Option(name="layer", type=str, default="last",
@@ -77,12 +78,31 @@ def mirplug_register_backbones() -> list[BackboneSpec]:
                        help="how tokens become one vector"),
                 Option(name="mode", type=str, default="frozen", choices=("frozen", "probe", "finetune"),
                        help="frozen: embeddings once; probe: fixed transformer, trained pooling/head; finetune: all"),
-                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid"),
-                       help="head on the embedding; centroid: nearest class centroid, no training"),
+                Option(name="head", type=str, default="linear", choices=("linear", "mlp", "centroid", "probe"),
+                       help="head on the embedding; centroid: nearest class centroid, no training; probe: linear probe "
+                            "with its regularisation chosen on held-out data (frozen only)"),
                 Option(name="lora", type=bool, default=False, help="finetune LoRA adapters (peft) instead of all weights"),
                 Option(name="trust_remote_code", type=bool, default=False,
                        help="allow models that ship their own code (MERT); only for sources you trust"),
             ),
             license="Apache-2.0 (the model's own license applies to its weights)",
+        ),
+        BackboneSpec(
+            name="fused",
+            summary="frozen backbones and time-pooled representations side by side (e.g. musicnn+mfcc+chroma); "
+                    "each part cached on its own; standardised by the probe head",
+            factory="mirplug_builtin.backbones.fused:Fused",
+            expects="waveform", sample_rate=None,  # the sample_rate option decides
+            options=(
+                Option(name="parts", type=str, default="musicnn+mfcc+chroma",
+                       help="parts joined by '+': frozen backbones that take audio (with their default options) "
+                            "and representations (pooled: mean and std over time)"),
+                Option(name="sample_rate", type=int, default=16000, minimum=1000, maximum=192000,
+                       help="audio is decoded at this rate; each part resamples to its own"),
+                Option(name="head", type=str, default="probe", choices=("linear", "mlp", "centroid", "probe"),
+                       help="head on the concatenation; probe standardises every dimension (the parts' scales "
+                            "differ by orders of magnitude)"),
+            ),
+            license="MIT (each part keeps its own license)",
         ),
     ]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mirplug.components import Backbone
-from mirplug.errors import ConfigError
+from mirplug import Backbone, ConfigError
 
 
 class SmallCNN(Backbone):
     """``(batch, channels, frames)`` -> clip ``(batch, embedding_dim)`` and frames.
 
-    Conv-BN-ReLU blocks with 2x2 max pooling (1x2 once the frequency axis is used up; 2x1 with
+    Conv-BN-pool-ReLU blocks with 2x2 max pooling (1x2 once the frequency axis is used up; 2x1 with
     ``pool_time=False``); the frequency axis is averaged away, giving frame embeddings at
     ``frame_rate / 2**blocks`` (or ``frame_rate``);
     the clip embedding is their mean plus their max.
@@ -33,11 +32,15 @@ class SmallCNN(Backbone):
         for _ in range(blocks):
             pool_h = 2 if height >= 2 else 1
             pool_w = 2 if width >= 2 and pool_time else 1
+            # Pooling before the ReLU gives bitwise the same output and gradients as after it (the ReLU is
+            # monotonic, so the maximum of the rectified values is the rectified maximum, at the same
+            # position), and the ReLU then works on a quarter of the values: about 1.3x faster training
+            # steps on CPU (benchmarks/speed.py). The layers keep their indices, so saved models load.
             layers += [
                 nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
                 nn.BatchNorm2d(out_channels),
-                nn.ReLU(inplace=True),
                 nn.MaxPool2d((pool_h, pool_w)),
+                nn.ReLU(inplace=True),
             ]
             height, width = height // pool_h, width // pool_w
             self.time_reduction *= pool_w

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mirplug.components import Backbone
-from mirplug.errors import ConfigError
+from mirplug import Backbone, ConfigError
 
 # Linear layers LoRA adapts, by the names the supported families give their attention projections.
 _LORA_TARGETS = ("q_proj", "v_proj", "query", "value")
@@ -122,8 +122,8 @@ class HFBackbone(Backbone):
 
     standardize_input = False  # the feature extractor normalises as the model was trained
 
-    @staticmethod
-    def input_sample_rate(options: dict[str, Any]) -> int:
+    @classmethod
+    def input_sample_rate(cls, options: Mapping[str, Any]) -> int:
         """The sampling rate the model's feature extractor wants (asked before the backbone is built)."""
         extractor, _ = load_pretrained(options.get("model") or "", bool(options.get("trust_remote_code")))
         return int(extractor.sampling_rate)

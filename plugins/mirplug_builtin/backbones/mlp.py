@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mirplug.components import Backbone
+from mirplug import Backbone
 
 
 class PooledMLP(Backbone):

@@ -34,8 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mirplug.components import Backbone
-from mirplug.errors import ConfigError
+from mirplug import Backbone, ConfigError
 from mirplug_builtin.representations.common import power_frames
 
 SAMPLE_RATE = 16000

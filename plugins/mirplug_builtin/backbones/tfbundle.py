@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirplug.errors import DataError
+from mirplug import DataError
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48

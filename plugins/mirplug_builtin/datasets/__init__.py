@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import DatasetSpec, Option
+from mirplug import DatasetSpec, Option, hookimpl
 
 
 @hookimpl
@@ -24,6 +23,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="seed", type=int, default=0, minimum=0, maximum=2**32 - 1,
                        help="generator seed (independent of the run seed)"),
             ),
+            quick_options={"clips_per_class": 6},  # mirplug validate: as few clips as a three-way split allows
             license="MIT",
         ),
         DatasetSpec(
@@ -31,6 +31,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
             summary="a folder with one sub-folder per label, optionally under train/validation/test",
             factory="mirplug_builtin.datasets.audiofolder:load",
             options=(Option(name="path", type=str, default=None, help="the folder"),),
+            needs_options=("path",),
             license="as the audio",
         ),
         DatasetSpec(
@@ -42,6 +43,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="tag_separator", type=str, default=";", help="separator inside the tags column"),
                 Option(name="events_column", type=str, default="beats", help="column the annotation times go to"),
             ),
+            needs_options=("path",),
             license="as the audio",
         ),
         DatasetSpec(
@@ -56,6 +58,7 @@ def mirplug_register_datasets() -> list[DatasetSpec]:
                 Option(name="synthetic", type=str, default="exclude", choices=("exclude", "include", "only"),
                        help="exclude, include or only the synthetic rows (training split)"),
             ),
+            needs_options=("repo_id", "path"),
             license="as the source dataset",
         ),
     ]

@@ -14,8 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mirplug.audio import AUDIO_EXTENSIONS
-from mirplug.errors import DataError
+from mirplug import AUDIO_EXTENSIONS, DataError
 
 SPLIT_FOLDERS = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                  "val": "validation", "dev": "validation", "test": "test", "testing": "test", "eval": "test"}

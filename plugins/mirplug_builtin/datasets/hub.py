@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mirplug.errors import DataError
+from mirplug import DataError
 
 SYNTHETIC_CHOICES = ("exclude", "include", "only")
 
@@ -63,9 +63,7 @@ def _from_hub(repo_id: str, revision: str | None) -> Any:
     except HFValidationError as exc:
         raise DataError(f"data.repo_id={repo_id}: not a valid repo id ({str(exc).splitlines()[0]})") from None
     except Exception as exc:
-        from mirplug.hub import network_error
-
-        if not (network_error(exc) or isinstance(exc, ValueError)):
+        if not (_network_error(exc) or isinstance(exc, ValueError)):
             raise
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
@@ -100,3 +98,9 @@ def prepare(dataset: Any, synthetic: str, where: str) -> Any:
     if "id" not in dataset.column_names:
         dataset = dataset.add_column("id", [f"row-{i}" for i in range(len(dataset))])
     return dataset
+
+
+def _network_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a connection/timeout error of the HTTP stack (OSError or httpx's own family)."""
+    root = type(exc).__module__.split(".")[0]
+    return isinstance(exc, OSError) or root in ("httpx", "httpx2", "httpcore", "requests", "urllib3")

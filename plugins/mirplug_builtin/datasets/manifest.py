@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mirplug.errors import DataError
+from mirplug import DataError
 from mirplug_builtin.datasets.audiofolder import SPLIT_FOLDERS
 
 

@@ -19,8 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mirplug.errors import ConfigError
-from mirplug.paths import cache_dir
+from mirplug import ConfigError, cache_dir
 from mirplug_builtin.datasets.audiofolder import folder_dataset
 from mirplug_builtin.datasets.synth import (
     GENERATOR_VERSION,
@@ -59,7 +58,7 @@ def _render_all(jobs: list[Job], folder: Path, what: str) -> list[dict[str, Any]
     """Render ``jobs`` into ``folder`` (worker processes that die with this one when there are many)."""
     from rich.progress import Progress
 
-    from mirplug.workers import worker_pool
+    from mirplug import worker_pool
 
     for clip_id in {str(Path(job[5]).parent) for job in jobs}:
         (folder / clip_id).mkdir(parents=True, exist_ok=True)
@@ -100,9 +99,9 @@ def _record(path: Path) -> dict[str, Any]:
 
 
 def _write_manifest(folder: Path, files: dict[str, dict[str, Any]], key: str) -> None:
-    from mirplug.publish import temporary_file
+    from mirplug import publish
 
-    temporary = temporary_file(folder / MANIFEST)
+    temporary = publish.temporary_file(folder / MANIFEST)
     temporary.write_text(json.dumps({"version": MANIFEST_VERSION, "key": key, "files": files}, indent=1,
                                     sort_keys=True))
     os.replace(temporary, folder / MANIFEST)
@@ -146,17 +145,17 @@ def inspect(folder: Path, key: str) -> tuple[list[str], list[str], dict[str, dic
 def dataset_folder(clips_per_class: int, seconds: float, sample_rate: int, styles: int, seed: int) -> Path:
     """The folder of the generated dataset: generated once (in parallel, with a progress bar),
     checked against its manifest on every use and repaired where damaged."""
-    from mirplug.publish import building, lock, publish_folder, remove_stale_temporaries
+    from mirplug import publish
 
     key = json.dumps([GENERATOR_VERSION, clips_per_class, seconds, sample_rate, styles, seed])
     folder = cache_dir() / "datasets" / f"synthetic-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (folder / COMPLETE).exists() and inspect(folder, key)[:2] == ([], []):
         return folder
     jobs = _jobs(clips_per_class, seconds, sample_rate, styles, seed)
-    with lock(folder):
-        remove_stale_temporaries(folder)  # left by killed processes; whoever builds holds this lock
+    with publish.lock(folder):
+        publish.remove_stale_temporaries(folder)  # left by killed processes; whoever builds holds this lock
         if not (folder / COMPLETE).exists():
-            with building(folder) as temporary:
+            with publish.building(folder) as temporary:
                 infos = _render_all(jobs, temporary, "generating")
                 with open(temporary / METADATA, "w") as handle:
                     for info in infos:
@@ -164,7 +163,7 @@ def dataset_folder(clips_per_class: int, seconds: float, sample_rate: int, style
                 _write_manifest(temporary, {name: _record(temporary / name)
                                             for name in [job[5] for job in jobs] + [METADATA]}, key)
                 (temporary / COMPLETE).write_text(key)
-                publish_folder(temporary, folder)  # under the lock it wins; without working locks the loser reuses
+                publish.publish_folder(temporary, folder)  # under the lock it wins; without working locks the loser reuses
         else:
             _repair(folder, jobs, key)
     return folder
@@ -177,7 +176,7 @@ def _repair(folder: Path, jobs: list[Job], key: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from mirplug.publish import temporary_folder
+    from mirplug import publish
 
     damaged, restamped, files = inspect(folder, key)
     if not damaged and not restamped:
@@ -186,7 +185,7 @@ def _repair(folder: Path, jobs: list[Job], key: str) -> None:
     records = dict(files or {})
     if damaged:
         redo = jobs if everything else [job for job in jobs if job[5] in damaged]
-        temporary = temporary_folder(folder)
+        temporary = publish.temporary_folder(folder)
         try:
             infos = _render_all(redo, temporary, "repairing")
             for job in redo:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mirplug.hookspecs import hookimpl
-from mirplug.specs import Option, RepresentationSpec
+from mirplug import Option, RepresentationSpec, hookimpl
 
 # Maxima keep a typo from asking for gigabytes: resampling to 10 MHz or a 2**24-point FFT would.
 SAMPLE_RATE = Option(name="sample_rate", type=int, default=16000, minimum=1000, maximum=192000,

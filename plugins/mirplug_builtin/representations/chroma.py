@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from mirplug.components import Representation
-from mirplug.errors import ConfigError
+from mirplug import ConfigError, Representation
 from mirplug_builtin.representations.cqt import CQT
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

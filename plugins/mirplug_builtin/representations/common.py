@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mirplug.errors import ConfigError
+from mirplug import ConfigError
 
 
 def hop_samples(sample_rate: int, hop_length_ms: float, n_fft: int | None = None) -> int:

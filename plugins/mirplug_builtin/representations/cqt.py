@@ -17,8 +17,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from mirplug.components import Representation
-from mirplug.errors import ConfigError
+from mirplug import ConfigError, Representation
 from mirplug_builtin.representations.common import hop_samples
 
 LOG_FLOOR = 1e-5
@@ -74,7 +73,7 @@ class CQT(Representation):
         self.hop = check_cqt(sample_rate, hop_length_ms, f_min, n_bins, bins_per_octave)
         self.sample_rate = sample_rate
         self.frame_rate = sample_rate / self.hop
-        self.frame_samples = self.hop  # shorter clips are skipped (mirplug.windows.min_samples_of)
+        self.frame_samples = self.hop  # shorter clips are skipped (Representation.frame_samples)
         self.log = log
         self.n_bins = n_bins
         self.frequencies = f_min * 2.0 ** (torch.arange(n_bins, dtype=torch.float64) / bins_per_octave)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mirplug.components import Representation
+from mirplug import Representation
 from mirplug_builtin.representations.common import check_band, hop_samples, power_frames
 from mirplug_builtin.torchaudio_ops import mel_filterbank
 
@@ -27,7 +27,7 @@ class LogMel(Representation):
         self.sample_rate = sample_rate
         self.n_fft = n_fft
         self.frame_rate = sample_rate / self.hop
-        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.windows.min_samples_of)
+        self.frame_samples = n_fft  # shorter clips are skipped (Representation.frame_samples)
         filterbank = mel_filterbank(n_fft // 2 + 1, f_min, top, n_mels, sample_rate, norm="slaney",
                                     mel_scale="slaney")
         self.register_buffer("filterbank", filterbank, persistent=False)  # (n_fft // 2 + 1, n_mels)

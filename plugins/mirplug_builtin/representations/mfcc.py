@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mirplug.components import Representation
-from mirplug.errors import ConfigError
+from mirplug import ConfigError, Representation
 from mirplug_builtin.representations.mel import LogMel
 from mirplug_builtin.torchaudio_ops import dct_matrix
 
@@ -31,7 +30,7 @@ class MFCC(Representation):
         self.mel = LogMel(sample_rate=sample_rate, n_fft=n_fft, hop_length_ms=hop_length_ms, n_mels=n_mels)
         self.sample_rate = sample_rate
         self.frame_rate = self.mel.frame_rate
-        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.windows.min_samples_of)
+        self.frame_samples = n_fft  # shorter clips are skipped (Representation.frame_samples)
         self.register_buffer("dct", dct_matrix(n_mfcc, n_mels, "ortho"), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

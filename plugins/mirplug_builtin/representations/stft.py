@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mirplug.components import Representation
+from mirplug import Representation
 from mirplug_builtin.representations.common import hop_samples, power_frames
 
 
@@ -22,7 +22,7 @@ class LogSTFT(Representation):
         self.sample_rate = sample_rate
         self.n_fft = n_fft
         self.frame_rate = sample_rate / self.hop
-        self.frame_samples = n_fft  # shorter clips are skipped (mirplug.windows.min_samples_of)
+        self.frame_samples = n_fft  # shorter clips are skipped (Representation.frame_samples)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mirplug.components import Representation
+from mirplug import Representation
 
 
 class Waveform(Representation):

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mirplug.components import Task
-from mirplug.errors import DataError
+from mirplug import DataError, Task
 
 
 def peak_pick(activation: np.ndarray, frame_rate: float, threshold: float, min_gap_seconds: float) -> np.ndarray:

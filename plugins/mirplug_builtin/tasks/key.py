@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mirplug.errors import DataError
+from mirplug import DataError
 from mirplug_builtin.tasks.classification import ClassificationTask
 
 

@@ -14,8 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mirplug.components import Task
-from mirplug.errors import DataError
+from mirplug import DataError, Task
 
 
 class TaggingTask(Task):

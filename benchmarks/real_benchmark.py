@@ -1,0 +1,273 @@
+"""The real-audio comparison of issue 17, in one run: ``python benchmarks/real_audio.py run DIR``.
+
+On the folder that ``real_audio.py build`` writes (train on two SoundFonts, test on a third), it runs
+
+* the notebook baseline: per clip, the frozen backbone's window embeddings (3 s windows) mean- and
+  max-pooled, standardised, ``LogisticRegression(C=0.1)`` on every clip of the training folder
+  (mirplug's training and validation splits together), scored on the test folder; the embeddings are
+  the very vectors the mirplug runs use (computed once into the cache, before the arms run), so the
+  first notebook of each backbone pays for its embeddings (its wall time says so);
+* ``mirplug run`` for every frozen backbone with the old head (``linear``, trained with early stopping)
+  and the probe (``backbone.head=probe``), fused features, the old default (log-mel + CNN) and the
+  new default (no backbone given), each over ``--seeds`` (the seed draws the validation split and the
+  head's initialisation; the test folder is fixed);
+* ``mirplug ablate`` for the embedding-space generators at ``data.per_class`` 5 and 10 (paired by seed);
+* optional augmentation arms (``--aug-arm "augmenter=..."``), also through ``mirplug ablate``.
+
+It writes ``results.json`` (every number), ``runs.csv`` (one row per run) and ``table.md`` into
+``--out`` (default ``benchmarks/results/real``). Every mirplug run uses the cache folder
+``WORK/cache``: the first run of the script computes each backbone's embeddings once (the wall
+times say which arm paid for them), later runs read them back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_C = 0.1
+FROZEN = {  # name -> (mirplug overrides of the backbone, notebook extractor)
+    "musicnn MSD": ["backbone=musicnn"],
+    "musicnn MTT": ["backbone=musicnn", "backbone.weights=MTT"],
+    "fused musicnn MSD + mfcc + chroma": ["backbone=fused", "backbone.parts=musicnn+mfcc+chroma"],
+}
+OTHER_ARMS = {
+    "fused mfcc + chroma (no pretrained network)": ["backbone=fused", "backbone.parts=mfcc+chroma"],
+    "log-mel + CNN from scratch (the old default)": ["representation=mel", "backbone=cnn"],
+    "the new default (no backbone given)": [],
+}
+# 6 s clips give 2 windows of 3 s whatever the limit; the new default's limit (4) for every arm keeps one
+# feature-cache key, so every arm reads the same cached embeddings
+COMMON = ["data.max_windows=4"]
+GENERATORS = {"embedding_gaussian": "augmenter=embedding_gaussian augmenter.per_class=20",
+              "embedding_smote": "augmenter=embedding_smote augmenter.per_class=20"}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------------------------------------
+# the notebook
+
+
+def window_embeddings(catalog: Any, folder: Path, overrides: list[str], work: Path) -> dict[str, Any]:
+    """The frozen backbone's embedding of every 3 s window of every clip, with the clip of each window and the
+    clips' labels, per split: the embeddings a ``mirplug run`` with ``overrides`` trains on (read from its
+    cache, so the notebook and mirplug see the very same vectors)."""
+    import tempfile
+
+    import torch
+    from rich.console import Console
+
+    from mirplug.config import resolve
+    from mirplug.runner import build_fold_model, load_splits, prepare, setup
+
+    config = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={folder}", *COMMON, *overrides,
+                               "backbone.head=probe", f"out={work / 'runs'}"])
+    context = setup(config, catalog, Console(stderr=True))
+    (splits,), _ = load_splits(context)
+    with tempfile.TemporaryDirectory() as scratch:
+        data = prepare(context, splits, Path(scratch))
+        build_fold_model(context, data, Path(scratch))
+    rows = {split: data.features[split] for split in ("train", "validation", "test")}
+    rows = {split: value if isinstance(value, torch.Tensor) else value[:] for split, value in rows.items()}  # Rows
+    return {split: {"x": rows[split].double().numpy(), "clip": data.windows[split].clip.numpy(),
+                    "labels": np.asarray(data.targets[split])} for split in ("train", "validation", "test")}
+
+
+def notebook_features(embeddings: dict[str, Any]) -> dict[str, Any]:
+    """Per clip, the mean and the max of its window embeddings; training = mirplug's training + validation."""
+    def pooled(split: str) -> np.ndarray:
+        x, clip = embeddings[split]["x"], embeddings[split]["clip"]
+        return np.stack([np.concatenate([x[clip == c].mean(0), x[clip == c].max(0)])
+                         for c in range(int(clip.max()) + 1)])
+
+    return {"x_train": np.concatenate([pooled("train"), pooled("validation")]),
+            "y_train": np.concatenate([embeddings["train"]["labels"], embeddings["validation"]["labels"]]),
+            "x_test": pooled("test"), "y_test": embeddings["test"]["labels"]}
+
+
+def notebook_score(features: dict[str, Any]) -> dict[str, float]:
+    """The 20-line notebook: standardise, ``LogisticRegression(C=0.1)`` on the whole training folder."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features["x_train"])
+    model = LogisticRegression(C=NOTEBOOK_C, max_iter=5000).fit(scaler.transform(features["x_train"]),
+                                                                features["y_train"])
+    predicted = model.predict(scaler.transform(features["x_test"]))
+    return {"macro_f1": float(f1_score(features["y_test"], predicted, average="macro")),
+            "accuracy": float(accuracy_score(features["y_test"], predicted))}
+
+
+# ---------------------------------------------------------------------------------------------
+# mirplug runs
+
+
+def mirplug_runs(catalog: Any, folder: Path, arm: str, overrides: list[str], seeds: list[int], out: Path,
+                 rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from mirplug.config import resolve
+    from mirplug.runner import run
+
+    results = []
+    for seed in seeds:
+        config = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={folder}", *COMMON, *overrides,
+                                   f"seed={seed}", f"out={out}"])
+        from mirplug import cache
+
+        cache.STATS.clear() if hasattr(cache, "STATS") else None
+        started, cpu = time.time(), cpu_seconds()
+        result = run(config, catalog)
+        stats = dict(getattr(cache, "STATS", {}))
+        row = {"arm": arm, "seed": seed, "overrides": " ".join(overrides), "macro_f1": result.metrics["macro_f1"],
+               "accuracy": result.metrics["accuracy"], "wall_seconds": round(time.time() - started, 1),
+               "cpu_seconds": round(cpu_seconds() - cpu, 1), "embeddings_computed": stats.get("embeddings_computed", 0),
+               "embeddings_loaded": stats.get("embeddings_loaded", 0), "backbone": config.backbone.name,
+               "head": config.backbone.options.get("head", ""), "n_train": result.metrics["n_train"],
+               "n_validation": result.metrics["n_validation"], "n_test": result.metrics["n_test"],
+               "folder": str(result.folder)}
+        probe = result.folder / "probe.json"
+        if probe.is_file():
+            row["probe"] = json.dumps(json.loads(probe.read_text())["chosen"])
+        rows.append(row)
+        results.append(row)
+    return results
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    from mirplug.stats import t_interval
+
+    mean, low, high = t_interval(values)
+    return {"mean": round(mean, 4), "ci95_low": round(low, 4), "ci95_high": round(high, 4), "n": len(values)}
+
+
+def ablation(catalog: Any, folder: Path, base: list[str], arms: list[str], out: Path) -> dict[str, Any]:
+    """``mirplug ablate`` over ``data.per_class`` 5 and 10 and the seeds; its paired table and per-run rows."""
+    from mirplug.ablate import run_ablation
+
+    first, rest = arms[0], arms[1:]
+    overrides = ["task=genre", "data=audiofolder", f"data.path={folder}", *COMMON, *base, *first.split()]
+    started = time.time()
+    sweep, table = run_ablation(catalog, overrides, classical="", out=str(out), extra_arms=rest)
+    with open(sweep / "runs.csv", newline="") as handle:
+        runs = list(csv.DictReader(handle))
+    return {"folder": str(sweep), "paired": table, "runs": runs, "wall_seconds": round(time.time() - started, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="the real-audio comparison (issue 17)")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "real")
+    parser.add_argument("--work", type=Path, default=None, help="runs and cache (default: FOLDER/../real-work)")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--aug-arm", action="append", default=[], help="an augmentation arm for mirplug ablate")
+    parser.add_argument("--aug-base", default="representation=mel backbone=cnn train.min_steps=300",
+                        help="what the augmentation arms train (waveform augmenters need the backbone in the loop)")
+    parser.add_argument("--skip-generators", action="store_true")
+    args = parser.parse_args(argv)
+    folder = args.folder.resolve()
+    work = (args.work or folder.parent / f"{folder.name}-work").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["MIRPLUG_CACHE_DIR"] = str(work / "cache")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    from mirplug.catalog import load_catalog
+
+    catalog = load_catalog()
+    started = time.time()
+    rows: list[dict[str, Any]] = []
+    results: dict[str, Any] = {"folder": str(folder), "seeds": seeds, "notebook": {}, "arms": {},
+                               "build": {k: v for k, v in json.loads((folder / "build.json").read_text()).items()
+                                         if k != "files"}}
+    for name, overrides in FROZEN.items():
+        began, cpu = time.time(), cpu_seconds()
+        features = notebook_features(window_embeddings(catalog, folder, overrides, work))
+        results["notebook"][name] = {**notebook_score(features), "wall_seconds": round(time.time() - began, 1),
+                                     "cpu_seconds": round(cpu_seconds() - cpu, 1)}
+        print(f"notebook {name}: {results['notebook'][name]}", flush=True)
+        heads = ["backbone.head=linear", "backbone.head=probe"]
+        for head in heads:
+            arm = f"{name}, {head.split('=')[1]}"
+            runs = mirplug_runs(catalog, folder, arm, [*overrides, head], seeds, work / "runs", rows)
+            notebook = results["notebook"][name]["macro_f1"]
+            results["arms"][arm] = {"macro_f1": summary([r["macro_f1"] for r in runs]),
+                                    "minus_notebook": summary([r["macro_f1"] - notebook for r in runs]),
+                                    "accuracy": summary([r["accuracy"] for r in runs]),
+                                    "wall_seconds": [r["wall_seconds"] for r in runs]}
+            print(f"{arm}: {results['arms'][arm]['macro_f1']}", flush=True)
+    for arm, overrides in OTHER_ARMS.items():
+        runs = mirplug_runs(catalog, folder, arm, overrides, seeds, work / "runs", rows)
+        results["arms"][arm] = {"macro_f1": summary([r["macro_f1"] for r in runs]),
+                                "accuracy": summary([r["accuracy"] for r in runs]),
+                                "wall_seconds": [r["wall_seconds"] for r in runs],
+                                "config": {"backbone": runs[0]["backbone"], "head": runs[0]["head"]}}
+        print(f"{arm}: {results['arms'][arm]['macro_f1']}", flush=True)
+    grid = f"data.per_class=5,10 seed={','.join(map(str, seeds))}".split()
+    if not args.skip_generators:
+        results["generators"] = ablation(catalog, folder, ["backbone=musicnn", "backbone.head=probe", *grid],
+                                         list(GENERATORS.values()), work / "sweeps")
+    if args.aug_arm:
+        results["augmentation"] = ablation(catalog, folder, [*args.aug_base.split(), *grid], args.aug_arm,
+                                           work / "sweeps")
+    results["wall_seconds"] = round(time.time() - started, 1)
+    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                          "load_average_at_end": os.getloadavg(), "omp_threads": os.environ.get("OMP_NUM_THREADS")}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    with open(args.out / "runs.csv", "w", newline="") as handle:
+        fields = sorted({key for row in rows for key in row} - {"folder"})
+        writer = csv.DictWriter(handle, fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / "table.md").write_text(table(results) + "\n")
+    print(table(results))
+
+
+def _ci(entry: dict[str, float]) -> str:
+    return f"{entry['mean']:.3f} [{entry['ci95_low']:.3f}, {entry['ci95_high']:.3f}]"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The one table of the README, from ``results``."""
+    lines = ["| arm | test macro-F1, mean [95% CI] over seeds | minus the notebook (paired by seed) | "
+             "wall s per run |", "|---|---|---|---|"]
+    for name, scores in results["notebook"].items():
+        lines.append(f"| notebook: {name}, mean+max pooled, LogisticRegression(C=0.1) | {scores['macro_f1']:.3f} "
+                     f"(deterministic) | 0 | {scores['wall_seconds']:.0f} (embeddings included) |")
+    for arm, entry in results["arms"].items():
+        diff = _ci(entry["minus_notebook"]) if "minus_notebook" in entry else ""
+        lines.append(f"| {arm} | {_ci(entry['macro_f1'])} | {diff} | "
+                     f"{'/'.join(f'{w:.0f}' for w in entry['wall_seconds'])} |")
+    for key, title in (("generators", "embedding-space generator"), ("augmentation", "augmentation")):
+        if key not in results:
+            continue
+        lines += ["", f"| {title} arm | data.per_class | minus real only (paired by seed), mean [95% CI] | seeds |",
+                  "|---|---|---|---|"]
+        for row in results[key]["paired"]:
+            lines.append(f"| {row['arm']} | {row.get('data.per_class', '')} | {row['mean_difference']:.3f} "
+                         f"[{row['ci95_low']}, {row['ci95_high']}] | {row['n_seeds']} |")
+        real = {}
+        for run in results[key]["runs"]:
+            if run["arm"] == "augmenter=":
+                real.setdefault(run.get("data.per_class", ""), []).append(float(run["macro_f1"]))
+        for per_class, values in sorted(real.items()):
+            lines.append(f"| real only (reference) | {per_class} | macro-F1 {_ci(summary(values))} | {len(values)} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
