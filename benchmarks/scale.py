@@ -140,6 +140,15 @@ def sweep(seeds: int, root: Path) -> None:
     print(f"   Ray with 2 workers: {ratio:.2f}x the in-process speed ({load()})")
 
 
+def code_version() -> str:
+    """The commit the measured mirplug comes from (``git describe --always --dirty``), so an output names its code."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", type=int, default=6, help="clips per style at 1x")
@@ -155,7 +164,7 @@ def main() -> int:
     args = parser.parse_args()
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     print(f"benchmarks/scale.py on {os.cpu_count()} CPUs; {load()}; OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; code {code_version()}")
     with tempfile.TemporaryDirectory(prefix="mirplug-scale-") as folder:
         root = Path(folder)
         if "memory" not in skip:
