@@ -299,7 +299,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="child processes for the augmentation arms once the other arms are done (one runs "
                              "beside them from the start)")
     parser.add_argument("--skip-generators", action="store_true")
+    parser.add_argument("--table-only", action="store_true", help="rewrite OUT/table.md from OUT/results.json")
     args = parser.parse_args(argv)
+    if args.table_only:
+        (args.out / "table.md").write_text(table(json.loads((args.out / "results.json").read_text())) + "\n")
+        print((args.out / "table.md").read_text())
+        return
     folder = args.folder.resolve()
     work = (args.work or folder.parent / f"{folder.name}-work").resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -385,17 +390,32 @@ def table(results: dict[str, Any]) -> str:
     for key, title in (("generators", "embedding-space generator"), ("augmentation", "augmentation")):
         if key not in results:
             continue
-        lines += ["", f"| {title} arm | data.per_class | minus real only (paired by seed), mean [95% CI] | seeds |",
-                  "|---|---|---|---|"]
-        for row in results[key]["paired"]:
-            lines.append(f"| {row['arm']} | {row.get('data.per_class', '')} | {row['mean_difference']:.3f} "
-                         f"[{row['ci95_low']}, {row['ci95_high']}] | {row['n_seeds']} |")
-        real = {}
+        lines += ["", f"| {title} arm | data.per_class | test macro-F1, mean [95% CI] | minus real only (paired by "
+                      "seed), mean [95% CI] | seeds | wall s per run (mean) |", "|---|---|---|---|---|---|"]
+        scores: dict[tuple[str, str], list[float]] = {}
+        walls: dict[tuple[str, str], list[float]] = {}
         for run in results[key]["runs"]:
-            if run["arm"] == "augmenter=":
-                real.setdefault(run.get("data.per_class", ""), []).append(float(run["macro_f1"]))
-        for per_class, values in sorted(real.items()):
-            lines.append(f"| real only (reference) | {per_class} | macro-F1 {_ci(summary(values))} | {len(values)} |")
+            cell = (run["arm"], str(run.get("data.per_class", "")))
+            scores.setdefault(cell, []).append(float(run["macro_f1"]))
+            if run.get("duration_seconds") not in (None, ""):
+                walls.setdefault(cell, []).append(float(run["duration_seconds"]))
+
+        def wall(cell: tuple[str, str]) -> str:
+            return f"{np.mean(walls[cell]):.0f}" if walls.get(cell) else ""
+
+        for per_class in sorted({cell[1] for cell in scores}, key=lambda v: int(v) if v.isdigit() else 0):
+            reference = ("augmenter=", per_class)
+            if reference in scores:
+                lines.append(f"| real only (reference) | {per_class} | {_ci(summary(scores[reference]))} | 0 | "
+                             f"{len(scores[reference])} | {wall(reference)} |")
+            for row in results[key]["paired"]:
+                if str(row.get("data.per_class", "")) != per_class:
+                    continue
+                cell = (row["arm"], per_class)
+                low, high = row["ci95_low"], row["ci95_high"]
+                interval = f"[{float(low):.3f}, {float(high):.3f}]" if low not in ("", None) else "[n/a]"
+                lines.append(f"| {row['arm']} | {per_class} | {_ci(summary(scores[cell]))} | "
+                             f"{float(row['mean_difference']):+.3f} {interval} | {row['n_seeds']} | {wall(cell)} |")
     return "\n".join(lines)
 
 
