@@ -176,7 +176,9 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def interrupted(out: Path) -> Path | None:
     """The ablation folder under ``out`` that an earlier invocation started (to resume or read back), if any."""
-    folders = sorted(path.parent for path in out.glob("*/grid.json")) if out.is_dir() else []
+    from mirplug.sweep import GRID_FILE
+
+    folders = sorted(path.parent for path in out.glob(f"*/{GRID_FILE}")) if out.is_dir() else []
     return folders[-1] if folders else None
 
 
@@ -284,6 +286,22 @@ class AugmentationQueue:
                 "wall_seconds_per_seed": self.walls, "wall_seconds": round(time.time() - self.started, 1)}
 
 
+def reread_augmentation(results: dict[str, Any], out: Path) -> None:
+    """Fill ``results["augmentation"]`` from the per-seed ablation folders its run wrote (WORK/sweeps/
+    augmentation-seedS): the run of 2 December 2026 wrote them all but, looking for ``grid.json`` instead of
+    the sweeps' ``sweep.json``, read none back; nothing is rerun, the wall times are the run's own."""
+    folder = Path(results["folder"])
+    work = folder.parent / f"{folder.name}-work"
+    first = interrupted(work / "sweeps" / "augmentation-seed0")
+    arms = json.loads((first / "sweep.json").read_text())["arms"][1:]  # type: ignore[operator]
+    saved = results["augmentation"]
+    queue = AugmentationQueue(folder, saved["base"], arms, results["seeds"], work)
+    reread = queue.result()
+    results["augmentation"] = {**reread, "wall_seconds_per_seed": saved["wall_seconds_per_seed"],
+                               "wall_seconds": saved["wall_seconds"], "reread_from_folders": True}
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="the real-audio comparison (issue 17)")
     parser.add_argument("folder", type=Path)
@@ -302,7 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table-only", action="store_true", help="rewrite OUT/table.md from OUT/results.json")
     args = parser.parse_args(argv)
     if args.table_only:
-        (args.out / "table.md").write_text(table(json.loads((args.out / "results.json").read_text())) + "\n")
+        results = json.loads((args.out / "results.json").read_text())
+        if "augmentation" in results and not results["augmentation"]["folders"]:
+            reread_augmentation(results, args.out)
+        (args.out / "table.md").write_text(table(results) + "\n")
         print((args.out / "table.md").read_text())
         return
     folder = args.folder.resolve()
