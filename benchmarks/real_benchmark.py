@@ -12,7 +12,13 @@ On the folder that ``real_audio.py build`` writes (train on two SoundFonts, test
   new default (no backbone given), each over ``--seeds`` (the seed draws the validation split and the
   head's initialisation; the test folder is fixed);
 * ``mirplug ablate`` for the embedding-space generators at ``data.per_class`` 5 and 10 (paired by seed);
-* optional augmentation arms (``--aug-arm "augmenter=..."``), also through ``mirplug ablate``.
+* optional augmentation arms (``--aug-arm "augmenter=..."``; ``{irs}`` in an arm names synthetic room
+  impulse responses written into WORK/irs), through ``mirplug ablate``: one per seed, in child processes
+  (one beside the other arms, ``--aug-jobs`` once they are done), at ``--aug-base`` and ``--aug-grid``.
+
+A restart with the same arguments resumes: finished ``mirplug run`` rows are read back from
+``WORK/rows.jsonl`` and finished ablation folders under ``WORK/sweeps`` are read back (unfinished ones
+resumed). ``--table-only`` rewrites ``table.md`` from ``results.json``.
 
 It writes ``results.json`` (every number), ``runs.csv`` (one row per run) and ``table.md`` into
 ``--out`` (default ``benchmarks/results/real``). Every mirplug run uses the cache folder
