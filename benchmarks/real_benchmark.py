@@ -12,7 +12,13 @@ On the folder that ``real_audio.py build`` writes (train on two SoundFonts, test
   new default (no backbone given), each over ``--seeds`` (the seed draws the validation split and the
   head's initialisation; the test folder is fixed);
 * ``mirplug ablate`` for the embedding-space generators at ``data.per_class`` 5 and 10 (paired by seed);
-* optional augmentation arms (``--aug-arm "augmenter=..."``), also through ``mirplug ablate``.
+* optional augmentation arms (``--aug-arm "augmenter=..."``; ``{irs}`` in an arm names synthetic room
+  impulse responses written into WORK/irs), through ``mirplug ablate``: one per seed, in child processes
+  (one beside the other arms, ``--aug-jobs`` once they are done), at ``--aug-base`` and ``--aug-grid``.
+
+A restart with the same arguments resumes: finished ``mirplug run`` rows are read back from
+``WORK/rows.jsonl`` and finished ablation folders under ``WORK/sweeps`` are read back (unfinished ones
+resumed). ``--table-only`` rewrites ``table.md`` from ``results.json``.
 
 It writes ``results.json`` (every number), ``runs.csv`` (one row per run) and ``table.md`` into
 ``--out`` (default ``benchmarks/results/real``). Every mirplug run uses the cache folder
@@ -119,13 +125,29 @@ def notebook_score(features: dict[str, Any]) -> dict[str, float]:
 # mirplug runs
 
 
+def finished_rows(work: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The rows of the runs an earlier, interrupted invocation finished (``WORK/rows.jsonl``), by arm,
+    overrides and seed: a restart reads them back instead of running them again."""
+    path = work / "rows.jsonl"
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(row["arm"], row["overrides"], row["seed"]): row for row in rows}
+
+
 def mirplug_runs(catalog: Any, folder: Path, arm: str, overrides: list[str], seeds: list[int], out: Path,
                  rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from mirplug.config import resolve
     from mirplug.runner import run
 
     results = []
+    done = finished_rows(out.parent)
     for seed in seeds:
+        if (arm, " ".join(overrides), seed) in done:
+            row = {**done[(arm, " ".join(overrides), seed)], "resumed": True}
+            rows.append(row)
+            results.append(row)
+            continue
         config = resolve(catalog, ["task=genre", "data=audiofolder", f"data.path={folder}", *COMMON, *overrides,
                                    f"seed={seed}", f"out={out}"])
         from mirplug import cache
@@ -146,6 +168,8 @@ def mirplug_runs(catalog: Any, folder: Path, arm: str, overrides: list[str], see
             row["probe"] = json.dumps(json.loads(probe.read_text())["chosen"])
         rows.append(row)
         results.append(row)
+        with open(out.parent / "rows.jsonl", "a") as handle:
+            handle.write(json.dumps(row) + "\n")
     return results
 
 
@@ -156,17 +180,132 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"mean": round(mean, 4), "ci95_low": round(low, 4), "ci95_high": round(high, 4), "n": len(values)}
 
 
+def interrupted(out: Path) -> Path | None:
+    """The ablation folder under ``out`` that an earlier invocation started (to resume or read back), if any."""
+    from mirplug.sweep import GRID_FILE
+
+    folders = sorted(path.parent for path in out.glob(f"*/{GRID_FILE}")) if out.is_dir() else []
+    return folders[-1] if folders else None
+
+
 def ablation(catalog: Any, folder: Path, base: list[str], arms: list[str], out: Path) -> dict[str, Any]:
-    """``mirplug ablate`` over ``data.per_class`` 5 and 10 and the seeds; its paired table and per-run rows."""
+    """``mirplug ablate`` over ``data.per_class`` 5 and 10 and the seeds; its paired table and per-run rows.
+    A folder under ``out`` from an interrupted invocation is resumed (a finished one is read back)."""
     from mirplug.ablate import run_ablation
 
     first, rest = arms[0], arms[1:]
     overrides = ["task=genre", "data=audiofolder", f"data.path={folder}", *COMMON, *base, *first.split()]
     started = time.time()
-    sweep, table = run_ablation(catalog, overrides, classical="", out=str(out), extra_arms=rest)
+    sweep, table = run_ablation(catalog, overrides, classical="", out=str(out), extra_arms=rest,
+                                resume=interrupted(out))
     with open(sweep / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     return {"folder": str(sweep), "paired": table, "runs": runs, "wall_seconds": round(time.time() - started, 1)}
+
+
+class AugmentationQueue:
+    """The augmentation arms as one ``mirplug ablate`` per seed (every arm of a seed in one child process,
+    ``OMP_NUM_THREADS=1``), so a cut-short run still has whole seeds to pair; ``start`` adds a worker
+    (one runs beside the frozen-backbone arms, a second joins when they are done). Each seed's folder
+    ``WORK/sweeps/augmentation-seedS`` is resumed, or read back when finished, by a later invocation."""
+
+    def __init__(self, folder: Path, base: list[str], arms: list[str], seeds: list[int], work: Path) -> None:
+        import queue
+
+        self.folder, self.base, self.arms, self.work = folder, base, arms, work
+        self.todo: queue.Queue[int] = queue.Queue()
+        for seed in seeds:
+            self.todo.put(seed)
+        self.seeds, self.threads, self.walls = seeds, [], {}  # type: ignore[var-annotated]
+        self.started = time.time()
+
+    def command(self, seed: int, out: Path) -> list[str]:
+        first, rest = self.arms[0], self.arms[1:]
+        command = [str(Path(sys.executable).with_name("mirplug")), "ablate", "task=genre", "data=audiofolder",
+                   f"data.path={self.folder}", *COMMON, *self.base, f"seed={seed}", *first.split(),
+                   "--classical", "", "--out", str(out)]
+        for arm in rest:
+            command += ["--arm", arm]
+        resume = interrupted(out)
+        if resume is not None:
+            command += ["--resume", str(resume)]
+        return command
+
+    def worker(self) -> None:
+        import queue
+        import subprocess
+
+        while True:
+            try:
+                seed = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            out = self.work / "sweeps" / f"augmentation-seed{seed}"
+            out.mkdir(parents=True, exist_ok=True)
+            previous = interrupted(out)
+            if previous is not None and (previous / "ablation.csv").is_file():
+                continue
+            began = time.time()
+            with open(out / "log.txt", "a") as log:
+                subprocess.run(self.command(seed, out), stdout=log, stderr=subprocess.STDOUT, check=False,
+                               env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+            self.walls[seed] = round(time.time() - began, 1)
+            print(f"augmentation seed {seed}: {self.walls[seed]} s", flush=True)
+
+    def start(self) -> None:
+        import threading
+
+        thread = threading.Thread(target=self.worker, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def result(self) -> dict[str, Any]:
+        """Every arm minus real only, paired by seed (and by any other swept key), from every finished seed."""
+        for thread in self.threads:
+            thread.join()
+        runs, folders = [], []
+        for seed in self.seeds:
+            sweep = interrupted(self.work / "sweeps" / f"augmentation-seed{seed}")
+            if sweep is None or not (sweep / "ablation.csv").is_file():
+                continue  # this seed failed or did not run: its log says why
+            folders.append(str(sweep))
+            with open(sweep / "runs.csv", newline="") as handle:
+                runs += [{**row, "seed": str(seed)} for row in csv.DictReader(handle)]
+        grid = dict(item.partition("=")[::2] for item in self.base if "=" in item)
+        per_class = {row.get("data.per_class") or grid.get("data.per_class", "") for row in runs}
+        names = ["augmenter=", *[" ".join(arm.split()) for arm in self.arms]]
+        paired = []
+        for arm in names[1:]:
+            for cell in sorted(per_class):
+                score = {(row["arm"], row["seed"]): float(row["macro_f1"]) for row in runs
+                         if (row.get("data.per_class") or grid.get("data.per_class", "")) == cell}
+                diffs = [score[(arm, s)] - score[(names[0], s)] for s in map(str, self.seeds)
+                         if (arm, s) in score and (names[0], s) in score]
+                if diffs:
+                    entry = summary(diffs)
+                    paired.append({"arm": arm, "data.per_class": cell, "n_seeds": len(diffs),
+                                   "mean_difference": entry["mean"], "ci95_low": entry["ci95_low"],
+                                   "ci95_high": entry["ci95_high"]})
+        for row in runs:
+            row.setdefault("data.per_class", grid.get("data.per_class", ""))
+        return {"folders": folders, "paired": paired, "runs": runs, "base": self.base,
+                "wall_seconds_per_seed": self.walls, "wall_seconds": round(time.time() - self.started, 1)}
+
+
+def reread_augmentation(results: dict[str, Any], out: Path) -> None:
+    """Fill ``results["augmentation"]`` from the per-seed ablation folders its run wrote (WORK/sweeps/
+    augmentation-seedS): the run of 2 December 2026 wrote them all but, looking for ``grid.json`` instead of
+    the sweeps' ``sweep.json``, read none back; nothing is rerun, the wall times are the run's own."""
+    folder = Path(results["folder"])
+    work = folder.parent / f"{folder.name}-work"
+    first = interrupted(work / "sweeps" / "augmentation-seed0")
+    arms = json.loads((first / "sweep.json").read_text())["arms"][1:]  # type: ignore[operator]
+    saved = results["augmentation"]
+    queue = AugmentationQueue(folder, saved["base"], arms, results["seeds"], work)
+    reread = queue.result()
+    results["augmentation"] = {**reread, "wall_seconds_per_seed": saved["wall_seconds_per_seed"],
+                               "wall_seconds": saved["wall_seconds"], "reread_from_folders": True}
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,13 +317,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--aug-arm", action="append", default=[], help="an augmentation arm for mirplug ablate")
     parser.add_argument("--aug-base", default="representation=mel backbone=cnn train.min_steps=300",
                         help="what the augmentation arms train (waveform augmenters need the backbone in the loop)")
+    parser.add_argument("--aug-grid", default="data.per_class=5,10",
+                        help="the training-set sizes of the augmentation arms (a comma list sweeps)")
+    parser.add_argument("--aug-jobs", type=int, default=2,
+                        help="child processes for the augmentation arms once the other arms are done (one runs "
+                             "beside them from the start)")
     parser.add_argument("--skip-generators", action="store_true")
+    parser.add_argument("--table-only", action="store_true", help="rewrite OUT/table.md from OUT/results.json")
     args = parser.parse_args(argv)
+    if args.table_only:
+        results = json.loads((args.out / "results.json").read_text())
+        if "augmentation" in results and not results["augmentation"]["folders"]:
+            reread_augmentation(results, args.out)
+        (args.out / "table.md").write_text(table(results) + "\n")
+        print((args.out / "table.md").read_text())
+        return
     folder = args.folder.resolve()
     work = (args.work or folder.parent / f"{folder.name}-work").resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.environ["MIRPLUG_CACHE_DIR"] = str(work / "cache")
     seeds = [int(s) for s in args.seeds.split(",")]
+    augmentation = None
+    if args.aug_arm:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from augment_ablation import write_rooms  # the synthetic rooms of the impulse_response arm
+
+        irs = write_rooms(work / "irs")
+        arms = [arm.replace("{irs}", str(irs)) for arm in args.aug_arm]
+        augmentation = AugmentationQueue(folder, [*args.aug_base.split(), *args.aug_grid.split()], arms, seeds, work)
+        augmentation.start()
     from mirplug.catalog import load_catalog
 
     catalog = load_catalog()
@@ -219,10 +380,11 @@ def main(argv: list[str] | None = None) -> None:
     grid = f"data.per_class=5,10 seed={','.join(map(str, seeds))}".split()
     if not args.skip_generators:
         results["generators"] = ablation(catalog, folder, ["backbone=musicnn", "backbone.head=probe", *grid],
-                                         list(GENERATORS.values()), work / "sweeps")
-    if args.aug_arm:
-        results["augmentation"] = ablation(catalog, folder, [*args.aug_base.split(), *grid], args.aug_arm,
-                                           work / "sweeps")
+                                         list(GENERATORS.values()), work / "sweeps" / "generators")
+    if augmentation is not None:
+        for _ in range(args.aug_jobs - 1):
+            augmentation.start()
+        results["augmentation"] = augmentation.result()
     results["wall_seconds"] = round(time.time() - started, 1)
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "load_average_at_end": os.getloadavg(), "omp_threads": os.environ.get("OMP_NUM_THREADS")}
@@ -255,17 +417,32 @@ def table(results: dict[str, Any]) -> str:
     for key, title in (("generators", "embedding-space generator"), ("augmentation", "augmentation")):
         if key not in results:
             continue
-        lines += ["", f"| {title} arm | data.per_class | minus real only (paired by seed), mean [95% CI] | seeds |",
-                  "|---|---|---|---|"]
-        for row in results[key]["paired"]:
-            lines.append(f"| {row['arm']} | {row.get('data.per_class', '')} | {row['mean_difference']:.3f} "
-                         f"[{row['ci95_low']}, {row['ci95_high']}] | {row['n_seeds']} |")
-        real = {}
+        lines += ["", f"| {title} arm | data.per_class | test macro-F1, mean [95% CI] | minus real only (paired by "
+                      "seed), mean [95% CI] | seeds | wall s per run (mean) |", "|---|---|---|---|---|---|"]
+        scores: dict[tuple[str, str], list[float]] = {}
+        walls: dict[tuple[str, str], list[float]] = {}
         for run in results[key]["runs"]:
-            if run["arm"] == "augmenter=":
-                real.setdefault(run.get("data.per_class", ""), []).append(float(run["macro_f1"]))
-        for per_class, values in sorted(real.items()):
-            lines.append(f"| real only (reference) | {per_class} | macro-F1 {_ci(summary(values))} | {len(values)} |")
+            cell = (run["arm"], str(run.get("data.per_class", "")))
+            scores.setdefault(cell, []).append(float(run["macro_f1"]))
+            if run.get("duration_seconds") not in (None, ""):
+                walls.setdefault(cell, []).append(float(run["duration_seconds"]))
+
+        def wall(cell: tuple[str, str]) -> str:
+            return f"{np.mean(walls[cell]):.0f}" if walls.get(cell) else ""
+
+        for per_class in sorted({cell[1] for cell in scores}, key=lambda v: int(v) if v.isdigit() else 0):
+            reference = ("augmenter=", per_class)
+            if reference in scores:
+                lines.append(f"| real only (reference) | {per_class} | {_ci(summary(scores[reference]))} | 0 | "
+                             f"{len(scores[reference])} | {wall(reference)} |")
+            for row in results[key]["paired"]:
+                if str(row.get("data.per_class", "")) != per_class:
+                    continue
+                cell = (row["arm"], per_class)
+                low, high = row["ci95_low"], row["ci95_high"]
+                interval = f"[{float(low):.3f}, {float(high):.3f}]" if low not in ("", None) else "[n/a]"
+                lines.append(f"| {row['arm']} | {per_class} | {_ci(summary(scores[cell]))} | "
+                             f"{float(row['mean_difference']):+.3f} {interval} | {row['n_seeds']} | {wall(cell)} |")
     return "\n".join(lines)
 
 
