@@ -271,41 +271,15 @@ class AugmentationQueue:
             folders.append(str(sweep))
             with open(sweep / "runs.csv", newline="") as handle:
                 runs += [{**row, "seed": str(seed)} for row in csv.DictReader(handle)]
+        from mirplug.ablate import paired_differences
+
         grid = dict(item.partition("=")[::2] for item in self.base if "=" in item)
-        per_class = {row.get("data.per_class") or grid.get("data.per_class", "") for row in runs}
-        names = ["augmenter=", *[" ".join(arm.split()) for arm in self.arms]]
-        paired = []
-        for arm in names[1:]:
-            for cell in sorted(per_class):
-                score = {(row["arm"], row["seed"]): float(row["macro_f1"]) for row in runs
-                         if (row.get("data.per_class") or grid.get("data.per_class", "")) == cell}
-                diffs = [score[(arm, s)] - score[(names[0], s)] for s in map(str, self.seeds)
-                         if (arm, s) in score and (names[0], s) in score]
-                if diffs:
-                    entry = summary(diffs)
-                    paired.append({"arm": arm, "data.per_class": cell, "n_seeds": len(diffs),
-                                   "mean_difference": entry["mean"], "ci95_low": entry["ci95_low"],
-                                   "ci95_high": entry["ci95_high"]})
         for row in runs:
             row.setdefault("data.per_class", grid.get("data.per_class", ""))
+        names = ["augmenter=", *[" ".join(arm.split()) for arm in self.arms]]
+        paired = paired_differences(runs, names, "macro_f1", ["seed", "data.per_class"])
         return {"folders": folders, "paired": paired, "runs": runs, "base": self.base,
                 "wall_seconds_per_seed": self.walls, "wall_seconds": round(time.time() - self.started, 1)}
-
-
-def reread_augmentation(results: dict[str, Any], out: Path) -> None:
-    """Fill ``results["augmentation"]`` from the per-seed ablation folders its run wrote (WORK/sweeps/
-    augmentation-seedS): the run of 2 December 2026 wrote them all but, looking for ``grid.json`` instead of
-    the sweeps' ``sweep.json``, read none back; nothing is rerun, the wall times are the run's own."""
-    folder = Path(results["folder"])
-    work = folder.parent / f"{folder.name}-work"
-    first = interrupted(work / "sweeps" / "augmentation-seed0")
-    arms = json.loads((first / "sweep.json").read_text())["arms"][1:]  # type: ignore[operator]
-    saved = results["augmentation"]
-    queue = AugmentationQueue(folder, saved["base"], arms, results["seeds"], work)
-    reread = queue.result()
-    results["augmentation"] = {**reread, "wall_seconds_per_seed": saved["wall_seconds_per_seed"],
-                               "wall_seconds": saved["wall_seconds"], "reread_from_folders": True}
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -327,8 +301,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.table_only:
         results = json.loads((args.out / "results.json").read_text())
-        if "augmentation" in results and not results["augmentation"]["folders"]:
-            reread_augmentation(results, args.out)
         (args.out / "table.md").write_text(table(results) + "\n")
         print((args.out / "table.md").read_text())
         return

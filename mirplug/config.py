@@ -425,7 +425,8 @@ def check_probe(backbone: Mapping[str, Any], names: Sequence[str], specs: Sequen
                 task_defaults: Mapping[str, str]) -> None:
     """A probe head (:mod:`mirplug.probe`) is fitted once on fixed embeddings: augmenters that change the audio or
     the features every epoch cannot reach it, so they are refused before any work."""
-    per_epoch = [name for name, spec in zip(names, specs) if getattr(spec, "stage", None) in ("waveform", "features")]
+    per_epoch = [name for name, spec in zip(names, specs)
+                 if isinstance(spec, AugmenterSpec) and spec.stage in ("waveform", "features")]
     if backbone.get("head") != "probe" or not per_epoch:
         return
     origin = (f" (the default on recordings is backbone={backbone_name} backbone.head=probe)"

@@ -11,7 +11,6 @@ in any release.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import time
@@ -118,7 +117,7 @@ def run(config: RunConfig, catalog: Catalog, console: Console | None = None,
     ranks = ranks_from_environment()  # several processes when torchrun started this one
     console = console or Console(stderr=True)
     if not ranks.main:
-        console = Console(file=io.StringIO())  # rank 0 alone speaks, writes and calls the lifecycle hooks
+        console = Console(quiet=True)  # rank 0 alone speaks, writes and calls the lifecycle hooks
     started = time.time()
     try:
         context = setup(config, catalog, console, ranks)
