@@ -152,3 +152,13 @@ def test_an_empty_folder_fails_before_any_work(tmp_path):
     result = mirplug("run", "data=audiofolder", f"data.path={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"error: {tmp_path} holds no audio in label sub-folders")
+
+
+def test_a_chosen_representation_that_the_backbone_leaves_unused_is_said_before_the_error(tmp_path):
+    # the recordings' default (musicnn) says nothing of the representation nobody chose (the test above);
+    # one the user chose and musicnn's own front end ignores is named
+    result = mirplug("run", "data=audiofolder", f"data.path={tmp_path}", "backbone=musicnn", "representation=cqt")
+    assert result.returncode == 2
+    notice, error = result.stderr.strip().split("\nerror: ")
+    assert "representation 'cqt' is not used" in " ".join(notice.split())
+    assert error.startswith(f"{tmp_path} holds no audio in label sub-folders")
