@@ -8,6 +8,9 @@ builds the same components and splits from the same seed; rank 0 fills the featu
 is the only one that writes the run folder; each rank trains on its part of every batch
 (:class:`torch.utils.data.DistributedSampler`), so ``train.batch_size`` stays the global batch, the
 one a single process would take. Gradients go through gloo on CPUs and NCCL on GPUs.
+
+Internal: not part of the plugin API (that is :mod:`mirplug` and :mod:`mirplug.testing`); may change
+in any release.
 """
 
 from __future__ import annotations
